@@ -1,0 +1,30 @@
+// Builds one bundle per entry point with esbuild. Native and wasm-carrying packages stay external:
+// they are loaded from node_modules at run time (tfjs-backend-wasm finds its .wasm files beside itself).
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+const external = ['vscode', 'sharp', '@tensorflow/*', 'webgpu', 'hyparquet', 'hyparquet-writer'];
+
+const nodeEntries = [
+  { in: 'src/cli/main.ts', out: 'dist/cli.js' },
+  { in: 'src/worker/train-worker.ts', out: 'dist/worker.js' },
+  { in: 'src/extension/extension.ts', out: 'dist/extension.js' },
+].filter((e) => existsSync(e.in));
+
+const common = { bundle: true, sourcemap: !production, minify: production, sourcesContent: false, logLevel: 'warning' };
+const contexts = await Promise.all(nodeEntries.map((e) => esbuild.context({
+  ...common, entryPoints: [e.in], outfile: e.out, platform: 'node', format: 'cjs', target: 'node20', external,
+})));
+if (existsSync('webview/main.ts')) {
+  contexts.push(await esbuild.context({
+    ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022',
+  }));
+}
+if (watch) {
+  await Promise.all(contexts.map((c) => c.watch()));
+} else {
+  await Promise.all(contexts.map((c) => c.rebuild()));
+  await Promise.all(contexts.map((c) => c.dispose()));
+}
