@@ -7,4 +7,4 @@ if (!fs.existsSync(cli)) {
   console.error('embedlab: dist/cli.js is missing. Run `npm run build` (npm ci runs it through "prepare").');
   process.exit(1);
 }
-require(cli);
+require(cli).main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -84,4 +84,7 @@ export interface ConfigIssue {
   /** Field path such as `data.imageSize[0]` or `loss.type`. */
   path: string;
   message: string;
+  /** 1-based position in the file, when known (JSON syntax errors). */
+  line?: number;
+  column?: number;
 }

@@ -1,0 +1,159 @@
+// `embedlab`: the command-line interface. Exit codes: 0 success, 1 failure, 2 bad usage, config or data.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { ConfigError, scaffoldConfig } from '../core/config';
+import { DatasetError } from '../core/dataset';
+import { parseEventLine, type LossType, type WorkerEvent } from '../protocol/events';
+import { parse, UsageError } from './args';
+import { ProgressRenderer } from './progress';
+import { scoringCommands } from './scoring';
+
+const USAGE = `embedlab — image-embedding experiments (contrastive, triplet, quartet)
+
+Usage:
+  embedlab init --type contrastive|triplet|quartet [--train <dir>] [--validation <dir>] [--backbone resnet18|convnet] [--out <file>]
+  embedlab train <config.embedding.json> [--out <runsDir>] [--backend <name>] [--json]
+  embedlab train --resume <runDir> [--json]
+  embedlab export <runDir> --type branch|full [--out <dir>]
+  embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--json]
+  embedlab eval <table> [--reference <table>] [--precision 0.95] [--json]
+  embedlab knn <table> --query <image|path-in-table> [-k 10] [--json]
+  embedlab synth <outDir> [--classes 12] [--per-class 40] [--size 64] [--seed 1]
+  embedlab env [--json]
+
+Run \`embedlab <command> --help\` for the options of one command.`;
+
+/** Runs the training worker as a child process and renders (or forwards) its events. */
+export async function runWorker(workerArgs: string[], json: boolean): Promise<number> {
+  const worker = path.join(__dirname, 'worker.js');
+  const child = spawn(process.execPath, [worker, ...workerArgs], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    env: { ...process.env, EMBEDLAB_EVENT_FD: '3' },
+  });
+  child.stdout!.pipe(process.stderr);
+  child.stderr!.on('data', (d: Buffer) => {
+    // The worker repeats its fatal error on stderr for plain use; the renderer already shows it.
+    const text = d.toString();
+    if (!/^embedlab: /.test(text)) process.stderr.write(text);
+  });
+  const renderer = json ? undefined : new ProgressRenderer(process.stderr);
+  const rl = readline.createInterface({ input: child.stdio[3] as NodeJS.ReadableStream });
+  rl.on('line', (line) => {
+    const ev = parseEventLine(line);
+    if (!ev) return;
+    if (json) process.stdout.write(JSON.stringify(ev) + '\n');
+    else renderer!.handle(ev as WorkerEvent);
+  });
+  const forward = (sig: NodeJS.Signals) => () => { child.kill(sig === 'SIGINT' ? 'SIGTERM' : sig); };
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const code = await new Promise<number>((resolve) => {
+    child.on('error', (err) => { process.stderr.write(`embedlab: cannot start the worker: ${err.message}\n`); resolve(1); });
+    child.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  process.off('SIGINT', onInt);
+  process.off('SIGTERM', onTerm);
+  renderer?.close();
+  return code;
+}
+
+async function cmdTrain(args: string[]): Promise<number> {
+  const usage = 'embedlab train <config.embedding.json> [--out <runsDir>] [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu] [--json]\n       embedlab train --resume <runDir> [--json]';
+  const r = parse(args, { out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' }, 'backend-path': { type: 'string', multiple: true } }, { min: 0, max: 1, usage });
+  if (!r) return 0;
+  const v = r.values as { out?: string; resume?: string; backend?: string; json?: boolean; 'backend-path'?: string[] };
+  const wargs: string[] = [];
+  if (v.resume) {
+    if (r.positionals.length) throw new UsageError(`give either a config or --resume, not both\nusage: ${usage}`);
+    wargs.push('--resume', v.resume);
+  } else {
+    if (r.positionals.length !== 1) throw new UsageError(`missing the config file\nusage: ${usage}`);
+    const cfg = r.positionals[0];
+    if (!fs.existsSync(cfg)) throw new UsageError(`config file not found: ${cfg}`);
+    wargs.push('--config', cfg);
+    if (v.out) wargs.push('--out', v.out);
+  }
+  if (v.backend) wargs.push('--backend', v.backend);
+  for (const p of v['backend-path'] ?? []) wargs.push('--backend-path', p);
+  return runWorker(wargs, Boolean(v.json));
+}
+
+async function cmdInit(args: string[]): Promise<number> {
+  const usage = 'embedlab init --type contrastive|triplet|quartet [--train <dir>] [--validation <dir>] [--backbone resnet18|convnet] [--name <name>] [--out <file>] [--force]';
+  const r = parse(args, {
+    type: { type: 'string' }, train: { type: 'string' }, validation: { type: 'string' }, backbone: { type: 'string' },
+    name: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' },
+  }, { min: 0, max: 0, usage });
+  if (!r) return 0;
+  const v = r.values as Record<string, string | boolean | undefined>;
+  const type = v.type as string | undefined;
+  if (type !== 'contrastive' && type !== 'triplet' && type !== 'quartet') {
+    throw new UsageError(`--type must be contrastive, triplet or quartet (got ${type === undefined ? 'nothing' : JSON.stringify(type)})\nusage: ${usage}`);
+  }
+  const name = (v.name as string | undefined) ?? `my-${type}`;
+  const out = path.resolve((v.out as string | undefined) ?? `${name}.embedding.json`);
+  if (!out.endsWith('.embedding.json')) throw new UsageError(`the config file name must end in .embedding.json (got ${out}) so that editors apply its schema`);
+  if (fs.existsSync(out) && !v.force) throw new UsageError(`${out} already exists; pass --force to overwrite it`);
+  const schemaPath = path.relative(path.dirname(out), path.join(__dirname, '..', 'schemas', 'embedding.schema.json')).split(path.sep).join('/');
+  const obj = scaffoldConfig(type as LossType, {
+    name, train: v.train as string | undefined, validation: v.validation as string | undefined,
+    backbone: v.backbone as 'resnet18' | 'convnet' | undefined, schema: schemaPath,
+  });
+  const { writeFileAtomic } = await import('../core/atomic');
+  await writeFileAtomic(out, JSON.stringify(obj, null, 2) + '\n');
+  process.stdout.write(`wrote ${out}\n`);
+  return 0;
+}
+
+async function cmdEnv(args: string[]): Promise<number> {
+  const r = parse(args, { json: { type: 'boolean' }, 'backend-path': { type: 'string', multiple: true } }, { min: 0, max: 0, usage: 'embedlab env [--json]' });
+  if (!r) return 0;
+  const { probeBackends } = await import('../engine/backend');
+  const probes = await probeBackends({ searchPaths: (r.values['backend-path'] as string[] | undefined) ?? [] });
+  if (r.values.json) {
+    process.stdout.write(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, backends: probes }, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(`node ${process.version} on ${process.platform}-${process.arch}\n`);
+  for (const p of probes) {
+    process.stdout.write(`${p.available ? '✓' : '✗'} ${p.name.padEnd(15)} ${p.available ? p.detail : p.reason ?? ''}\n`);
+    if (!p.available && p.fix) process.stdout.write(`  fix: ${p.fix}\n`);
+  }
+  return 0;
+}
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  train: cmdTrain,
+  init: cmdInit,
+  env: cmdEnv,
+  ...scoringCommands,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return cmd ? 0 : 2;
+  }
+  const fn = commands[cmd];
+  if (!fn) {
+    process.stderr.write(`embedlab: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await fn(rest);
+  } catch (err) {
+    const e = err as Error & { exitCode?: number };
+    process.stderr.write(`embedlab ${cmd}: ${e.message}\n`);
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof DatasetError) return 2;
+    return typeof e.exitCode === 'number' ? e.exitCode : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

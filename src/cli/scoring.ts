@@ -1,0 +1,241 @@
+// CLI commands that deploy and score: export, embed, eval, knn, synth.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DistanceName } from '../core/config-types';
+import { knn } from '../core/knn';
+import { evaluateTable, knnClassify } from '../core/metrics';
+import { readTable, type Table } from '../core/table';
+import { writeJsonAtomic } from '../core/atomic';
+import type { ProgressEvent } from '../protocol/events';
+import { parse, UsageError } from './args';
+import { bar } from './progress';
+
+const DISTANCES: DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
+
+async function engine() {
+  // Loaded on demand: tfjs and sharp are heavy, and `eval` needs neither.
+  const [{ initBackend }, exp, emb] = await Promise.all([import('../engine/backend'), import('../engine/export'), import('../engine/embed')]);
+  return { initBackend, ...exp, ...emb };
+}
+
+function progressPrinter(json: boolean, task: ProgressEvent['task']) {
+  let last = 0;
+  return (done: number, total: number) => {
+    if (json) {
+      process.stdout.write(JSON.stringify({ type: 'progress', task, done, total, time: new Date().toISOString(), runId: '' } satisfies ProgressEvent) + '\n');
+      return;
+    }
+    if (!process.stderr.isTTY) return;
+    const now = Date.now();
+    if (now - last < 100 && done < total) return;
+    last = now;
+    process.stderr.write(`\r\x1b[2K${task} ${bar(done / Math.max(1, total))} ${done}/${total}`);
+    if (done >= total) process.stderr.write('\n');
+  };
+}
+
+async function cmdExport(args: string[]): Promise<number> {
+  const usage = 'embedlab export <runDir> --type branch|full [--out <dir>] [--untrained] [--backend <name>]';
+  const r = parse(args, { type: { type: 'string' }, out: { type: 'string' }, untrained: { type: 'boolean' }, backend: { type: 'string' } }, { min: 1, max: 1, usage });
+  if (!r) return 0;
+  const type = r.values.type as string | undefined;
+  if (type !== 'branch' && type !== 'full') throw new UsageError(`--type must be branch or full (got ${type === undefined ? 'nothing' : JSON.stringify(type)})\nusage: ${usage}`);
+  const runDir = path.resolve(r.positionals[0]);
+  if (!fs.existsSync(runDir)) throw new UsageError(`run folder does not exist: ${runDir}`);
+  const e = await engine();
+  await e.initBackend((r.values.backend as 'wasm' | undefined) ?? 'wasm');
+  const out = r.values.out ? path.resolve(r.values.out as string) : undefined;
+  if (out && !fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
+  const res = await e.exportRun(runDir, type, out, { untrained: Boolean(r.values.untrained) });
+  process.stdout.write(`exported ${type} model from ${res.checkpoint} to ${res.dir}\n`);
+  return 0;
+}
+
+async function cmdEmbed(args: string[]): Promise<number> {
+  const usage = 'embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--batch 64] [--json]';
+  const r = parse(args, { model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } }, { min: 1, max: 1, usage });
+  if (!r) return 0;
+  const v = r.values as { model?: string; out?: string; batch?: string; json?: boolean; backend?: string };
+  if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
+  if (!v.out) throw new UsageError(`missing --out <table.parquet|table.csv>\nusage: ${usage}`);
+  const out = path.resolve(v.out);
+  if (!/\.(parquet|csv)$/i.test(out)) throw new UsageError(`--out must end in .parquet or .csv (got ${v.out})`);
+  if (!fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
+  const folder = path.resolve(r.positionals[0]);
+  if (!fs.existsSync(folder)) throw new UsageError(`folder does not exist: ${folder}`);
+  const e = await engine();
+  await e.initBackend((v.backend as 'wasm' | undefined) ?? 'auto');
+  const loaded = await e.loadExportedModel(path.resolve(v.model), 'branch');
+  let stop = false;
+  const onSig = () => { stop = true; };
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    const res = await e.embedFolder({
+      model: loaded.model, pre: loaded.pre, modelDir: loaded.dir, folder, out,
+      batchSize: v.batch ? Number(v.batch) : undefined, onProgress: progressPrinter(Boolean(v.json), 'embed'), shouldStop: () => stop,
+    });
+    const summary = { type: 'embedded', table: res.out, rows: res.rows, skipped: res.skipped.length, ignored: res.ignored, seconds: res.seconds, imagesPerSec: res.rows / Math.max(res.seconds, 1e-9) };
+    if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else {
+      process.stdout.write(`wrote ${res.out}: ${res.rows} rows × ${loaded.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s)\n`);
+      if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} unreadable image(s), listed in ${res.out}.skipped.txt\n`);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    loaded.model.dispose();
+  }
+}
+
+/** Label strings → class indices (unlabelled rows get -1). */
+export function labelIndices(labels: string[], classes = new Map<string, number>()): { ids: Int32Array; classes: Map<string, number> } {
+  const ids = new Int32Array(labels.length);
+  labels.forEach((l, i) => {
+    if (!l) { ids[i] = -1; return; }
+    let c = classes.get(l);
+    if (c === undefined) { c = classes.size; classes.set(l, c); }
+    ids[i] = c;
+  });
+  return { ids, classes };
+}
+
+function distanceOf(table: Table, override?: string): DistanceName {
+  if (override) {
+    if (!DISTANCES.includes(override as DistanceName)) throw new UsageError(`--distance must be one of ${DISTANCES.join(', ')} (got ${override})`);
+    return override as DistanceName;
+  }
+  const d = table.meta?.distance;
+  return DISTANCES.includes(d as DistanceName) ? (d as DistanceName) : 'euclidean';
+}
+
+async function cmdEval(args: string[]): Promise<number> {
+  const usage = 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--json]';
+  const r = parse(args, { reference: { type: 'string' }, precision: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, { min: 1, max: 1, usage });
+  if (!r) return 0;
+  const v = r.values as { reference?: string; precision?: string; distance?: string; json?: boolean; out?: string };
+  const file = path.resolve(r.positionals[0]);
+  if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
+  const targetPrecision = v.precision !== undefined ? Number(v.precision) : 0.95;
+  if (!(targetPrecision > 0 && targetPrecision <= 1)) throw new UsageError(`--precision must be in (0, 1] (got ${v.precision})`);
+  const table = await readTable(file);
+  const distance = distanceOf(table, v.distance);
+  const { ids, classes } = labelIndices(table.labels);
+  if (classes.size < 2) throw new UsageError(`${file} has ${classes.size} label(s); evaluation needs at least 2 labelled classes (embed a folder with one subfolder per class)`);
+  const report: Record<string, unknown> = {
+    table: file, rows: table.paths.length, labels: classes.size,
+    ...evaluateTable(table.vectors, table.dim, ids, distance, { targetPrecision }),
+  };
+  if (v.reference) {
+    const ref = await readTable(path.resolve(v.reference));
+    if (ref.dim !== table.dim) throw new UsageError(`reference ${v.reference} has vectors of length ${ref.dim}, the table has ${table.dim}`);
+    const refIds = labelIndices(ref.labels, classes);
+    const q = labelIndices(table.labels, refIds.classes);
+    report.fewShot = knnClassify({ vectors: ref.vectors, labels: refIds.ids }, { vectors: table.vectors, labels: q.ids }, table.dim, distance, 1);
+  }
+  await writeJsonAtomic(v.out ? path.resolve(v.out) : `${file}.eval.json`, report);
+  if (v.json) {
+    process.stdout.write(JSON.stringify(report) + '\n');
+    return 0;
+  }
+  process.stdout.write(formatReport(report) + '\n');
+  return 0;
+}
+
+export function formatReport(report: Record<string, unknown>): string {
+  const r = report as {
+    table: string; rows: number; dim: number; distance: string; labels: number;
+    retrieval: { precisionAt1: number; recallAtK: Record<string, number>; rPrecision: number; mapAtR: number; count: number };
+    clustering: { nmi: number; k: number } | null;
+    verification: { rocAuc: number; bestF1: { threshold: number; f1: number; precision: number; recall: number }; atPrecision?: { target: number; threshold: number; precision: number; recall: number } | null; sampled: boolean; positives: number; negatives: number };
+    fewShot?: { accuracy: number; count: number; k: number };
+  };
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+  const lines = [
+    `${r.table}: ${r.rows} rows × ${r.dim}, ${r.labels} labels, ${r.distance} distance`,
+    `retrieval (leave-one-out over ${r.retrieval.count} queries)`,
+    `  Precision@1  ${f(r.retrieval.precisionAt1)}`,
+    `  Recall@K     ${Object.entries(r.retrieval.recallAtK).map(([k, x]) => `@${k} ${f(x)}`).join('  ')}`,
+    `  R-Precision  ${f(r.retrieval.rPrecision)}`,
+    `  MAP@R        ${f(r.retrieval.mapAtR)}`,
+    r.clustering ? `clustering: NMI of k-means (k = ${r.clustering.k})  ${f(r.clustering.nmi)}` : 'clustering: skipped',
+    `verification over ${r.verification.positives} positive and ${r.verification.negatives} negative pairs${r.verification.sampled ? ' (sampled)' : ''}`,
+    `  ROC AUC      ${f(r.verification.rocAuc)}`,
+    `  best F1      ${f(r.verification.bestF1.f1)} at distance ≤ ${f(r.verification.bestF1.threshold)} (precision ${f(r.verification.bestF1.precision)}, recall ${f(r.verification.bestF1.recall)})`,
+    r.verification.atPrecision
+      ? `  precision ≥ ${r.verification.atPrecision.target}: distance ≤ ${f(r.verification.atPrecision.threshold)} (precision ${f(r.verification.atPrecision.precision)}, recall ${f(r.verification.atPrecision.recall)})`
+      : '  target precision: not reachable at any threshold',
+  ];
+  if (r.fewShot) lines.push(`few-shot kNN classification (k = ${r.fewShot.k}) against the reference: accuracy ${f(r.fewShot.accuracy)} over ${r.fewShot.count} queries`);
+  return lines.join('\n');
+}
+
+async function cmdKnn(args: string[]): Promise<number> {
+  const usage = 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--json]';
+  const r = parse(args, { query: { type: 'string' }, k: { type: 'string', short: 'k' }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' } }, { min: 1, max: 1, usage });
+  if (!r) return 0;
+  const v = r.values as { query?: string; k?: string; distance?: string; json?: boolean; model?: string };
+  if (!v.query) throw new UsageError(`missing --query <image|path-in-table>\nusage: ${usage}`);
+  const k = v.k ? Number(v.k) : 10;
+  if (!Number.isInteger(k) || k < 1) throw new UsageError(`-k must be a positive integer (got ${v.k})`);
+  const file = path.resolve(r.positionals[0]);
+  if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
+  const table = await readTable(file);
+  const distance = distanceOf(table, v.distance);
+  const dim = table.dim;
+  let q: Float32Array;
+  let source: string;
+  const row = table.paths.indexOf(v.query.split(path.sep).join('/'));
+  if (row >= 0) {
+    q = table.vectors.slice(row * dim, (row + 1) * dim);
+    source = `table row ${row}`;
+  } else {
+    const img = path.resolve(v.query);
+    if (!fs.existsSync(img)) throw new UsageError(`--query is neither a path in the table nor an image file: ${v.query}`);
+    const modelDir = v.model ?? (table.meta?.model as string | undefined);
+    if (!modelDir) throw new UsageError(`${file} records no model in its metadata; pass --model <runDir|modelDir> to embed the query image`);
+    const e = await engine();
+    await e.initBackend('auto');
+    const loaded = await e.loadExportedModel(modelDir, 'branch');
+    try {
+      if (loaded.pre.embeddingDim !== dim) throw new UsageError(`model ${loaded.dir} gives vectors of length ${loaded.pre.embeddingDim}, the table has ${dim}`);
+      q = await e.embedFiles(loaded.model, loaded.pre, [img]);
+    } finally {
+      loaded.model.dispose();
+    }
+    source = `embedded with ${loaded.dir}`;
+  }
+  const n = table.paths.length;
+  const res = knn(q, 1, table.vectors, n, dim, Math.min(k, n), distance);
+  const hits = Array.from(res.indices, (idx, i) => ({ rank: i + 1, path: table.paths[idx], label: table.labels[idx], distance: res.distances[i] }));
+  if (v.json) {
+    process.stdout.write(JSON.stringify({ query: v.query, source, distance, k: hits.length, neighbors: hits }) + '\n');
+    return 0;
+  }
+  process.stdout.write(`query ${v.query} (${source}), ${distance} distance\n`);
+  for (const h of hits) process.stdout.write(`${String(h.rank).padStart(3)}  ${h.distance.toFixed(6)}  ${h.label ? `[${h.label}] ` : ''}${h.path}\n`);
+  return 0;
+}
+
+async function cmdSynth(args: string[]): Promise<number> {
+  const usage = 'embedlab synth <outDir> [--classes 12] [--per-class 40] [--size 64] [--seed 1] [--format png|jpeg]';
+  const r = parse(args, { classes: { type: 'string' }, 'per-class': { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' } }, { min: 1, max: 1, usage });
+  if (!r) return 0;
+  const v = r.values as Record<string, string | undefined>;
+  const { generateShapes } = await import('../engine/synth');
+  const res = await generateShapes(path.resolve(r.positionals[0]), {
+    classes: Number(v.classes ?? 12), perClass: Number(v['per-class'] ?? 40), size: Number(v.size ?? 64), seed: Number(v.seed ?? 1),
+    format: (v.format as 'png' | 'jpeg' | undefined) ?? 'png',
+  });
+  process.stdout.write(`wrote ${res.files} images in ${res.classes.length} classes to ${r.positionals[0]}\n`);
+  return 0;
+}
+
+export const scoringCommands: Record<string, (args: string[]) => Promise<number>> = {
+  export: cmdExport,
+  embed: cmdEmbed,
+  eval: cmdEval,
+  knn: cmdKnn,
+  synth: cmdSynth,
+};

@@ -1,0 +1,162 @@
+// Backbones for the shared-weight branch, built with the tf.layers functional API so that a branch saves and
+// loads in the TensorFlow.js layers format (model.json + weights) without any code of ours but the custom layers
+// registered here.
+//
+// resnet18: the ImageNet layout — 7×7/2 conv stem, 3×3/2 max-pool, 4 stages of 2 basic blocks (conv-BN-ReLU,
+//   conv-BN, identity or 1×1/stride projection shortcut with BN, add, ReLU), global average pooling. `width`
+//   scales the stage widths (1.0 = 64-128-256-512). Padding is TensorFlow's 'same' (asymmetric for stride 2),
+//   which has the same FLOPs as PyTorch's symmetric padding.
+// convnet: a small net for tiny images — 3 × (3×3 conv-BN-ReLU, 2×2 max-pool) at 32-64-128 × width, then GAP.
+// Both end in Dense(embeddingDim) and, when `normalize` is set, an L2 normalisation layer.
+// All initialisers are seeded, so the same seed gives the same initial weights.
+import type * as TF from '@tensorflow/tfjs';
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import type { DistanceName, ModelConfig } from '../core/config-types';
+import { tf } from './tf';
+
+export interface BranchSpec extends ModelConfig {
+  inputShape: [number, number, number]; // [height, width, channels]
+  seed: number;
+}
+
+type TfModule = typeof TF;
+interface CustomLayers {
+  L2Normalize: new (args?: TF.serialization.ConfigDict) => TF.layers.Layer;
+  PairDistance: new (args: { distance: DistanceName; name?: string }) => TF.layers.Layer;
+}
+const customByTf = new WeakMap<object, CustomLayers>();
+
+/** Our custom layers, defined against the tfjs instance in use and registered for (de)serialisation. */
+export function customLayers(t: TfModule = tf): CustomLayers {
+  const known = customByTf.get(t);
+  if (known) return known;
+
+  class L2Normalize extends t.layers.Layer {
+    static className = 'L2Normalize';
+    override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape | TF.Shape[] {
+      return inputShape;
+    }
+    override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
+      return t.tidy(() => {
+        const x = Array.isArray(inputs) ? inputs[0] : inputs;
+        return t.div(x, t.sqrt(t.maximum(t.sum(t.square(x), -1, true), 1e-12)));
+      });
+    }
+  }
+
+  class PairDistance extends t.layers.Layer {
+    static className = 'PairDistance';
+    readonly distance: DistanceName;
+    constructor(args: { distance: DistanceName; name?: string }) {
+      super({ name: args.name });
+      this.distance = args.distance;
+    }
+    override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
+      const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
+      return [first[0], 1];
+    }
+    override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
+      return t.tidy(() => {
+        const [a, b] = inputs as TF.Tensor[];
+        if (this.distance === 'cosine') {
+          const na = t.sqrt(t.maximum(t.sum(t.square(a), -1, true), 1e-12));
+          const nb = t.sqrt(t.maximum(t.sum(t.square(b), -1, true), 1e-12));
+          return t.sub(1, t.div(t.sum(t.mul(a, b), -1, true), t.mul(na, nb)));
+        }
+        const sq = t.sum(t.square(t.sub(a, b)), -1, true);
+        return this.distance === 'squared-euclidean' ? sq : t.sqrt(t.maximum(sq, 1e-12));
+      });
+    }
+    override getConfig(): TF.serialization.ConfigDict {
+      return { ...super.getConfig(), distance: this.distance };
+    }
+  }
+
+  t.serialization.registerClass(L2Normalize);
+  t.serialization.registerClass(PairDistance);
+  const layers: CustomLayers = { L2Normalize, PairDistance };
+  customByTf.set(t, layers);
+  return layers;
+}
+
+class SeededInit {
+  private n = 0;
+  constructor(private readonly seed: number) {}
+  he(): ReturnType<typeof TF.initializers.heNormal> {
+    return tf.initializers.heNormal({ seed: this.seed * 1009 + this.n++ });
+  }
+  glorot(): ReturnType<typeof TF.initializers.heNormal> {
+    return tf.initializers.glorotUniform({ seed: this.seed * 1009 + this.n++ });
+  }
+}
+
+function convBn(x: SymbolicTensor, init: SeededInit, filters: number, kernel: number, stride: number, name: string, relu: boolean): SymbolicTensor {
+  let y = tf.layers.conv2d({
+    filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false,
+    kernelInitializer: init.he(), name: `${name}_conv`,
+  }).apply(x) as SymbolicTensor;
+  y = tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name: `${name}_bn` }).apply(y) as SymbolicTensor;
+  if (relu) y = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(y) as SymbolicTensor;
+  return y;
+}
+
+function basicBlock(x: SymbolicTensor, init: SeededInit, filters: number, stride: number, name: string): SymbolicTensor {
+  const inChannels = x.shape[x.shape.length - 1];
+  let y = convBn(x, init, filters, 3, stride, `${name}_a`, true);
+  y = convBn(y, init, filters, 3, 1, `${name}_b`, false);
+  const shortcut = stride !== 1 || inChannels !== filters ? convBn(x, init, filters, 1, stride, `${name}_proj`, false) : x;
+  const sum = tf.layers.add({ name: `${name}_add` }).apply([y, shortcut]) as SymbolicTensor;
+  return tf.layers.activation({ activation: 'relu', name: `${name}_out` }).apply(sum) as SymbolicTensor;
+}
+
+function stageWidths(base: number[], width: number): number[] {
+  return base.map((w) => Math.max(4, Math.round(w * width)));
+}
+
+/** Builds the branch: one image [H, W, C] in, one embedding vector out. */
+export function buildBranch(spec: BranchSpec): LayersModel {
+  const custom = customLayers();
+  const init = new SeededInit(spec.seed);
+  const input = tf.input({ shape: spec.inputShape, name: 'image' });
+  let x: SymbolicTensor;
+  if (spec.backbone === 'resnet18') {
+    const [w1, w2, w3, w4] = stageWidths([64, 128, 256, 512], spec.width);
+    x = convBn(input, init, w1, 7, 2, 'stem', true);
+    x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'stem_pool' }).apply(x) as SymbolicTensor;
+    [w1, w2, w3, w4].forEach((w, stage) => {
+      x = basicBlock(x, init, w, stage === 0 ? 1 : 2, `s${stage + 1}b1`);
+      x = basicBlock(x, init, w, 1, `s${stage + 1}b2`);
+    });
+  } else {
+    x = input;
+    stageWidths([32, 64, 128], spec.width).forEach((w, i) => {
+      x = convBn(x, init, w, 3, 1, `c${i + 1}`, true);
+      x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: `c${i + 1}_pool` }).apply(x) as SymbolicTensor;
+    });
+  }
+  x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as SymbolicTensor;
+  x = tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init.glorot(), name: 'embedding' }).apply(x) as SymbolicTensor;
+  if (spec.normalize) x = new custom.L2Normalize({ name: 'l2_normalize' }).apply(x) as SymbolicTensor;
+  return tf.model({ inputs: input, outputs: x, name: `branch_${spec.backbone}` });
+}
+
+/**
+ * The full model: 2, 3 or 4 image streams through the one shared branch, distances out.
+ * contrastive: [d(a,b)]; triplet: [d(a,p), d(a,n)]; quartet: [d(a,p), d(a,n1), d(n1,n2)].
+ */
+export function buildFullModel(branch: LayersModel, streams: 2 | 3 | 4, distance: DistanceName): LayersModel {
+  const custom = customLayers();
+  const shape = branch.inputs[0].shape.slice(1) as number[];
+  const names = streams === 2 ? ['a', 'b'] : streams === 3 ? ['anchor', 'positive', 'negative'] : ['anchor', 'positive', 'negative1', 'negative2'];
+  const inputs = names.map((n) => tf.input({ shape, name: `image_${n}` }));
+  const emb = inputs.map((i) => branch.apply(i) as SymbolicTensor);
+  const pairs: Array<[number, number, string]> =
+    streams === 2 ? [[0, 1, 'd_a_b']] : streams === 3 ? [[0, 1, 'd_anchor_positive'], [0, 2, 'd_anchor_negative']]
+      : [[0, 1, 'd_anchor_positive'], [0, 2, 'd_anchor_negative1'], [2, 3, 'd_negative1_negative2']];
+  const outputs = pairs.map(([i, j, name]) => new custom.PairDistance({ distance, name }).apply([emb[i], emb[j]]) as SymbolicTensor);
+  return tf.model({ inputs, outputs, name: `full_${streams}` });
+}
+
+export function parameterCount(model: LayersModel): number {
+  return model.trainableWeights.reduce((n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
+}

@@ -1,0 +1,360 @@
+// The training loop. It runs inside the worker process and reports through `emit` (JSON-lines events).
+//
+// One step: the sampler's tuples for this step are decoded (from the pixel cache) and augmented while the previous
+// step computes; all streams are concatenated into one batch that goes through the one shared branch (so the
+// weights are shared by construction and BN statistics cover every stream); the loss and its gradients are taken
+// with tf.variableGrads; the loss is read back (asynchronously) and checked to be finite BEFORE the gradients are
+// applied, so a NaN never reaches the weights and the last checkpoint on disk stays good.
+//
+// Determinism: the tuples of epoch e and the augmentation of step s depend only on (seed, e, s), so a resumed run
+// draws exactly what the uninterrupted run would have drawn.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LayersModel, Optimizer, Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { ExperimentConfig } from '../core/config-types';
+import { checkTrainable, scanDataset, summarize, withoutItems, type DatasetIndex } from '../core/dataset';
+import { retrievalMetrics } from '../core/metrics';
+import { Rng } from '../core/rng';
+import { TupleSampler } from '../core/sampler';
+import { appendEvent, runPaths, writeRunInfo, type RunInfo } from '../core/run-folder';
+import { writeJsonAtomic } from '../core/atomic';
+import type { BackendName, DatasetSummary, WorkerEvent } from '../protocol/events';
+import { PROTOCOL_VERSION } from '../protocol/events';
+import { initBackend } from './backend';
+import { ImageStore, type ImageSpec } from './images';
+import { contrastiveLoss, minedTripletLoss, quartetLoss, tripletLoss, type LossOutput } from './losses';
+import { loadOptimizer, loadWeightsInto, readableDir, saveLayersModel, saveOptimizer, writeDirAtomic } from './model-io';
+import { buildBranch, parameterCount } from './models';
+import { exportModels } from './export';
+import { tf } from './tf';
+
+export class TrainingError extends Error {
+  constructor(message: string, readonly code: 'nan-loss' | 'bad-data' | 'io' | 'internal', readonly exitCode = 1, readonly step?: number) {
+    super(message);
+  }
+}
+
+export interface TrainOptions {
+  config: ExperimentConfig;
+  runDir: string; // created by the caller; config.json is written here
+  configFile?: string;
+  resume?: boolean; // continue from runDir/checkpoints/last
+  emit: (e: WorkerEvent) => void;
+  shouldStop: () => boolean;
+  backendSearchPaths?: string[];
+  /** Test hook: makes the loss of this global step NaN (EMBEDLAB_TEST_NAN_AT_STEP in the worker). */
+  nanAtStep?: number;
+}
+
+interface CheckpointState {
+  epoch: number; // epoch in progress (0-based)
+  stepInEpoch: number; // steps of that epoch already done
+  globalStep: number;
+  bestMapAtR: number | null;
+  backend: BackendName;
+}
+
+export function imageSpecOf(config: ExperimentConfig): ImageSpec {
+  const [height, width] = config.data.imageSize;
+  return { height, width, channels: config.data.channels, fit: config.data.fit, normalize: config.data.normalize };
+}
+
+function makeOptimizer(config: ExperimentConfig): Optimizer {
+  const o = config.training.optimizer;
+  switch (o.type) {
+    case 'adam': return tf.train.adam(o.learningRate);
+    case 'sgd': return tf.train.sgd(o.learningRate);
+    case 'momentum': return tf.train.momentum(o.learningRate, o.momentum);
+    case 'rmsprop': return tf.train.rmsprop(o.learningRate, 0.9, o.momentum);
+  }
+}
+
+/** Decodes every image of a dataset once; corrupt images are reported and dropped from the index. */
+async function loadDataset(root: string, config: ExperimentConfig, emit: (e: WorkerEvent) => void, base: { runId: string }, requireTrainable: boolean, limit?: number, seed = 0) {
+  let index = await scanDataset(root, { labelLevel: config.data.labelLevel });
+  if (requireTrainable) checkTrainable(index, config.loss.type);
+  if (limit !== undefined && index.items.length > limit) {
+    // A seeded subset, stratified by nothing but the shuffle: enough for a stable per-epoch estimate.
+    const order = index.items.map((_, i) => i);
+    Rng.derive(seed, 'validation-subset').shuffle(order);
+    const keep = new Set(order.slice(0, limit));
+    index = withoutItems(index, index.items.map((_, i) => i).filter((i) => !keep.has(i)));
+  }
+  const storePaths = index.items.map((it) => it.path);
+  const store = new ImageStore(storePaths, imageSpecOf(config), {
+    cacheBytes: config.data.cacheMB * 1024 * 1024, concurrency: config.data.decodeConcurrency,
+  });
+  const total = index.items.length;
+  const { failed } = await store.prepare((done) => {
+    if (done === total || done % 256 === 0) emit({ type: 'progress', task: 'decode', done, total, time: new Date().toISOString(), ...base });
+  });
+  if (failed.length > 0) {
+    emit({
+      type: 'warning', code: 'skipped-images', time: new Date().toISOString(), ...base,
+      message: `${failed.length} unreadable image(s) skipped in ${root}: ${failed.slice(0, 3).map((f) => `${f.path} (${f.reason})`).join('; ')}${failed.length > 3 ? '; …' : ''}`,
+      paths: failed.map((f) => f.path),
+    });
+    index = withoutItems(index, failed.map((f) => f.index));
+    if (requireTrainable) checkTrainable(index, config.loss.type);
+  }
+  // The store was built over the original list; keep a map from the new item order to store indices.
+  const storeIndexOf = new Map<string, number>();
+  storePaths.forEach((p, i) => storeIndexOf.set(p, i));
+  const toStore = Int32Array.from(index.items.map((it) => storeIndexOf.get(it.path) ?? -1));
+  const s = summarize(index);
+  const summary: DatasetSummary = {
+    root, classes: s.classes, images: s.images, skipped: failed.length, ignored: index.ignored, classesWithPositives: s.classesWithPositives,
+  };
+  return { index, store, toStore, summary };
+}
+
+function trainSubset(train: Awaited<ReturnType<typeof loadDataset>>, limit: number, seed: number) {
+  const n = train.index.items.length;
+  if (n <= limit) return train;
+  const order = Array.from({ length: n }, (_, i) => i);
+  Rng.derive(seed, 'validation-subset').shuffle(order);
+  const keep = order.slice(0, limit).sort((a, b) => a - b);
+  const drop = new Set(keep);
+  const index = withoutItems(train.index, order.filter((i) => !drop.has(i)));
+  return { ...train, index, toStore: Int32Array.from(keep.map((i) => train.toStore[i])) };
+}
+
+/** Embeds images (by store index) with the branch in inference mode; async reads only. */
+export async function embedStore(branch: LayersModel, store: ImageStore, storeIdx: ArrayLike<number>, spec: ImageSpec, batch = 64): Promise<Float32Array> {
+  const dim = (branch.outputs[0].shape[1] ?? 0) as number;
+  const out = new Float32Array(storeIdx.length * dim);
+  for (let i = 0; i < storeIdx.length; i += batch) {
+    const idx = Array.from({ length: Math.min(batch, storeIdx.length - i) }, (_, j) => storeIdx[i + j]);
+    const pixels = await store.getBatch(idx, null);
+    const y = tf.tidy(() => branch.predict(tf.tensor4d(pixels, [idx.length, spec.height, spec.width, spec.channels])) as Tensor);
+    out.set((await y.data()) as Float32Array, i * dim);
+    y.dispose();
+  }
+  return out;
+}
+
+function streamsOf(config: ExperimentConfig): number {
+  if (config.loss.mining !== 'none') return 1;
+  return config.loss.type === 'contrastive' ? 2 : config.loss.type === 'triplet' ? 3 : 4;
+}
+
+export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' | 'stopped'; bestMapAtR: number | null }> {
+  const { config, runDir, emit: emitRaw } = opts;
+  const t0 = Date.now();
+  const runId = path.basename(runDir);
+  const base = { runId };
+  const now = () => new Date().toISOString();
+  const paths = runPaths(runDir);
+  const emit = (e: WorkerEvent) => {
+    appendEvent(runDir, e);
+    emitRaw(e);
+  };
+
+  const backend = await initBackend(config.training.backend, { searchPaths: opts.backendSearchPaths });
+  const spec = imageSpecOf(config);
+
+  const train = await loadDataset(config.data.train, config, emit, base, true);
+  const valRoot = config.data.validation;
+  // Without a validation folder, per-epoch metrics come from a seeded subset of the training images (same store).
+  // data.validationLimit = 0 turns per-epoch validation off.
+  const validate = config.data.validationLimit > 0;
+  const val = valRoot && validate
+    ? await loadDataset(valRoot, config, emit, base, false, config.data.validationLimit, config.training.seed)
+    : validate ? trainSubset(train, config.data.validationLimit, config.training.seed) : train;
+
+  const branch = buildBranch({ ...config.model, inputShape: [spec.height, spec.width, spec.channels], seed: config.training.seed });
+  const optimizer = makeOptimizer(config);
+  const vars = branch.trainableWeights.map((w) => (w as unknown as { val: Variable }).val);
+
+  let state: CheckpointState = { epoch: 0, stepInEpoch: 0, globalStep: 0, bestMapAtR: null, backend: backend.name };
+  if (opts.resume) {
+    const dir = readableDir(paths.last);
+    if (!dir) throw new TrainingError(`nothing to resume: ${paths.last} holds no checkpoint`, 'io', 2);
+    await loadWeightsInto(branch, dir);
+    if (fs.existsSync(path.join(dir, 'optimizer.json'))) await loadOptimizer(optimizer, dir);
+    state = { ...JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState, backend: backend.name };
+  }
+
+  const classOf = Int32Array.from(train.index.items.map((it) => it.classIndex));
+  const sampler = new TupleSampler(classOf, train.index.classes.length, config.training.seed);
+  const { batchSize, epochs } = config.training;
+  const stepsPerEpoch = Math.max(1, Math.ceil(config.data.samplesPerEpoch / batchSize));
+  const streams = streamsOf(config);
+
+  const info: RunInfo = {
+    runId, name: config.name, status: 'running', backend: backend.name, lossType: config.loss.type,
+    configFile: opts.configFile ?? null, startedAt: now(), updatedAt: now(), endedAt: null, epoch: state.epoch, epochs,
+    step: state.globalStep, bestMapAtR: state.bestMapAtR, lastMapAtR: null, pid: process.pid, error: null,
+  };
+  if (opts.resume) {
+    try {
+      const prev = JSON.parse(fs.readFileSync(paths.run, 'utf8')) as RunInfo;
+      info.startedAt = prev.startedAt;
+      info.lastMapAtR = prev.lastMapAtR;
+    } catch { /* a missing run.json is rebuilt */ }
+  }
+  await writeRunInfo(runDir, info);
+
+  emit({
+    type: 'started', time: now(), ...base, protocolVersion: PROTOCOL_VERSION, runDir, backend: backend.name, backendDetail: backend.detail,
+    parameters: parameterCount(branch), lossType: config.loss.type, epochs, stepsPerEpoch, batchSize,
+    train: train.summary, validation: valRoot ? val.summary : undefined,
+    resumedFrom: opts.resume ? { epoch: state.epoch, step: state.globalStep } : undefined,
+  });
+
+  const saveLast = async () => {
+    await writeDirAtomic(paths.last, async (tmp) => {
+      await saveLayersModel(branch, tmp);
+      await saveOptimizer(optimizer, tmp);
+      fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
+    });
+    emit({ type: 'checkpoint', time: now(), ...base, epoch: state.epoch, step: state.globalStep, path: paths.last, kind: 'last' });
+  };
+
+  // Tuples of one epoch, as store indices grouped per step: [step][stream] → indices.
+  const planEpoch = (epoch: number): { streams: Int32Array[][]; y?: Float32Array[]; labels?: Int32Array[] } => {
+    const n = stepsPerEpoch * batchSize;
+    const toStore = (ix: Int32Array) => ix.map((i) => train.toStore[i]);
+    const chunk = (arr: Int32Array | Float32Array, s: number) => arr.subarray(s * batchSize, (s + 1) * batchSize);
+    if (config.loss.mining !== 'none') {
+      const P = config.training.classesPerBatch;
+      const K = config.training.imagesPerClass;
+      const batches = sampler.pkBatches(epoch, P, K, stepsPerEpoch);
+      return { streams: batches.map((b) => [toStore(b)]), labels: batches.map((b) => b.map((i) => classOf[i])) };
+    }
+    if (config.loss.type === 'contrastive') {
+      const t = sampler.pairs(epoch, n, config.data.positiveRatio);
+      const steps = Array.from({ length: stepsPerEpoch }, (_, s) => [toStore(chunk(t.a, s) as Int32Array), toStore(chunk(t.b, s) as Int32Array)]);
+      return { streams: steps, y: Array.from({ length: stepsPerEpoch }, (_, s) => chunk(t.y, s) as Float32Array) };
+    }
+    if (config.loss.type === 'triplet') {
+      const t = sampler.triplets(epoch, n);
+      return { streams: Array.from({ length: stepsPerEpoch }, (_, s) => [t.a, t.p, t.n].map((x) => toStore(chunk(x, s) as Int32Array))) };
+    }
+    const t = sampler.quartets(epoch, n);
+    return { streams: Array.from({ length: stepsPerEpoch }, (_, s) => [t.a, t.p, t.n1, t.n2].map((x) => toStore(chunk(x, s) as Int32Array))) };
+  };
+
+  const fetchStep = (plan: ReturnType<typeof planEpoch>, epoch: number, s: number): Promise<Float32Array> => {
+    const all = new Int32Array(plan.streams[s].reduce((n, x) => n + x.length, 0));
+    let off = 0;
+    for (const x of plan.streams[s]) { all.set(x, off); off += x.length; }
+    const augment = config.data.augment ? { config: config.data.augment, rng: Rng.derive(config.training.seed, 'augment', epoch, s) } : null;
+    return train.store.getBatch(all, augment);
+  };
+
+  const computeLoss = (x: Tensor, plan: ReturnType<typeof planEpoch>, s: number): LossOutput => {
+    const e = branch.apply(x, { training: true }) as Tensor2D;
+    const { margin, margin2, distance, mining } = config.loss;
+    if (mining !== 'none') {
+      return minedTripletLoss(e, tf.tensor1d(plan.labels![s], 'int32') as Tensor1D, margin, distance, mining);
+    }
+    const parts = tf.split(e, streams, 0) as Tensor2D[];
+    if (config.loss.type === 'contrastive') return contrastiveLoss(parts[0], parts[1], tf.tensor1d(plan.y![s]), margin, distance);
+    if (config.loss.type === 'triplet') return tripletLoss(parts[0], parts[1], parts[2], margin, distance);
+    return quartetLoss(parts[0], parts[1], parts[2], parts[3], margin, margin2, distance);
+  };
+
+  let status: 'done' | 'stopped' = 'done';
+  let lastCheckpointStep = state.globalStep;
+  outer: for (let epoch = state.epoch; epoch < epochs; epoch++) {
+    const tEpoch = Date.now();
+    const plan = planEpoch(epoch);
+    let lossSum = 0;
+    let lossCount = 0;
+    let next = state.stepInEpoch < stepsPerEpoch ? fetchStep(plan, epoch, state.stepInEpoch) : null;
+    for (let s = state.stepInEpoch; s < stepsPerEpoch; s++) {
+      const tStep = Date.now();
+      const pixels = await next!;
+      next = s + 1 < stepsPerEpoch ? fetchStep(plan, epoch, s + 1) : null; // decode ahead while this step computes
+      const nImages = pixels.length / (spec.height * spec.width * spec.channels);
+      const x = tf.tensor4d(pixels, [nImages, spec.height, spec.width, spec.channels]);
+      let side: LossOutput | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const out = computeLoss(x, plan, s);
+        side = { loss: out.loss, posDist: tf.keep(out.posDist), negDist: tf.keep(out.negDist), active: tf.keep(out.active) };
+        return out.loss as Scalar;
+      }, vars);
+      x.dispose();
+      const [lossArr, posArr, negArr, actArr] = await Promise.all([value.data(), side!.posDist.data(), side!.negDist.data(), side!.active.data()]);
+      let loss = lossArr[0];
+      if (opts.nanAtStep === state.globalStep) loss = Number.NaN;
+      tf.dispose([value, side!.posDist, side!.negDist, side!.active]);
+      if (!Number.isFinite(loss)) {
+        tf.dispose(Object.values(grads));
+        throw new TrainingError(
+          `loss became ${loss} at step ${state.globalStep} (epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch}); the weights were not updated and the last good checkpoint is kept in ${paths.last}. Lower training.optimizer.learningRate or check the data.`,
+          'nan-loss', 1, state.globalStep,
+        );
+      }
+      optimizer.applyGradients(grads as Record<string, Tensor>);
+      tf.dispose(Object.values(grads));
+      state.globalStep++;
+      state.stepInEpoch = s + 1;
+      lossSum += loss;
+      lossCount++;
+      const dt = (Date.now() - tStep) / 1000;
+      emit({
+        type: 'step', time: now(), ...base, epoch, step: state.globalStep - 1, loss, posDist: posArr[0], negDist: negArr[0],
+        imagesPerSec: nImages / Math.max(dt, 1e-6), learningRate: config.training.optimizer.learningRate, activeFraction: actArr[0],
+      });
+      if (opts.shouldStop()) {
+        status = 'stopped';
+        await saveLast();
+        break outer;
+      }
+      const every = config.training.checkpointEverySteps;
+      if (every > 0 && state.globalStep - lastCheckpointStep >= every) {
+        await saveLast();
+        lastCheckpointStep = state.globalStep;
+      }
+    }
+
+    // End of epoch: validation retrieval metrics, best model, last checkpoint.
+    let m: ReturnType<typeof retrievalMetrics> | undefined;
+    if (validate) {
+      const vecs = await embedStore(branch, val.store, val.toStore, spec);
+      const labels = Int32Array.from(val.index.items.map((it) => it.classIndex));
+      m = retrievalMetrics(vecs, config.model.embeddingDim, labels, config.loss.distance);
+    }
+    const mapAtR = m ? m.mapAtR : null;
+    const best = mapAtR !== null && (state.bestMapAtR === null || mapAtR > state.bestMapAtR);
+    if (best) state.bestMapAtR = mapAtR;
+    state.epoch = epoch + 1;
+    state.stepInEpoch = 0;
+    emit({
+      type: 'epoch', time: now(), ...base, epoch, step: state.globalStep, trainLoss: lossCount ? lossSum / lossCount : Number.NaN,
+      seconds: (Date.now() - tEpoch) / 1000, best,
+      validation: m ? { precisionAt1: m.precisionAt1, mapAtR: m.mapAtR, rPrecision: m.rPrecision, count: m.count } : undefined,
+    });
+    if (best) {
+      await writeDirAtomic(paths.best, async (tmp) => {
+        await saveLayersModel(branch, tmp, { best: { epoch, step: state.globalStep, mapAtR: mapAtR as number } });
+      });
+      emit({ type: 'checkpoint', time: now(), ...base, epoch, step: state.globalStep, path: paths.best, kind: 'best' });
+    }
+    await saveLast();
+    lastCheckpointStep = state.globalStep;
+    Object.assign(info, { epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR, lastMapAtR: mapAtR });
+    await writeRunInfo(runDir, info);
+    if (opts.shouldStop()) {
+      status = state.epoch < epochs ? 'stopped' : 'done';
+      break;
+    }
+  }
+
+  if (status === 'done') await exportModels(runDir, config, branch);
+  Object.assign(info, { status, epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR, endedAt: now(), pid: null });
+  await writeRunInfo(runDir, info);
+  emit({ type: 'done', time: now(), ...base, status, epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR, seconds: (Date.now() - t0) / 1000 });
+  branch.dispose();
+  optimizer.dispose();
+  return { status, bestMapAtR: state.bestMapAtR };
+}
+
+/** Writes the resolved config snapshot into a fresh run folder. */
+export async function writeConfigSnapshot(runDir: string, config: ExperimentConfig): Promise<void> {
+  await writeJsonAtomic(runPaths(runDir).config, config);
+}
+
+export type { DatasetIndex };
