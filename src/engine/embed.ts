@@ -44,32 +44,47 @@ export function specOf(pre: Preprocessing): ImageSpec {
   return { height: pre.imageSize[0], width: pre.imageSize[1], channels: pre.channels, fit: pre.fit, normalize: pre.normalize };
 }
 
-/** Decodes a batch concurrently; failures are returned, not thrown. */
+/**
+ * Decodes `items` (at most `concurrency` in flight) and normalises each image straight into its slot of a new
+ * batch buffer; failures are returned, not thrown, and their slots squeezed out.
+ */
 async function decodeBatch(items: FolderImage[], spec: ImageSpec, concurrency: number) {
   const per = spec.height * spec.width * spec.channels;
-  const pixels: Array<Uint8Array | null> = new Array(items.length).fill(null);
-  const failures: Array<{ path: string; reason: string }> = [];
+  const data = new Float32Array(items.length * per);
+  const ok = new Uint8Array(items.length);
+  const reasons: Array<string | undefined> = new Array(items.length);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < items.length; i = next++) {
       try {
-        pixels[i] = await decodeImage(items[i].path, spec);
+        normalizeInto(data, i * per, await decodeImage(items[i].path, spec), spec);
+        ok[i] = 1;
       } catch (err) {
-        failures.push({ path: items[i].rel, reason: (err as { reason?: string }).reason ?? (err as Error).message });
+        reasons[i] = reasonOf(err);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  const ok = items.map((_, i) => i).filter((i) => pixels[i] !== null);
-  const data = new Float32Array(ok.length * per);
-  ok.forEach((i, j) => normalizeInto(data, j * per, pixels[i]!, spec));
-  return { rows: ok.map((i) => items[i]), data, failures };
+  const rows: FolderImage[] = [];
+  const failures: Array<{ path: string; reason: string }> = [];
+  items.forEach((item, i) => {
+    if (ok[i]) {
+      if (rows.length !== i) data.copyWithin(rows.length * per, i * per, (i + 1) * per);
+      rows.push(item);
+    } else failures.push({ path: item.rel, reason: reasons[i] ?? 'unknown error' });
+  });
+  return { rows, data: data.subarray(0, rows.length * per), failures };
+}
+
+function reasonOf(err: unknown): string {
+  return (err as { reason?: string } | null)?.reason ?? (err instanceof Error ? err.message : String(err));
 }
 
 /** Runs the branch on a normalized NHWC batch; the read is async (required by the webgpu backend). */
 export async function embedPixels(model: LayersModel, data: Float32Array, n: number, spec: ImageSpec): Promise<Float32Array> {
   if (n === 0) return new Float32Array(0);
-  const y = tf.tidy(() => model.predict(tf.tensor4d(data, [n, spec.height, spec.width, spec.channels])) as Tensor);
+  // batchSize n: predict's default (32) would split a larger batch and concatenate the parts.
+  const y = tf.tidy(() => model.predict(tf.tensor4d(data, [n, spec.height, spec.width, spec.channels]), { batchSize: n }) as Tensor);
   try {
     return (await y.data()) as Float32Array;
   } finally {
@@ -92,8 +107,15 @@ export interface EmbedFolderOptions {
   modelDir: string;
   folder: string;
   out: string;
+  /** Images per predict call (default 64). */
   batchSize?: number;
+  /**
+   * Most decodes submitted at once (default: no limit beyond the decode-ahead window). Keep it at least one batch:
+   * decodes can only be submitted while this thread is free, so a small value starves libuv during predict.
+   */
   concurrency?: number;
+  /** Batches decoded ahead of the one being embedded (default 2); memory grows by one batch buffer per step. */
+  decodeAhead?: number;
   onProgress?: (done: number, total: number) => void;
   shouldStop?: () => boolean;
 }
@@ -106,6 +128,122 @@ export interface EmbedFolderResult {
   out: string;
 }
 
+export const DEFAULT_EMBED_BATCH = 64;
+export const DEFAULT_DECODE_AHEAD = 2;
+
+interface BatchSlot {
+  data: Float32Array; // batch × per floats, reused
+  ok: Uint8Array; // 1 = decoded into its slot
+  reasons: Array<string | undefined>;
+  pending: number; // decodes of this batch not yet settled
+  ready: Promise<void>;
+  resolve: () => void;
+}
+
+/**
+ * Decode pipeline over `images` in batches of `batch`: every image of batches k … k+ahead−1 is submitted to sharp
+ * (libuv threads) as soon as batch k is the one waited for, so libuv has `ahead` batches of work queued while this
+ * thread is busy in a synchronous predict (a decode that completes then cannot start another one until predict
+ * returns). Each image is normalised straight into its slot of a reused batch buffer: ahead + 1 buffers in all.
+ */
+class DecodePipeline {
+  private readonly per: number;
+  private readonly slots: BatchSlot[];
+  private nextImage = 0;
+  private launchEnd = 0; // images below this index may be submitted
+  private inFlight = 0;
+  private idle: (() => void) | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly images: readonly FolderImage[],
+    private readonly spec: ImageSpec,
+    private readonly batch: number,
+    private readonly ahead: number,
+    private readonly cap: number,
+  ) {
+    this.per = spec.height * spec.width * spec.channels;
+    const buffers = Math.min(ahead + 1, Math.ceil(images.length / batch));
+    this.slots = Array.from({ length: buffers }, () => this.newSlot());
+  }
+
+  get batches(): number {
+    return Math.ceil(this.images.length / this.batch);
+  }
+
+  /** Allows batches up to `k + ahead − 1` to decode (batch k's buffer must be free by then). */
+  open(k: number): void {
+    const end = Math.min(this.images.length, (k + this.ahead) * this.batch);
+    if (end > this.launchEnd) this.launchEnd = end;
+    this.pump();
+  }
+
+  /** Waits for batch k, squeezes out its failures; the buffer stays k's until release(k). */
+  async take(k: number): Promise<{ rows: FolderImage[]; data: Float32Array; failures: Array<{ path: string; reason: string }> }> {
+    const slot = this.slots[k % this.slots.length];
+    await slot.ready;
+    const first = k * this.batch;
+    const n = Math.min(this.batch, this.images.length - first);
+    const rows: FolderImage[] = [];
+    const failures: Array<{ path: string; reason: string }> = [];
+    const per = this.per;
+    for (let i = 0; i < n; i++) {
+      if (slot.ok[i]) {
+        if (rows.length !== i) slot.data.copyWithin(rows.length * per, i * per, (i + 1) * per);
+        rows.push(this.images[first + i]);
+      } else failures.push({ path: this.images[first + i].rel, reason: slot.reasons[i] ?? 'unknown error' });
+    }
+    return { rows, data: slot.data.subarray(0, rows.length * per), failures };
+  }
+
+  /** Batch k's buffer may be reused (for batch k + buffers). */
+  release(k: number): void {
+    const i = k % this.slots.length;
+    this.slots[i] = this.newSlot(this.slots[i].data);
+  }
+
+  /** Stops submitting and waits for the decodes already submitted (so no file is read after embedFolder returns). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.inFlight > 0) await new Promise<void>((r) => { this.idle = r; });
+  }
+
+  private newSlot(data?: Float32Array): BatchSlot {
+    let resolve!: () => void;
+    const ready = new Promise<void>((r) => { resolve = r; });
+    return {
+      data: data ?? new Float32Array(this.batch * this.per), ok: new Uint8Array(this.batch), reasons: new Array(this.batch),
+      pending: -1, ready, resolve,
+    };
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.nextImage < this.launchEnd && this.inFlight < this.cap) {
+      const index = this.nextImage++;
+      const k = Math.floor(index / this.batch);
+      const slot = this.slots[k % this.slots.length];
+      if (slot.pending < 0) slot.pending = Math.min(this.batch, this.images.length - k * this.batch);
+      this.inFlight++;
+      void this.decodeOne(index, index - k * this.batch, slot);
+    }
+  }
+
+  private async decodeOne(index: number, i: number, slot: BatchSlot): Promise<void> {
+    try {
+      const pixels = await decodeImage(this.images[index].path, this.spec);
+      normalizeInto(slot.data, i * this.per, pixels, this.spec);
+      slot.ok[i] = 1;
+    } catch (err) {
+      slot.reasons[i] = reasonOf(err);
+    }
+    this.inFlight--;
+    if (--slot.pending === 0) slot.resolve();
+    if (this.stopped) {
+      if (this.inFlight === 0) this.idle?.();
+    } else this.pump();
+  }
+}
+
 export async function embedFolder(o: EmbedFolderOptions): Promise<EmbedFolderResult> {
   const t0 = Date.now();
   const folder = path.resolve(o.folder);
@@ -114,8 +252,9 @@ export async function embedFolder(o: EmbedFolderOptions): Promise<EmbedFolderRes
     throw Object.assign(new Error(`no images in ${folder}${ignored ? ` (${ignored} non-image file(s) ignored)` : ''}`), { exitCode: 2 });
   }
   const spec = specOf(o.pre);
-  const batch = o.batchSize ?? 64;
-  const concurrency = o.concurrency ?? 4;
+  const batch = Math.max(1, Math.floor(o.batchSize ?? DEFAULT_EMBED_BATCH));
+  const ahead = Math.max(1, Math.floor(o.decodeAhead ?? DEFAULT_DECODE_AHEAD));
+  const cap = o.concurrency != null ? Math.max(1, Math.floor(o.concurrency)) : Infinity;
   const dim = o.pre.embeddingDim;
   const meta = {
     model: path.resolve(o.modelDir), folder, dim, distance: o.pre.distance, l2Normalized: o.pre.l2Normalized,
@@ -123,23 +262,33 @@ export async function embedFolder(o: EmbedFolderOptions): Promise<EmbedFolderRes
   };
   const writer = openTableWriter(o.out, { dim, meta });
   const skipped: Array<{ path: string; reason: string }> = [];
+  const decoder = new DecodePipeline(images, spec, batch, ahead, cap);
   let rows = 0;
+  // At most one table write outstanding: it runs (on libuv) while the next batch is embedded.
+  let writing: Promise<void> = Promise.resolve();
   try {
-    let pending = decodeBatch(images.slice(0, batch), spec, concurrency);
-    for (let start = 0; start < images.length; start += batch) {
-      const cur = await pending;
-      const nextStart = start + batch;
-      if (nextStart < images.length) pending = decodeBatch(images.slice(nextStart, nextStart + batch), spec, concurrency);
+    decoder.open(0);
+    for (let k = 0; k < decoder.batches; k++) {
+      const cur = await decoder.take(k);
+      decoder.open(k + 1); // batch k+ahead starts decoding before this thread blocks in predict
       skipped.push(...cur.failures);
       const vecs = await embedPixels(o.model, cur.data, cur.rows.length, spec);
-      await writer.append(cur.rows.map((r) => ({ path: r.rel, label: r.label })), vecs);
+      decoder.release(k);
+      await writing;
+      if (cur.rows.length) {
+        writing = writer.append(cur.rows.map((r) => ({ path: r.rel, label: r.label })), vecs);
+        writing.catch(() => undefined); // awaited before the next append or the commit
+      }
       rows += cur.rows.length;
-      o.onProgress?.(Math.min(nextStart, images.length), images.length);
+      o.onProgress?.(Math.min((k + 1) * batch, images.length), images.length);
       if (o.shouldStop?.()) throw Object.assign(new Error('stopped'), { exitCode: 130 });
     }
+    await writing;
     if (rows === 0) throw Object.assign(new Error(`none of the ${images.length} image(s) in ${folder} could be read; see the list of skipped files`), { exitCode: 1 });
     await writer.commit();
   } catch (err) {
+    await decoder.stop();
+    await writing.catch(() => undefined);
     await writer.abort();
     if (skipped.length) await writeSkippedList(o.out, skipped).catch(() => undefined);
     throw err;

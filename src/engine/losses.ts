@@ -49,8 +49,10 @@ export interface LossOutput {
   active: Tensor; // scalar: share of tuples with a non-zero loss
 }
 
+// Masks that depend on distances use tf.step (zero gradient), not tf.greater (no gradient at all), because they
+// sit on the path from the weights to the loss.
 function activeShare(perTuple: Tensor): Tensor {
-  return tf.mean(tf.cast(tf.greater(perTuple, 0), 'float32'));
+  return tf.mean(tf.step(perTuple));
 }
 
 /** Contrastive loss over pairs; y = 1 for a dissimilar pair. */
@@ -127,7 +129,7 @@ export function minedTripletLoss(
       const hasPos = tf.cast(tf.greater(tf.sum(pos, 1), 0), 'float32');
       const per = tf.mul(tf.relu(tf.add(tf.sub(hardestPos, hardestNeg), margin)), hasPos);
       const anchors = tf.maximum(tf.sum(hasPos), 1);
-      return { loss: tf.div(tf.sum(per), anchors), posDist, negDist, active: tf.div(tf.sum(tf.cast(tf.greater(per, 0), 'float32')), anchors) };
+      return { loss: tf.div(tf.sum(per), anchors), posDist, negDist, active: tf.div(tf.sum(tf.step(per)), anchors) };
     }
 
     // [B, B, 1] positives (a, p) against [B, 1, B] negatives (a, n).
@@ -136,14 +138,14 @@ export function minedTripletLoss(
     const valid = tf.mul(tf.expandDims(pos, 2), tf.expandDims(neg, 1)); // [B, B, B]
     if (mining === 'batch-all') {
       const per = tf.mul(tf.relu(tf.add(tf.sub(dap, dan), margin)), valid);
-      const nonZero = tf.sum(tf.cast(tf.greater(per, 1e-16), 'float32'));
+      const nonZero = tf.sum(tf.step(tf.sub(per, 1e-16)));
       const nValid = tf.maximum(tf.sum(valid), 1);
       return { loss: tf.div(tf.sum(per), tf.maximum(nonZero, 1)), posDist, negDist, active: tf.div(nonZero, nValid) };
     }
 
     // semi-hard: for each positive pair (a, p), the smallest d(a, n) with d(a, n) > d(a, p); else the largest d(a, n).
-    const farther = tf.mul(valid, tf.cast(tf.greater(dan, dap), 'float32')); // [B, B, B]
-    const hasFarther = tf.cast(tf.greater(tf.sum(farther, 2), 0), 'float32'); // [B, B]
+    const farther = tf.mul(valid, tf.step(tf.sub(dan, dap))); // [B, B, B]: d(a,n) > d(a,p)
+    const hasFarther = tf.step(tf.sum(farther, 2)); // [B, B]
     const semiHardNeg = tf.min(tf.add(tf.mul(dan, farther), tf.mul(tf.sub(1, farther), tf.expandDims(tf.expandDims(bigC, 0), 0))), 2);
     const hardestNeg = tf.max(tf.mul(d, neg), 1, true); // [B, 1]: the farthest negative per anchor
     const chosen = tf.add(tf.mul(hasFarther, semiHardNeg), tf.mul(tf.sub(1, hasFarther), hardestNeg));
@@ -152,7 +154,7 @@ export function minedTripletLoss(
       loss: tf.div(tf.sum(per), posCount),
       posDist,
       negDist,
-      active: tf.div(tf.sum(tf.cast(tf.greater(per, 0), 'float32')), posCount),
+      active: tf.div(tf.sum(tf.step(per)), posCount),
     };
   });
 }

@@ -262,6 +262,8 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     const plan = planEpoch(epoch);
     let lossSum = 0;
     let lossCount = 0;
+    let posSum = 0;
+    let negSum = 0;
     let next = state.stepInEpoch < stepsPerEpoch ? fetchStep(plan, epoch, state.stepInEpoch) : null;
     for (let s = state.stepInEpoch; s < stepsPerEpoch; s++) {
       const tStep = Date.now();
@@ -293,6 +295,8 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
       state.stepInEpoch = s + 1;
       lossSum += loss;
       lossCount++;
+      posSum += posArr[0];
+      negSum += negArr[0];
       const dt = (Date.now() - tStep) / 1000;
       emit({
         type: 'step', time: now(), ...base, epoch, step: state.globalStep - 1, loss, posDist: posArr[0], negDist: negArr[0],
@@ -307,6 +311,23 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
       if (every > 0 && state.globalStep - lastCheckpointStep >= every) {
         await saveLast();
         lastCheckpointStep = state.globalStep;
+      }
+    }
+
+    // Collapse watch: the positive and negative distances meeting, or the loss sitting at the margin, is the
+    // classic failure of embedding training (lower the learning rate, use mining, or a larger batch).
+    if (lossCount > 0) {
+      const pos = posSum / lossCount;
+      const neg = negSum / lossCount;
+      const meanLoss = lossSum / lossCount;
+      const gap = neg - pos;
+      if (gap < 0.05 * Math.max(neg, 1e-6)) {
+        emit({ type: 'warning', code: 'distance-gap-collapse', time: now(), ...base,
+          message: `epoch ${epoch + 1}: mean negative distance ${neg.toFixed(4)} is within 5% of the mean positive distance ${pos.toFixed(4)} — the embedding is not separating classes (try a lower learning rate, loss.mining "semi-hard", or a larger batch)` });
+      }
+      if (config.loss.type === 'triplet' && config.loss.mining === 'none' && Math.abs(meanLoss - config.loss.margin) < 0.05 * config.loss.margin) {
+        emit({ type: 'warning', code: 'loss-at-margin', time: now(), ...base,
+          message: `epoch ${epoch + 1}: the loss (${meanLoss.toFixed(4)}) sits at the margin (${config.loss.margin}), the sign of a collapsed embedding` });
       }
     }
 

@@ -139,21 +139,29 @@ test('SIGTERM finishes the step, writes a checkpoint and exits 0; --resume conti
 
 test('a NaN loss stops the run with an error naming the step; the last good checkpoint is kept', async () => {
   const runs = path.join(work, 'runs-nan');
-  // A learning rate this large drives the weights to Inf within a few steps: a real NaN, not a simulated one.
+  // Fault injection: the worker replaces the loss of global step 3 with NaN (EMBEDLAB_TEST_NAN_AT_STEP). The schema
+  // caps the learning rate, and the BatchNorm'd networks collapse rather than overflow, so a real NaN cannot be
+  // provoked reliably; everything after the loss read (the guard, the checkpoint, the run state) is the real path.
   const cfg = writeConfig(work, smallConfig(data, undefined, {
-    training: { epochs: 1, checkpointEverySteps: 1, optimizer: { type: 'sgd', learningRate: 1e30 } },
-    model: { normalize: false }, data: { samplesPerEpoch: 320 },
+    training: { epochs: 1, checkpointEverySteps: 1 }, data: { samplesPerEpoch: 160 },
   }), 'nan.embedding.json');
-  const r = await cli(['train', cfg, '--out', runs, '--json']);
+  const r = await cli(['train', cfg, '--out', runs, '--json'], { env: { EMBEDLAB_TEST_NAN_AT_STEP: '3' } });
   assert.equal(r.code, 1, r.stderr);
   const events = jsonLines(r.stdout);
   const err = events.find((e) => e.type === 'error')!;
   assert.equal(err.code, 'nan-loss');
-  assert.match(String(err.message), new RegExp(`at step ${err.step}`));
+  assert.equal(err.step, 3);
+  assert.match(String(err.message), /loss became NaN at step 3/);
+  assert.match(String(err.message), /last good checkpoint/);
+  assert.equal(events.filter((e) => e.type === 'step').length, 3, 'steps 0–2 ran, step 3 was not applied');
   const runDir = onlyRunDir(runs);
   const state = JSON.parse(fs.readFileSync(path.join(runDir, 'checkpoints', 'last', 'state.json'), 'utf8'));
-  assert.equal(state.globalStep, err.step, 'the checkpoint holds the weights from before the bad step');
+  assert.equal(state.globalStep, 3, 'the checkpoint holds the weights from before the bad step');
   const info = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
   assert.equal(info.status, 'failed');
-  assert.match(info.error, /NaN|Infinity/);
+  assert.match(info.error, /NaN/);
+  // The run can be resumed from that checkpoint.
+  const resumed = await cli(['train', '--resume', runDir, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(jsonLines(resumed.stdout).at(-1)!.status, 'done');
 });

@@ -39,6 +39,21 @@ const CASES: Case[] = [
   { x: [2, 15, 17, 3], f: [7, 7, 3, 8], s: 1, pad: 'valid' },
   { x: [2, 9, 9, 3], f: [3, 3, 3, 2], s: [2, 1], pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
   { x: [2, 10, 10, 3], f: [3, 3, 3, 2], s: 3, pad: 1 },
+  // Phase decomposition of dX (and the 1×1 paths): strides 1/2/3, mixed strides, odd sizes, non-square kernels.
+  { x: [2, 11, 13, 3], f: [3, 3, 3, 4], s: 3, pad: 'same' },
+  { x: [2, 11, 13, 3], f: [5, 2, 3, 4], s: 3, pad: 'valid' },
+  { x: [2, 12, 9, 2], f: [7, 7, 2, 3], s: 3, pad: 'same' },
+  { x: [2, 9, 11, 3], f: [4, 2, 3, 4], s: [2, 3], pad: 'same' },
+  { x: [2, 9, 11, 3], f: [3, 5, 3, 4], s: [3, 2], pad: [[0, 0], [0, 4], [3, 1], [0, 0]] },
+  { x: [1, 8, 8, 3], f: [3, 3, 3, 2], s: 2, pad: [[0, 0], [4, 4], [0, 5], [0, 0]] },
+  { x: [2, 16, 16, 5], f: [7, 7, 5, 4], s: 2, pad: 'same' },
+  { x: [2, 8, 8, 4], f: [4, 4, 4, 3], s: 2, pad: 'same' },
+  { x: [2, 7, 7, 4], f: [2, 2, 4, 3], s: 2, pad: 'valid' },
+  { x: [2, 9, 7, 3], f: [1, 1, 3, 4], s: 3, pad: 'valid' },
+  { x: [2, 8, 8, 3], f: [1, 1, 3, 4], s: 2, pad: 'valid' },
+  { x: [2, 9, 7, 3], f: [1, 1, 3, 4], s: [1, 2], pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  { x: [2, 6, 6, 3], f: [1, 1, 3, 4], s: 1, pad: 'same' },
+  { x: [2, 5, 5, 3], f: [3, 3, 3, 4], s: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] },
 ];
 
 /** Runs both stock gradient kernels (whatever `backend` has registered) on one case; returns [dW, dX]. */
@@ -100,11 +115,12 @@ test('kernels detect a wrong answer (the comparison can fail)', async () => {
 
 test('no tensor leak per kernel call on wasm', async () => {
   assert.ok(await tf.setBackend('wasm'));
-  const c = CASES[9];
-  await gradsOn('wasm', c);
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) await gradsOn('wasm', c);
-  assert.equal(tf.memory().numTensors, before);
+  for (const c of [CASES[9], CASES[1], CASES[16], CASES[26]]) {
+    await gradsOn('wasm', c);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await gradsOn('wasm', c);
+    assert.equal(tf.memory().numTensors, before, `no leak for ${JSON.stringify(c)}`);
+  }
 });
 
 /** conv(3×3/1)→BN→relu→maxPool→conv(3×3/2)→relu→GAP→dense, training-mode BN; returns each gradient's values. */

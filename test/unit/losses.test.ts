@@ -166,3 +166,21 @@ test('triplet gradient matches central finite differences', () => {
     close(g[i], (f(up) - f(dn)) / (2 * h), 2e-3, `dL/da[${i}]`);
   }
 });
+
+test('every loss and mining mode is differentiable and gives finite gradients', () => {
+  const e0 = tf.randomNormal([12, 4], 0, 1, 'float32', 3) as Tensor2D;
+  const labels = tf.tensor1d([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2], 'int32') as Tensor1D;
+  const fns: Array<[string, (e: Tensor2D) => Tensor]> = [
+    ['batch-all', (e) => minedTripletLoss(e, labels, 0.5, 'euclidean', 'batch-all').loss],
+    ['batch-hard', (e) => minedTripletLoss(e, labels, 0.5, 'cosine', 'batch-hard').loss],
+    ['semi-hard', (e) => minedTripletLoss(e, labels, 0.5, 'squared-euclidean', 'semi-hard').loss],
+    ['contrastive', (e) => { const [a, b] = tf.split(e, 2, 0) as Tensor2D[]; return contrastiveLoss(a, b, tf.tensor1d([0, 1, 0, 1, 0, 1]) as Tensor1D, 1, 'euclidean').loss; }],
+    ['triplet', (e) => { const [a, p, n] = tf.split(e, 3, 0) as Tensor2D[]; return tripletLoss(a, p, n, 0.5, 'cosine').loss; }],
+    ['quartet', (e) => { const [a, p, n1, n2] = tf.split(e, 4, 0) as Tensor2D[]; return quartetLoss(a, p, n1, n2, 0.5, 0.25, 'euclidean').loss; }],
+  ];
+  for (const [name, f] of fns) {
+    const g = tf.grad((e: Tensor) => f(e as Tensor2D))(e0).dataSync();
+    assert.ok(g.every(Number.isFinite), `${name}: finite gradient`);
+    assert.ok(g.some((x) => x !== 0), `${name}: non-zero gradient`);
+  }
+});
