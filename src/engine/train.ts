@@ -323,7 +323,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
       const gap = neg - pos;
       if (gap < 0.05 * Math.max(neg, 1e-6)) {
         emit({ type: 'warning', code: 'distance-gap-collapse', time: now(), ...base,
-          message: `epoch ${epoch + 1}: mean negative distance ${neg.toFixed(4)} is within 5% of the mean positive distance ${pos.toFixed(4)} — the embedding is not separating classes (try a lower learning rate, loss.mining "semi-hard", or a larger batch)` });
+          message: `epoch ${epoch + 1}: mean negative distance ${neg.toFixed(4)} is within 5% of the mean positive distance ${pos.toFixed(4)} — the embedding is not separating classes yet${epoch === 0 ? ' (common in the first epoch)' : ''}; if it persists, try a lower learning rate${config.loss.mining === 'none' && config.loss.type === 'triplet' ? ', loss.mining "semi-hard"' : ''} or a larger batch` });
       }
       if (config.loss.type === 'triplet' && config.loss.mining === 'none' && Math.abs(meanLoss - config.loss.margin) < 0.05 * config.loss.margin) {
         emit({ type: 'warning', code: 'loss-at-margin', time: now(), ...base,
