@@ -83,6 +83,11 @@ run(['embed', '--model', untrained, heldout, '--out', tUntrained]);
 run(['embed', '--model', runDir, val, '--out', tVal]);
 const evals = [tUntrained, tTrained].map((t) => JSON.parse(run(['eval', t, '--json'], { capture: true }).trim().split('\n').pop()));
 
+function exampleQuery() {
+  const cls = fs.readdirSync(heldout).sort()[0];
+  return `${cls}/${fs.readdirSync(path.join(heldout, cls)).sort()[0]}`;
+}
+
 const rows = [
   ['Precision@1', (r) => r.retrieval.precisionAt1],
   ['Recall@4', (r) => r.retrieval.recallAtK['4']],
@@ -100,8 +105,6 @@ const out = [
   '',
   `run folder: ${runDir}`,
   `tables:     ${tTrained}, ${tUntrained}, ${tVal}`,
-  `try:        node bin/embedlab.js knn ${path.relative(process.cwd(), tTrained)} --query ${JSON.stringify(evals[1].table ? 'circle' : '')} …`,
+  `try:        node bin/embedlab.js knn ${path.relative(process.cwd(), tTrained)} --query ${exampleQuery()} -k 5`,
 ];
-out.pop();
-out.push(`try:        node bin/embedlab.js knn ${path.relative(process.cwd(), tTrained)} --query <image or path in the table> -k 5`);
 process.stdout.write(out.join('\n') + '\n');
