@@ -65,7 +65,7 @@ async function cmdEmbed(args: string[]): Promise<number> {
   if (!fs.existsSync(folder)) throw new UsageError(`folder does not exist: ${folder}`);
   const e = await engine();
   await e.initBackend((v.backend as 'wasm' | undefined) ?? 'auto');
-  const loaded = await e.loadExportedModel(path.resolve(v.model), 'branch');
+  const loaded = await e.loadExportedModel(path.resolve(v.model), 'branch', { foldBatchNorm: true });
   let stop = false;
   const onSig = () => { stop = true; };
   process.once('SIGINT', onSig);
@@ -197,7 +197,7 @@ async function cmdKnn(args: string[]): Promise<number> {
     if (!modelDir) throw new UsageError(`${file} records no model in its metadata; pass --model <runDir|modelDir> to embed the query image`);
     const e = await engine();
     await e.initBackend('auto');
-    const loaded = await e.loadExportedModel(modelDir, 'branch');
+    const loaded = await e.loadExportedModel(modelDir, 'branch', { foldBatchNorm: true });
     try {
       if (loaded.pre.embeddingDim !== dim) throw new UsageError(`model ${loaded.dir} gives vectors of length ${loaded.pre.embeddingDim}, the table has ${dim}`);
       q = await e.embedFiles(loaded.model, loaded.pre, [img]);

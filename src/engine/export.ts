@@ -9,7 +9,7 @@ import type { DistanceName, ExperimentConfig, FitMode, NormalizeMode } from '../
 import { runPaths } from '../core/run-folder';
 import type { LossType } from '../protocol/events';
 import { loadLayersModelFromDir, loadWeightsInto, readableDir, saveLayersModel, writeDirAtomic } from './model-io';
-import { buildBranch, buildFullModel } from './models';
+import { buildBranch, buildFullModel, foldBatchNorm } from './models';
 
 export const PREPROCESSING_FILE = 'preprocessing.json';
 
@@ -29,6 +29,8 @@ export interface Preprocessing {
   inputs: string[];
   outputs: string[];
   backbone: string;
+  /** The backbone's width multiplier (absent in exports made before it was recorded). */
+  width?: number;
   sourceRun: string | null;
   checkpoint: string;
   createdAt: string;
@@ -41,7 +43,7 @@ export function preprocessingOf(config: ExperimentConfig, modelType: 'branch' | 
     embeddingDim: config.model.embeddingDim, l2Normalized: config.model.normalize, distance: config.loss.distance,
     labelLevel: config.data.labelLevel, lossType: config.loss.type,
     inputs: model.inputs.map((i) => i.name.replace(/\/.*$/, '')), outputs: model.outputNames,
-    backbone: config.model.backbone, sourceRun, checkpoint, createdAt: new Date().toISOString(),
+    backbone: config.model.backbone, width: config.model.width, sourceRun, checkpoint, createdAt: new Date().toISOString(),
   };
 }
 
@@ -97,8 +99,11 @@ export interface LoadedModel {
   dir: string;
 }
 
-/** Resolves `<runDir>` (its model/branch) or a model folder, and loads the model with its preprocessing. */
-export async function loadExportedModel(runOrModelDir: string, type: 'branch' | 'full' = 'branch'): Promise<LoadedModel> {
+/**
+ * Resolves `<runDir>` (its model/branch) or a model folder, and loads the model with its preprocessing.
+ * With `foldBatchNorm` (scoring), a branch of ours is replaced by its BN-folded inference copy.
+ */
+export async function loadExportedModel(runOrModelDir: string, type: 'branch' | 'full' = 'branch', opts: { foldBatchNorm?: boolean } = {}): Promise<LoadedModel> {
   let dir = runOrModelDir;
   if (!fs.existsSync(dir)) throw new Error(`model folder does not exist: ${dir}`);
   if (!fs.existsSync(path.join(dir, PREPROCESSING_FILE)) && fs.existsSync(runPaths(dir).config)) {
@@ -112,6 +117,14 @@ export async function loadExportedModel(runOrModelDir: string, type: 'branch' | 
   const prePath = path.join(readable, PREPROCESSING_FILE);
   if (!fs.existsSync(prePath)) throw new Error(`model folder ${readable} has no ${PREPROCESSING_FILE}; export it again with \`embedlab export\``);
   const pre = JSON.parse(fs.readFileSync(prePath, 'utf8')) as Preprocessing;
-  const model = await loadLayersModelFromDir(readable);
+  let model = await loadLayersModelFromDir(readable);
+  if (opts.foldBatchNorm && type === 'branch' && pre.width !== undefined && (pre.backbone === 'resnet18' || pre.backbone === 'convnet')) {
+    const folded = foldBatchNorm(model, {
+      backbone: pre.backbone, width: pre.width, embeddingDim: pre.embeddingDim, normalize: pre.l2Normalized,
+      inputShape: [pre.imageSize[0], pre.imageSize[1], pre.channels], seed: 0,
+    });
+    model.dispose();
+    model = folded;
+  }
   return { model, pre, dir: readable };
 }

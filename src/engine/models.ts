@@ -17,6 +17,11 @@ import { tf } from './tf';
 export interface BranchSpec extends ModelConfig {
   inputShape: [number, number, number]; // [height, width, channels]
   seed: number;
+  /**
+   * Inference-only layout: every conv carries a bias and its ReLU, with no BatchNormalization layer (the weights
+   * come from `foldBatchNorm`). One fused conv kernel per layer instead of conv + batch-norm + activation.
+   */
+  foldBatchNorm?: boolean;
 }
 
 type TfModule = typeof TF;
@@ -81,7 +86,7 @@ export function customLayers(t: TfModule = tf): CustomLayers {
 
 class SeededInit {
   private n = 0;
-  constructor(private readonly seed: number) {}
+  constructor(private readonly seed: number, readonly fold = false) {}
   he(): ReturnType<typeof TF.initializers.heNormal> {
     return tf.initializers.heNormal({ seed: this.seed * 1009 + this.n++ });
   }
@@ -91,6 +96,11 @@ class SeededInit {
 }
 
 function convBn(x: SymbolicTensor, init: SeededInit, filters: number, kernel: number, stride: number, name: string, relu: boolean): SymbolicTensor {
+  if (init.fold) {
+    return tf.layers.conv2d({
+      filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: true, activation: relu ? 'relu' : 'linear', name: `${name}_conv`,
+    }).apply(x) as SymbolicTensor;
+  }
   let y = tf.layers.conv2d({
     filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false,
     kernelInitializer: init.he(), name: `${name}_conv`,
@@ -116,7 +126,7 @@ function stageWidths(base: number[], width: number): number[] {
 /** Builds the branch: one image [H, W, C] in, one embedding vector out. */
 export function buildBranch(spec: BranchSpec): LayersModel {
   const custom = customLayers();
-  const init = new SeededInit(spec.seed);
+  const init = new SeededInit(spec.seed, spec.foldBatchNorm ?? false);
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
   let x: SymbolicTensor;
   if (spec.backbone === 'resnet18') {
@@ -155,6 +165,35 @@ export function buildFullModel(branch: LayersModel, streams: 2 | 3 | 4, distance
       : [[0, 1, 'd_anchor_positive'], [0, 2, 'd_anchor_negative1'], [2, 3, 'd_negative1_negative2']];
   const outputs = pairs.map(([i, j, name]) => new custom.PairDistance({ distance, name }).apply([emb[i], emb[j]]) as SymbolicTensor);
   return tf.model({ inputs, outputs, name: `full_${streams}` });
+}
+
+/**
+ * The inference-only copy of a trained branch: each conv's BatchNormalization (moving statistics) folded into the
+ * conv's weights and bias — W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε) — so inference runs one fused conv (+ReLU)
+ * kernel per layer. Outputs equal the original's up to float32 rounding.
+ */
+export function foldBatchNorm(branch: LayersModel, spec: BranchSpec): LayersModel {
+  const folded = buildBranch({ ...spec, foldBatchNorm: true });
+  const byName = new Map(branch.layers.map((l) => [l.name, l]));
+  tf.tidy(() => {
+    for (const layer of folded.layers) {
+      const src = byName.get(layer.name);
+      if (layer.weights.length === 0) continue;
+      if (!src) throw new Error(`foldBatchNorm: the trained branch has no layer ${layer.name}`);
+      if (layer.getClassName() === 'Conv2D' && layer.name.endsWith('_conv')) {
+        const bn = byName.get(layer.name.replace(/_conv$/, '_bn'));
+        if (!bn) throw new Error(`foldBatchNorm: no batch norm after ${layer.name}`);
+        const [kernel] = src.getWeights();
+        const [gamma, beta, mean, variance] = bn.getWeights();
+        const eps = (bn.getConfig() as { epsilon: number }).epsilon;
+        const scale = tf.div(gamma, tf.sqrt(tf.add(variance, eps)));
+        layer.setWeights([tf.mul(kernel, scale), tf.sub(beta, tf.mul(mean, scale))]);
+      } else {
+        layer.setWeights(src.getWeights());
+      }
+    }
+  });
+  return folded;
 }
 
 export function parameterCount(model: LayersModel): number {

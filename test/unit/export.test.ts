@@ -58,8 +58,8 @@ for (const [type, distance, backbone] of [
     const branch = buildBranch({ ...cfg.model, inputShape: [32, 32, 3], seed: 7 });
     // Perturb BN statistics so that inference-mode BN is not the identity (as after real training).
     for (const w of branch.weights) {
-      if (/moving_mean/.test(w.originalName)) w.write(tf.randomUniform(w.shape, -0.2, 0.2, 'float32', 3));
-      if (/moving_variance/.test(w.originalName)) w.write(tf.randomUniform(w.shape, 0.5, 1.5, 'float32', 4));
+      if (/moving_mean/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], -0.2, 0.2, 'float32', 3));
+      if (/moving_variance/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5, 'float32', 4));
     }
     const runDir = path.join(work, `${type}-${distance}`);
     fs.mkdirSync(runDir, { recursive: true });
@@ -108,4 +108,32 @@ test('a model folder missing its weights gives a clear error', async () => {
   await assert.rejects(loadExportedModel(path.join(runDir, 'model', 'branch')), /missing its weights file weights\.bin/);
   fs.writeFileSync(path.join(runDir, 'model', 'branch', 'weights.bin'), Buffer.alloc(12));
   await assert.rejects(loadExportedModel(path.join(runDir, 'model', 'branch')), /truncated or belongs to another model/);
+});
+
+test('the BN-folded inference branch gives the same embeddings as the trained branch', async () => {
+  for (const backbone of ['convnet', 'resnet18'] as const) {
+    const cfg = config('triplet', 'euclidean', backbone);
+    const branch = buildBranch({ ...cfg.model, inputShape: [32, 32, 3], seed: 5 });
+    for (const w of branch.weights) {
+      if (/moving_mean/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], -0.2, 0.2, 'float32', 8));
+      if (/moving_variance/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5, 'float32', 9));
+      if (/gamma/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5, 'float32', 10));
+      if (/beta/.test(w.originalName)) w.write(tf.randomUniform(w.shape as number[], -0.1, 0.1, 'float32', 11));
+    }
+    const runDir = path.join(work, `fold-${backbone}`);
+    fs.mkdirSync(runDir, { recursive: true });
+    await exportModels(runDir, cfg, branch, ['branch']);
+    const plain = await loadExportedModel(path.join(runDir, 'model', 'branch'));
+    const folded = await loadExportedModel(path.join(runDir, 'model', 'branch'), 'branch', { foldBatchNorm: true });
+    assert.ok(!folded.model.layers.some((l) => l.getClassName() === 'BatchNormalization'), 'no BN layer left');
+    assert.ok(folded.model.layers.length < plain.model.layers.length);
+    const x = tf.randomNormal([6, 32, 32, 3], 0, 1, 'float32', 12);
+    const a = (await (plain.model.predict(x) as Tensor).data()) as Float32Array;
+    const b = (await (folded.model.predict(x) as Tensor).data()) as Float32Array;
+    assert.ok(a.some((v) => v !== 0));
+    assert.ok(maxAbs(a, b) <= 1e-5, `${backbone}: folded vs plain max |Δ| = ${maxAbs(a, b)}`);
+    branch.dispose();
+    plain.model.dispose();
+    folded.model.dispose();
+  }
 });
