@@ -170,9 +170,11 @@ export function kmeans(vectors: Float32Array, n: number, dim: number, k: number,
     if (ci === k - 1) break;
     let total = 0;
     for (let i = 0; i < n; i++) {
+      // The partial sum only grows: once it reaches minD[i] the point keeps its distance (same result, fewer steps).
+      const lim = minD[i];
       let s = 0;
-      for (let d = 0, a = i * dim, b = c * dim; d < dim; d++) { const x = vectors[a + d] - vectors[b + d]; s += x * x; }
-      if (s < minD[i]) minD[i] = s;
+      for (let d = 0, a = i * dim, b = c * dim; d < dim && s < lim; d++) { const x = vectors[a + d] - vectors[b + d]; s += x * x; }
+      if (s < lim) minD[i] = s;
       total += minD[i];
     }
     if (total > 0) {
@@ -310,15 +312,18 @@ export function verification(
   for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) rows.push(i);
   const m = rows.length;
   const prep = prepareForPairs(vectors, dim, rows, distance);
-  const pairDist = (a: number, b: number): number => prep.distance(a, b);
   const lab = Int32Array.from(rows, (r) => labels[r]);
 
-  const pos: number[] = [];
-  const neg: number[] = [];
   const total = (m * (m - 1)) / 2;
   let sampled = false;
+  let pos: Float64Array;
+  let neg: Float64Array;
   if (total <= maxPairs) {
-    for (let a = 0; a < m; a++) for (let b = a + 1; b < m; b++) (lab[a] === lab[b] ? pos : neg).push(pairDist(a, b));
+    const p: number[] = [];
+    const q: number[] = [];
+    for (let a = 0; a < m; a++) for (let b = a + 1; b < m; b++) (lab[a] === lab[b] ? p : q).push(prep.distance(a, b));
+    pos = Float64Array.from(p);
+    neg = Float64Array.from(q);
   } else {
     sampled = true;
     const rand = mulberry32(opts.seed ?? 0);
@@ -333,11 +338,13 @@ export function verification(
     let P = 0;
     for (const l of classes) { P += (l.length * (l.length - 1)) / 2; cum.push(P); }
     const posBudget = Math.floor(maxPairs / 2);
+    // Pairs are gathered first (row indices), their distances computed afterwards in row order (see pairDistances).
+    const posPairs = new PairList(Math.min(P, posBudget));
     if (P <= posBudget) {
-      for (const l of classes) for (let x = 0; x < l.length; x++) for (let y = x + 1; y < l.length; y++) pos.push(pairDist(l[x], l[y]));
+      for (const l of classes) for (let x = 0; x < l.length; x++) for (let y = x + 1; y < l.length; y++) posPairs.push(l[x], l[y]);
     } else {
-      const seen = new Set<number>();
-      while (pos.length < posBudget) {
+      const seen = new PairSet(posBudget, m);
+      while (posPairs.length < posBudget) {
         const r = Math.floor(rand() * P);
         let lo = 0;
         let hi = cum.length - 1;
@@ -349,54 +356,119 @@ export function verification(
         const x = t - (y * (y - 1)) / 2;
         const a = classes[lo][x];
         const b = classes[lo][y];
-        const key = Math.min(a, b) * m + Math.max(a, b);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        pos.push(pairDist(a, b));
+        if (!seen.add(Math.min(a, b), Math.max(a, b))) continue;
+        posPairs.push(a, b);
       }
     }
     const N = total - P;
-    const negBudget = maxPairs - pos.length;
+    const negBudget = maxPairs - posPairs.length;
     if (N <= negBudget) {
-      for (let a = 0; a < m; a++) for (let b = a + 1; b < m; b++) if (lab[a] !== lab[b]) neg.push(pairDist(a, b));
+      const q: number[] = [];
+      for (let a = 0; a < m; a++) for (let b = a + 1; b < m; b++) if (lab[a] !== lab[b]) q.push(prep.distance(a, b));
+      neg = Float64Array.from(q);
     } else {
-      const seen = new Set<number>();
-      while (neg.length < negBudget) {
+      const negPairs = new PairList(negBudget);
+      const seen = new PairSet(negBudget, m);
+      while (negPairs.length < negBudget) {
         const a = Math.floor(rand() * m);
         const b = Math.floor(rand() * m);
         if (a === b || lab[a] === lab[b]) continue;
-        const key = Math.min(a, b) * m + Math.max(a, b);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        neg.push(pairDist(a, b));
+        if (!seen.add(Math.min(a, b), Math.max(a, b))) continue;
+        negPairs.push(a, b);
       }
+      neg = pairDistances(negPairs, m, prep);
     }
+    pos = pairDistances(posPairs, m, prep);
   }
-  const result = thresholdAnalysis(Float64Array.from(pos), Float64Array.from(neg), target);
+  const result = thresholdAnalysis(pos, neg, target);
   return { ...result, sampled };
 }
 
-/** Pair distances on a Float64 copy of the chosen rows (unit-normalised for cosine: 1 − cos = ½‖â − b̂‖²). */
+/** A growable-free list of row pairs (capacity known up front). */
+class PairList {
+  readonly a: Int32Array;
+  readonly b: Int32Array;
+  length = 0;
+  constructor(capacity: number) { this.a = new Int32Array(capacity); this.b = new Int32Array(capacity); }
+  push(a: number, b: number): void { this.a[this.length] = a; this.b[this.length] = b; this.length++; }
+}
+
+/** A set of pairs a < b < m (open addressing on the key a·m + b, exact in Float64 for m < 2^26): the sampler's de-duplication. */
+class PairSet {
+  private readonly keys: Float64Array;
+  private readonly mask: number;
+  constructor(expected: number, private readonly m: number) {
+    let size = 16;
+    while (size < expected * 2) size *= 2;
+    this.keys = new Float64Array(size).fill(-1);
+    this.mask = size - 1;
+  }
+  /** Adds the pair; false when it was already there. */
+  add(a: number, b: number): boolean {
+    const key = a * this.m + b;
+    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) & this.mask;
+    for (;;) {
+      const k = this.keys[h];
+      if (k === key) return false;
+      if (k === -1) { this.keys[h] = key; return true; }
+      h = (h + 1) & this.mask;
+    }
+  }
+}
+
+/** Distances of a pair list, computed grouped by first row (a counting sort) so each row is read once per group; the order of the result does not matter (it is sorted). */
+function pairDistances(pairs: PairList, m: number, prep: { distance(a: number, b: number): number }): Float64Array {
+  const n = pairs.length;
+  const start = new Int32Array(m + 1);
+  for (let t = 0; t < n; t++) start[pairs.a[t] + 1]++;
+  for (let r = 0; r < m; r++) start[r + 1] += start[r];
+  const order = new Int32Array(n);
+  const fill = start.slice(0, m);
+  for (let t = 0; t < n; t++) order[fill[pairs.a[t]]++] = t;
+  const out = new Float64Array(n);
+  for (let u = 0; u < n; u++) {
+    const t = order[u];
+    out[u] = prep.distance(pairs.a[t], pairs.b[t]);
+  }
+  return out;
+}
+
+/**
+ * Pair distances from the chosen rows (unit-normalised for cosine: 1 − cos = ½‖â − b̂‖²): each coordinate is
+ * taken as the Float64 value x·scale (scale = 1, or 1/‖x‖ for cosine), so the sums are those of a Float64 copy,
+ * read from the Float32 vectors (half the memory traffic).
+ */
 function prepareForPairs(vectors: Float32Array, dim: number, rows: number[], distance: DistanceName): { distance(a: number, b: number): number } {
   const m = rows.length;
-  const x = new Float64Array(m * dim);
-  for (let a = 0; a < m; a++) {
-    const src = rows[a] * dim;
-    let scale = 1;
-    if (distance === 'cosine') {
+  const base = Int32Array.from(rows, (r) => r * dim);
+  const scale = new Float64Array(m).fill(1);
+  if (distance === 'cosine') {
+    for (let a = 0; a < m; a++) {
+      const src = base[a];
       let ss = 0;
       for (let d = 0; d < dim; d++) ss += vectors[src + d] * vectors[src + d];
-      scale = ss > 0 ? 1 / Math.sqrt(ss) : 1;
+      scale[a] = ss > 0 ? 1 / Math.sqrt(ss) : 1;
     }
-    for (let d = 0; d < dim; d++) x[a * dim + d] = vectors[src + d] * scale;
+    return {
+      distance(a: number, b: number): number {
+        let s = 0;
+        const pa = base[a];
+        const pb = base[b];
+        const sa = scale[a];
+        const sb = scale[b];
+        for (let d = 0; d < dim; d++) { const t = vectors[pa + d] * sa - vectors[pb + d] * sb; s += t * t; }
+        return s / 2;
+      },
+    };
   }
+  const sqrt = distance === 'euclidean';
   return {
     distance(a: number, b: number): number {
       let s = 0;
-      const pa = a * dim;
-      const pb = b * dim;
-      for (let d = 0; d < dim; d++) { const t = x[pa + d] - x[pb + d]; s += t * t; }
-      return distance === 'euclidean' ? Math.sqrt(s) : distance === 'cosine' ? s / 2 : s;
+      const pa = base[a];
+      const pb = base[b];
+      for (let d = 0; d < dim; d++) { const t = vectors[pa + d] - vectors[pb + d]; s += t * t; }
+      return sqrt ? Math.sqrt(s) : s;
     },
   };
 }

@@ -32,7 +32,9 @@ function bruteKnn(q: Float32Array, nq: number, g: Float32Array, ng: number, dim:
         const a = q[i * dim + d], b = g[j * dim + d];
         s += (a - b) ** 2; dot += a * b; nqq += a * a; ngg += b * b;
       }
-      const dist = distance === 'euclidean' ? Math.sqrt(s) : distance === 'squared-euclidean' ? s : 1 - dot / Math.sqrt(nqq * ngg);
+      // Cosine with a zero vector (header): it stays zero, so ½‖q̂ − ĝ‖² is ½ against a unit vector, 0 against another zero.
+      const cos = nqq * ngg > 0 ? 1 - dot / Math.sqrt(nqq * ngg) : nqq + ngg > 0 ? 0.5 : 0;
+      const dist = distance === 'euclidean' ? Math.sqrt(s) : distance === 'squared-euclidean' ? s : cos;
       row.push([dist, j]);
     }
     row.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -125,4 +127,62 @@ test('knn: the WebAssembly and JS kernels give bit-identical results', { skip: !
   const b = knn(v, n, v, n, dim, 20, 'squared-euclidean', { excludeSelf: true, kernel: 'js', blockRows: 12 });
   assert.deepEqual(a.indices, b.indices);
   assert.deepEqual(a.distances, b.distances);
+});
+
+test('knn: Float32 pre-filter, exact Float64 and JS kernels agree bit for bit (k > block, ties, cosine, k = 1 gallery)', { skip: !knnUsesWasm() }, () => {
+  const n = 150, dim = 19;
+  const v = randomTable(n, dim, 21);
+  // Exact duplicates: ties at distance 0, broken by index.
+  v.copyWithin(10 * dim, 3 * dim, 4 * dim);
+  v.copyWithin(77 * dim, 3 * dim, 4 * dim);
+  const variants = [
+    { kernel: 'wasm', filter: 'auto' }, { kernel: 'wasm', filter: 'off' }, { kernel: 'js', filter: 'auto' },
+  ] as const;
+  for (const distance of ['euclidean', 'squared-euclidean', 'cosine'] as const) {
+    for (const [k, blockRows] of [[40, 8], [149, 16], [1, 5], [17, 256]] as const) {
+      const ref = bruteKnn(v, n, v, n, dim, k, distance, true);
+      const results = variants.map((o) => knn(v, n, v, n, dim, k, distance, { excludeSelf: true, blockRows, ...o }));
+      assertSame(results[0], ref, `${distance} k=${k} B=${blockRows}`);
+      for (const r of results.slice(1)) { assert.deepEqual(r.indices, results[0].indices); assert.deepEqual(r.distances, results[0].distances); }
+    }
+    // Separate gallery, k = 1 (the assignment step of k-means) and k = 3.
+    const g = randomTable(23, dim, 22);
+    for (const k of [1, 3]) {
+      const ref = bruteKnn(v, n, g, 23, dim, k, distance, false);
+      const results = variants.map((o) => knn(v, n, g, 23, dim, k, distance, { blockRows: 32, ...o }));
+      assertSame(results[0], ref, `${distance} gallery k=${k}`);
+      for (const r of results.slice(1)) { assert.deepEqual(r.indices, results[0].indices); assert.deepEqual(r.distances, results[0].distances); }
+    }
+  }
+  // The duplicates of row 3 are its nearest, at exactly 0, in index order.
+  const res = knn(v, n, v, n, dim, 2, 'euclidean', { excludeSelf: true });
+  assert.deepEqual(Array.from(res.indices.subarray(6, 8)), [10, 77]);
+  assert.deepEqual(Array.from(res.distances.subarray(6, 8)), [0, 0]);
+});
+
+test('knn: near-ties the Float32 products cannot separate still rank by the Float64 value', { skip: !knnUsesWasm() }, () => {
+  // Gallery points differ from the query by amounts far below Float32 resolution of the dot products' sums.
+  const dim = 16, ng = 40;
+  const q = new Float32Array(dim).fill(1000);
+  const g = new Float32Array(ng * dim);
+  for (let j = 0; j < ng; j++) {
+    for (let d = 0; d < dim; d++) g[j * dim + d] = 1000 + ((j * 7 + d) % 5) * 2 ** -13;
+  }
+  const ref = bruteKnn(q, 1, g, ng, dim, ng, 'squared-euclidean', false);
+  for (const filter of ['auto', 'off'] as const) {
+    const res = knn(q, 1, g, ng, dim, ng, 'squared-euclidean', { filter, blockRows: 8 });
+    assert.deepEqual(Array.from(res.indices), ref[0].map(([, j]) => j), filter);
+  }
+});
+
+test('knn: huge values (Float32 products would overflow) fall back to the Float64 kernel', () => {
+  const n = 30, dim = 4;
+  const v = randomTable(n, dim, 5).map((x) => x * 1e20);
+  const ref = bruteKnn(v, n, v, n, dim, 5, 'euclidean', true);
+  const res = knn(v, n, v, n, dim, 5, 'euclidean', { excludeSelf: true });
+  for (let i = 0; i < n; i++) for (let t = 0; t < 5; t++) assert.equal(res.indices[i * 5 + t], ref[i][t][1]);
+});
+
+test('knn: the WebAssembly SIMD kernel assembles and validates (Node ≥ 20 has SIMD)', () => {
+  assert.ok(knnUsesWasm());
 });

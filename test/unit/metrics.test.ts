@@ -278,3 +278,71 @@ test('evaluateTable: one JSON-able report with timings', () => {
   assert.equal(back.verification.rocAuc, 1);
   for (const key of ['retrieval', 'clustering', 'verification', 'total']) assert.ok(back.timingsMs[key] >= 0);
 });
+
+/** The sampler written plainly (a Set for de-duplication, distances from a Float64 copy as pairs are drawn). */
+function referenceVerification(v: Float32Array, dim: number, labels: Int32Array, distance: 'euclidean' | 'cosine', maxPairs: number, seed: number) {
+  const rows: number[] = [];
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) rows.push(i);
+  const m = rows.length;
+  const x = new Float64Array(m * dim);
+  rows.forEach((r, a) => {
+    let ss = 0;
+    for (let d = 0; d < dim; d++) ss += v[r * dim + d] ** 2;
+    const scale = distance === 'cosine' && ss > 0 ? 1 / Math.sqrt(ss) : 1;
+    for (let d = 0; d < dim; d++) x[a * dim + d] = v[r * dim + d] * scale;
+  });
+  const dist = (a: number, b: number) => {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += (x[a * dim + d] - x[b * dim + d]) ** 2;
+    return distance === 'cosine' ? s / 2 : Math.sqrt(s);
+  };
+  const lab = rows.map((r) => labels[r]);
+  const rand = mulberry32(seed);
+  const members = new Map<number, number[]>();
+  lab.forEach((y, a) => { if (!members.has(y)) members.set(y, []); (members.get(y) as number[]).push(a); });
+  const classes = [...members.values()].filter((l) => l.length >= 2);
+  const cum: number[] = [];
+  let P = 0;
+  for (const l of classes) { P += (l.length * (l.length - 1)) / 2; cum.push(P); }
+  const pos: number[] = [];
+  const neg: number[] = [];
+  const seenP = new Set<number>();
+  while (pos.length < Math.floor(maxPairs / 2)) { // P exceeds half the budget in the cases below
+    const r = Math.floor(rand() * P);
+    let lo = 0;
+    while (cum[lo] <= r) lo++;
+    const t = r - (lo > 0 ? cum[lo - 1] : 0);
+    let y = 1;
+    while (((y + 1) * y) / 2 <= t) y++;
+    const xx = t - (y * (y - 1)) / 2;
+    const a = classes[lo][xx], b = classes[lo][y];
+    const key = Math.min(a, b) * m + Math.max(a, b);
+    if (seenP.has(key)) continue;
+    seenP.add(key);
+    pos.push(dist(a, b));
+  }
+  const seenN = new Set<number>();
+  while (neg.length < maxPairs - pos.length) {
+    const a = Math.floor(rand() * m), b = Math.floor(rand() * m);
+    if (a === b || lab[a] === lab[b]) continue;
+    const key = Math.min(a, b) * m + Math.max(a, b);
+    if (seenN.has(key)) continue;
+    seenN.add(key);
+    neg.push(dist(a, b));
+  }
+  return thresholdAnalysis(Float64Array.from(pos), Float64Array.from(neg), 0.9);
+}
+
+test('verification: the sampled pairs and their distances match a plain reference (euclidean, cosine)', () => {
+  const rand = mulberry32(4);
+  const n = 300, dim = 7;
+  const v = Float32Array.from({ length: n * dim }, () => rand() * 2 - 1);
+  const labels = Int32Array.from({ length: n }, (_, i) => (i % 17 === 0 ? -1 : i % 5));
+  for (const distance of ['euclidean', 'cosine'] as const) {
+    for (const maxPairs of [500, 3000]) {
+      const { sampled, ...got } = verification(v, dim, labels, distance, { maxPairs, seed: 9, targetPrecision: 0.9 });
+      assert.equal(sampled, true);
+      assert.deepEqual(got, referenceVerification(v, dim, labels, distance, maxPairs, 9), `${distance} ${maxPairs}`);
+    }
+  }
+});
