@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config';
 import type { ExperimentConfig } from '../core/config-types';
 import { DatasetError } from '../core/dataset';
+import { SamplerError } from '../core/sampler';
 import { createRunDir, readRunInfo, runPaths, writeRunInfo } from '../core/run-folder';
 import type { ErrorEvent, WorkerEvent } from '../protocol/events';
 import { BackendError } from '../engine/backend';
@@ -32,7 +33,7 @@ function eventWriter(): (e: WorkerEvent) => void {
 function classify(err: unknown): { code: ErrorEvent['code']; exitCode: number; message: string } {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ConfigError) return { code: 'bad-config', exitCode: 2, message };
-  if (err instanceof DatasetError) return { code: 'bad-data', exitCode: 2, message };
+  if (err instanceof DatasetError || err instanceof SamplerError) return { code: 'bad-data', exitCode: 2, message };
   if (err instanceof BackendError) return { code: 'backend', exitCode: 2, message };
   if (err instanceof TrainingError) return { code: err.code, exitCode: err.exitCode, message };
   const errno = (err as NodeJS.ErrnoException)?.code;

@@ -165,3 +165,14 @@ test('a NaN loss stops the run with an error naming the step; the last good chec
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(jsonLines(resumed.stdout).at(-1)!.status, 'done');
 });
+
+test('mining with more classes per batch than the data has is a data error (exit 2) naming the field', async () => {
+  const cfg = writeConfig(work, smallConfig(data, undefined, {
+    loss: { mining: 'batch-hard' }, training: { batchSize: 16, classesPerBatch: 8, imagesPerClass: 2 },
+  }), 'pk.embedding.json');
+  const r = await cli(['train', cfg, '--out', path.join(work, 'runs-pk'), '--json']);
+  assert.equal(r.code, 2, r.stderr);
+  const err = jsonLines(r.stdout).find((e) => e.type === 'error')!;
+  assert.equal(err.code, 'bad-data');
+  assert.match(String(err.message), /classesPerBatch/);
+});
