@@ -1,0 +1,411 @@
+// The extension's one owner of state and disposables (after rust-analyzer's Ctx): the log channel, the training
+// supervisor and its notifications and status bar item, the two tree views, the virtual documents, and the
+// registration of every contributed command (always registered; a command that may not run now says why).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readEvents, readRunInfo } from '../core/run-folder';
+import type { RunStatus, WorkerEvent } from '../protocol/events';
+import { runProcess, type RunProcessResult } from './cli-runner';
+import { readSettings, type Settings } from './config';
+import { ExperimentsProvider } from './experiments-view';
+import { chooseNode, commandEnablement, isProgrammaticCall, runSummaryMarkdown, runsDirFor, statusBarText, type NodeChoice } from './logic';
+import { RunNode, RunsProvider } from './runs-view';
+import { Supervisor, type ExitInfo, type WorkerProcess, type WorkerSpawnOptions } from './supervisor';
+
+export const SCHEME = 'embedding-lab';
+
+/** A failure already shown to the user (e.g. by the crash notification): callers with arguments still get it. */
+export class ShownError extends Error {}
+
+/** Thrown when the user dismissed a picker: the command ends quietly with undefined. */
+export class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
+/** A failure the user can act on; `actions` become buttons on the error message. */
+export class UserError extends Error {
+  constructor(message: string, readonly actions: Array<{ title: string; run: () => unknown }> = []) {
+    super(message);
+  }
+}
+
+export type CommandFn = (ctx: Ctx, ...args: unknown[]) => Promise<unknown>;
+
+interface RunUi {
+  title: string;
+  progress?: vscode.Progress<{ message?: string; increment?: number }>;
+  reported: number; // fraction already reported
+  total: number; // steps of the whole run
+  warned: Set<string>; // warning codes already shown as a pop-up
+}
+
+/** Virtual documents (run summaries, evaluation reports, the environment report), keyed by URI path. */
+class ReportDocuments implements vscode.TextDocumentContentProvider {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly texts = new Map<string, string | (() => string)>();
+
+  set(uri: vscode.Uri, text: string | (() => string)): void {
+    this.texts.set(uri.path, text);
+    this.changed.fire(uri);
+  }
+
+  touch(uri: vscode.Uri): void {
+    if (this.texts.has(uri.path)) this.changed.fire(uri);
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    const t = this.texts.get(uri.path);
+    return typeof t === 'function' ? t() : t ?? '(this report is gone; run the command again)';
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+export class Ctx implements vscode.Disposable {
+  readonly log: vscode.LogOutputChannel;
+  readonly supervisor: Supervisor;
+  readonly runs: RunsProvider;
+  readonly experiments: ExperimentsProvider;
+  readonly docs = new ReportDocuments();
+  activationMs = 0;
+  lastError: string | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly statusItem: vscode.StatusBarItem;
+  private readonly ui = new WeakMap<WorkerProcess, RunUi>();
+  private readonly summaryUris = new Map<string, vscode.Uri>();
+  private readonly extraRunsDirs = new Set<string>();
+
+  constructor(readonly ext: vscode.ExtensionContext) {
+    this.log = this.push(vscode.window.createOutputChannel('Embedding Lab', { log: true }));
+    this.supervisor = new Supervisor({
+      onEvent: (ev, w) => this.onWorkerEvent(ev, w),
+      onLog: (stream, text, w) => this.logLines(`${w.runDir ? path.basename(w.runDir) : `worker ${w.pid ?? '?'}`} ${stream}`, text),
+      onExit: (info, w) => this.onWorkerExit(info, w),
+    });
+    this.statusItem = this.push(vscode.window.createStatusBarItem('embeddingLab.training', vscode.StatusBarAlignment.Left, 10));
+    this.statusItem.name = 'Embedding Lab Training';
+    this.statusItem.command = 'embeddingLab.openDashboard';
+    this.experiments = this.push(new ExperimentsProvider((file) => this.supervisor.byKey(file).length > 0));
+    this.runs = this.push(new RunsProvider(() => this.runsDirs(), (dir) => (this.supervisor.byRunDir(dir) ? 'running' : undefined)));
+    this.push(this.docs);
+    this.push(vscode.workspace.registerTextDocumentContentProvider(SCHEME, this.docs));
+    this.push(vscode.window.registerTreeDataProvider('embeddingLab.experiments', this.experiments));
+    this.push(vscode.window.registerTreeDataProvider('embeddingLab.runs', this.runs));
+    this.push(this.runs.onDidRefresh((nodes) => {
+      void vscode.commands.executeCommand('setContext', 'embeddingLab.hasRunningRuns', nodes.some((n) => n.status === 'running'));
+    }));
+    this.runs.watch(this.outsideRunsDirs());
+    this.push(vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('embeddingLab.runsFolder')) {
+        this.runs.watch(this.outsideRunsDirs());
+        this.runs.refreshSoon();
+      }
+    }));
+    this.push(vscode.workspace.onDidChangeWorkspaceFolders(() => { this.experiments.refresh(); this.runs.refreshSoon(); }));
+    this.push(vscode.workspace.onDidGrantWorkspaceTrust(() => this.log.info('workspace trusted: training and embedding commands enabled')));
+  }
+
+  push<T extends vscode.Disposable>(d: T): T {
+    this.disposables.push(d);
+    return d;
+  }
+
+  get trusted(): boolean {
+    return vscode.workspace.isTrusted;
+  }
+
+  settings(scope?: string | vscode.Uri): Settings {
+    return readSettings(typeof scope === 'string' ? vscode.Uri.file(scope) : scope);
+  }
+
+  node(scope?: string): NodeChoice {
+    return chooseNode(this.settings(scope).nodePath, process.execPath);
+  }
+
+  get workerJs(): string {
+    return path.join(this.ext.extensionPath, 'dist', 'worker.js');
+  }
+
+  get cliJs(): string {
+    return path.join(this.ext.extensionPath, 'dist', 'cli.js');
+  }
+
+  get schemaFile(): string {
+    return path.join(this.ext.extensionPath, 'schemas', 'embedding.schema.json');
+  }
+
+  /** Where Install GPU/Native CPU Backend puts node_modules; always passed to the worker as --backend-path. */
+  get backendsDir(): string {
+    return path.join(this.ext.globalStorageUri.fsPath, 'backends');
+  }
+
+  /** Environment for every engine process: the backend folder, and node mode for VS Code's own binary. */
+  engineEnv(scope?: string): Record<string, string> {
+    const prev = process.env.EMBEDLAB_BACKEND_PATHS;
+    return { ...this.node(scope).env, EMBEDLAB_BACKEND_PATHS: prev ? `${this.backendsDir}${path.delimiter}${prev}` : this.backendsDir };
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Runs folders
+
+  rememberRunsDir(dir: string): void {
+    this.extraRunsDirs.add(path.resolve(dir));
+  }
+
+  private outsideRunsDirs(): string[] {
+    const s = this.settings().runsFolder;
+    return path.isAbsolute(s) ? [s] : [];
+  }
+
+  /** Runs folders: beside each experiment config, in each workspace folder, an absolute setting, and any used. */
+  async runsDirs(): Promise<string[]> {
+    const dirs = new Set<string>(this.extraRunsDirs);
+    const s = this.settings();
+    for (const f of vscode.workspace.workspaceFolders ?? []) dirs.add(path.isAbsolute(s.runsFolder) ? s.runsFolder : path.join(f.uri.fsPath, s.runsFolder));
+    for (const cfg of await this.experiments.list()) dirs.add(runsDirFor(cfg.fsPath, this.settings(cfg).runsFolder));
+    for (const w of this.supervisor.running()) if (w.runDir) dirs.add(path.dirname(w.runDir));
+    return [...dirs];
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Commands
+
+  registerCommands(table: Record<string, CommandFn>): void {
+    for (const [name, fn] of Object.entries(table)) {
+      const id = `embeddingLab.${name}`;
+      this.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        const onDisk = this.runs.snapshot().filter((n) => n.status === 'running').map((n) => n.runDir);
+        const en = commandEnablement(id, { trusted: this.trusted, running: [...new Set([...this.runningDirs(), ...onDisk])], hasTarget: args.length > 0 && args[0] !== undefined });
+        if (!en.enabled) {
+          void vscode.window.showWarningMessage(en.reason ?? 'This command is not available now.', ...(this.trusted ? [] : ['Manage Workspace Trust'])).then((c) => {
+            if (c) void vscode.commands.executeCommand('workbench.trust.manage');
+          });
+          return undefined;
+        }
+        try {
+          return await fn(this, ...args);
+        } catch (err) {
+          if (err instanceof Cancelled) return undefined;
+          const message = err instanceof Error ? err.message : String(err);
+          this.lastError = `${id}: ${message}`;
+          this.log.error(`${id} failed: ${err instanceof Error && !(err instanceof UserError) ? err.stack ?? message : message}`);
+          if (isProgrammaticCall(args)) throw err; // callers with arguments (tests, other extensions) get the error
+          if (err instanceof ShownError) return undefined;
+          this.showError(message, err instanceof UserError ? err.actions : []);
+          return undefined;
+        }
+      }));
+    }
+  }
+
+  showError(message: string, actions: Array<{ title: string; run: () => unknown }> = []): void {
+    const titles = [...actions.map((a) => a.title), 'Show Logs'];
+    void vscode.window.showErrorMessage(message, ...titles).then((choice) => {
+      if (choice === 'Show Logs') this.log.show(true);
+      else actions.find((a) => a.title === choice)?.run();
+    });
+  }
+
+  runningDirs(): string[] {
+    return this.supervisor.running().map((w) => w.runDir).filter((d): d is string => d !== undefined);
+  }
+
+  logLines(prefix: string, text: string): void {
+    for (const line of text.split(/\r?\n/)) if (line.trim()) this.log.info(`[${prefix}] ${line}`);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Engine processes
+
+  /** Runs `node dist/cli.js <args>`; JSON lines go to onJson, the rest to the log. */
+  runCli(args: string[], o: { cwd?: string; signal?: AbortSignal; onJson?: (obj: Record<string, unknown>) => void; timeoutMs?: number; scope?: string } = {}): Promise<RunProcessResult> {
+    const node = this.node(o.scope);
+    this.log.info(`$ embedlab ${args.join(' ')}`);
+    return runProcess({
+      command: node.command, args: [this.cliJs, ...args], cwd: o.cwd, env: this.engineEnv(o.scope), signal: o.signal, onJson: o.onJson,
+      timeoutMs: o.timeoutMs, killAfterMs: 5000, onLog: (s, t) => this.logLines(`cli ${args[0]} ${s}`, t),
+    });
+  }
+
+  /** Starts a worker and its notification; resolves with it at once (await `w.started` for the run folder). */
+  startWorker(opts: Omit<WorkerSpawnOptions, 'node' | 'workerJs'> & { title: string; scope?: string }): WorkerProcess {
+    const node = this.node(opts.scope);
+    this.log.info(`$ ${node.command} ${this.workerJs} ${opts.args.join(' ')}`);
+    const w = this.supervisor.start({ ...opts, node: node.command, workerJs: this.workerJs, env: { ...this.engineEnv(opts.scope), ...opts.env } });
+    const ui: RunUi = { title: opts.title, reported: 0, total: 0, warned: new Set() };
+    this.ui.set(w, ui);
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: opts.title, cancellable: true }, async (progress, token) => {
+      ui.progress = progress;
+      progress.report({ message: 'starting…' });
+      token.onCancellationRequested(() => {
+        progress.report({ message: 'stopping: finishing the step and writing a checkpoint…' });
+        void w.stop(this.settings(opts.scope).stopTimeoutSeconds * 1000);
+      });
+      await w.exited;
+    });
+    this.updateStatusBar();
+    this.experiments.repaint();
+    return w;
+  }
+
+  /** Stops a worker of this session; resolves when it has exited. */
+  stopWorker(w: WorkerProcess): Promise<ExitInfo> {
+    const ui = this.ui.get(w);
+    ui?.progress?.report({ message: 'stopping: finishing the step and writing a checkpoint…' });
+    return w.stop(this.settings(w.key).stopTimeoutSeconds * 1000);
+  }
+
+  private onWorkerEvent(ev: WorkerEvent, w: WorkerProcess): void {
+    const ui = this.ui.get(w);
+    switch (ev.type) {
+      case 'started': {
+        this.log.info(`[${path.basename(ev.runDir)}] started on ${ev.backend} (${ev.backendDetail}): ${ev.train.images} images, ${ev.train.classes} classes, ${ev.epochs} epochs × ${ev.stepsPerEpoch} steps${ev.resumedFrom ? `, resumed from epoch ${ev.resumedFrom.epoch} step ${ev.resumedFrom.step}` : ''}`);
+        if (ui) {
+          ui.total = ev.epochs * ev.stepsPerEpoch;
+          if (ev.resumedFrom && ui.total > 0) {
+            ui.reported = Math.min(1, ev.resumedFrom.step / ui.total);
+            ui.progress?.report({ increment: ui.reported * 100 });
+          }
+          ui.progress?.report({ message: `training on ${ev.backend}` });
+        }
+        this.runs.refreshSoon();
+        break;
+      }
+      case 'progress':
+        ui?.progress?.report({ message: `${ev.task === 'decode' ? 'decoding images' : ev.task} ${ev.done}/${ev.total}` });
+        break;
+      case 'step': {
+        if (ui && ui.total > 0) {
+          const frac = Math.min(1, (ev.step + 1) / ui.total);
+          const inc = Math.max(0, frac - ui.reported) * 100;
+          ui.reported = Math.max(ui.reported, frac);
+          ui.progress?.report({ increment: inc, message: `epoch ${ev.epoch + 1}/${w.startedEvent?.epochs ?? '?'} · loss ${Number.isFinite(ev.loss) ? ev.loss.toFixed(4) : ev.loss} · ${Math.round(ev.imagesPerSec)} img/s` });
+        }
+        this.updateStatusBar();
+        break;
+      }
+      case 'epoch':
+        this.log.info(`[${ev.runId}] epoch ${ev.epoch + 1}: train loss ${ev.trainLoss.toFixed(4)}${ev.validation ? `, MAP@R ${ev.validation.mapAtR.toFixed(4)}, P@1 ${ev.validation.precisionAt1.toFixed(4)}` : ''}${ev.best ? ' (best)' : ''}`);
+        this.runs.refreshSoon();
+        break;
+      case 'warning':
+        this.log.warn(`[${ev.runId}] ${ev.code}: ${ev.message}`);
+        // Training-dynamics warnings (collapse, loss at margin) belong in the summary, not in pop-ups every epoch.
+        if ((ev.code === 'backend' || ev.code === 'other') && ui && !ui.warned.has(ev.code)) {
+          ui.warned.add(ev.code);
+          void vscode.window.showWarningMessage(`${ui.title}: ${ev.message}`);
+        }
+        break;
+      case 'error':
+        this.log.error(`[${ev.runId}] ${ev.code}: ${ev.message}`);
+        break;
+      case 'done':
+      case 'checkpoint':
+        this.runs.refreshSoon();
+        break;
+    }
+    if (w.runDir) {
+      const uri = this.summaryUris.get(path.resolve(w.runDir));
+      if (uri && ev.type !== 'step') this.docs.touch(uri);
+    }
+  }
+
+  private onWorkerExit(info: ExitInfo, w: WorkerProcess): void {
+    const ui = this.ui.get(w);
+    const title = ui?.title ?? 'Training';
+    this.log.info(`[${w.runDir ? path.basename(w.runDir) : 'worker'}] exited: code ${info.exitCode}, signal ${info.signal}, status ${info.status}${info.message ? ` (${info.message})` : ''}`);
+    this.updateStatusBar();
+    this.experiments.repaint();
+    void this.runs.refresh();
+    if (w.runDir) {
+      const uri = this.summaryUris.get(path.resolve(w.runDir));
+      if (uri) this.docs.touch(uri);
+    }
+    const runDir = w.runDir;
+    const open = runDir ? [{ title: 'Open Summary', run: () => vscode.commands.executeCommand('embeddingLab.openDashboard', runDir) }] : [];
+    if (info.crashed) {
+      this.lastError = `${title}: ${info.message ?? info.status}`;
+      this.showError(`${title} failed: ${(info.message ?? 'the worker crashed').replace(/\.$/, '')}.${runDir ? ' The run folder and its last checkpoint are kept.' : ''}`, open);
+    } else if (info.status === 'done') {
+      const best = w.done?.bestMapAtR;
+      void vscode.window.showInformationMessage(`${title}: done${best !== null && best !== undefined ? `, best MAP@R ${best.toFixed(3)}` : ''}.`, ...open.map((a) => a.title)).then((c) => { if (c) open[0]?.run(); });
+    } else if (info.status === 'stopped') {
+      vscode.window.setStatusBarMessage(`${title}: stopped${info.forced ? ' (killed after the timeout)' : ', checkpoint written'}`, 5000);
+    }
+  }
+
+  private updateStatusBar(): void {
+    const running = this.supervisor.running();
+    if (running.length === 0) {
+      this.statusItem.hide();
+      return;
+    }
+    const w = running[running.length - 1];
+    const name = w.startedEvent ? path.basename(w.startedEvent.runDir) : (this.ui.get(w)?.title ?? 'training');
+    this.statusItem.text = statusBarText(name, w.lastStep, w.startedEvent?.epochs, running.length - 1);
+    this.statusItem.tooltip = `Embedding Lab: ${running.length} run(s) training. Click for the run summary.`;
+    this.statusItem.command = { command: 'embeddingLab.openDashboard', title: 'Open Dashboard', arguments: w.runDir ? [w.runDir] : [] };
+    this.statusItem.show();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Reports
+
+  /** A live markdown summary of a run (the stand-in for the dashboard). */
+  summaryUri(runDir: string): vscode.Uri {
+    const key = path.resolve(runDir);
+    let uri = this.summaryUris.get(key);
+    if (!uri) {
+      uri = vscode.Uri.from({ scheme: SCHEME, path: `/runs/${path.basename(key)}.md`, query: key });
+      this.summaryUris.set(key, uri);
+      this.docs.set(uri, () => {
+        const info = readRunInfo(key);
+        const status: RunStatus | undefined = this.supervisor.byRunDir(key) ? 'running' : this.runs.snapshot().find((n) => n.runDir === key)?.status;
+        return runSummaryMarkdown(key, info, status, fs.existsSync(key) ? readEvents(key) : []);
+      });
+    }
+    return uri;
+  }
+
+  async showReport(name: string, markdown: string, reveal = true): Promise<vscode.Uri> {
+    const uri = vscode.Uri.from({ scheme: SCHEME, path: `/reports/${name}.md` });
+    this.docs.set(uri, markdown);
+    if (reveal) await this.openMarkdown(uri);
+    return uri;
+  }
+
+  async openMarkdown(uri: vscode.Uri): Promise<void> {
+    const doc = await vscode.workspace.openTextDocument(uri);
+    if (doc.languageId !== 'markdown') await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
+    await vscode.window.showTextDocument(doc, { preview: true, preserveFocus: false });
+  }
+
+  /** For the e2e tests: the Runs view as shown, the running workers, and the activation time. */
+  testState(): unknown {
+    return {
+      runs: this.runs.snapshot().map((n: RunNode) => ({ runDir: n.runDir, status: n.status, label: n.view.label, description: n.view.description })),
+      running: this.runningDirs(),
+      activationMs: this.activationMs,
+      trusted: this.trusted,
+      lastError: this.lastError,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    // Workers first (bounded: VS Code gives deactivate about 5 s), then everything else in reverse order.
+    await this.supervisor.stopAll(Math.min(this.settings().stopTimeoutSeconds * 1000, 3500), 4000).catch(() => undefined);
+    for (const d of this.disposables.reverse()) {
+      try {
+        d.dispose();
+      } catch {
+        // keep going
+      }
+    }
+  }
+}

@@ -1,0 +1,300 @@
+// The extension's pure decisions, without VS Code: command enablement (trust, running runs, the concurrency
+// limit), Runs view items from run.json, worker command lines and paths, default tables, and the environment
+// guidance for a missing driver, CUDA runtime or cuDNN.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RunInfo } from '../../src/core/run-folder';
+import {
+  environmentGuidance,
+  environmentMarkdown,
+  findCudaLibraries,
+  parseLdconfig,
+  type BackendProbe,
+  type CudaLibrary,
+} from '../../src/extension/environment';
+import { backendPackage, installFailureMessage, npmInstallArgs } from '../../src/extension/install';
+import {
+  canStartRun,
+  chooseNode,
+  chooseTableForImage,
+  commandEnablement,
+  defaultTableOut,
+  evalMarkdown,
+  formatAge,
+  isProgrammaticCall,
+  knnQueryFor,
+  runDirOfModel,
+  runItemView,
+  runsDirFor,
+  runSummaryMarkdown,
+  statusBarText,
+  TRUST_REQUIRED,
+  workerArgs,
+} from '../../src/extension/logic';
+
+describe('command enablement', () => {
+  const restricted = [
+    'embeddingLab.trainExperiment', 'embeddingLab.resumeTraining', 'embeddingLab.embedFolder',
+    'embeddingLab.findSimilarImages', 'embeddingLab.installGpuBackend', 'embeddingLab.installNativeCpuBackend',
+  ];
+
+  it('untrusted: train, resume, embed, find similar and installs are disabled with an explanation', () => {
+    for (const id of restricted) {
+      const e = commandEnablement(id, { trusted: false, running: [] });
+      assert.equal(e.enabled, false, id);
+      assert.match(e.reason ?? '', /Restricted Mode/);
+      assert.match(e.reason ?? '', /Trust the workspace/);
+    }
+    assert.deepEqual([...TRUST_REQUIRED].sort(), [...restricted].sort());
+  });
+
+  it('untrusted: viewing, evaluating, exporting and checking stay available', () => {
+    for (const id of ['embeddingLab.openDashboard', 'embeddingLab.refreshRuns', 'embeddingLab.checkEnvironment', 'embeddingLab.newExperiment', 'embeddingLab.evaluateTable', 'embeddingLab.deleteRun']) {
+      assert.equal(commandEnablement(id, { trusted: false, running: [] }).enabled, true, id);
+    }
+  });
+
+  it('trusted: everything is enabled; Stop needs a running run', () => {
+    for (const id of restricted) assert.equal(commandEnablement(id, { trusted: true, running: [] }).enabled, true);
+    const stop = commandEnablement('embeddingLab.stopTraining', { trusted: true, running: [] });
+    assert.equal(stop.enabled, false);
+    assert.match(stop.reason ?? '', /No training run/);
+    assert.equal(commandEnablement('embeddingLab.stopTraining', { trusted: true, running: ['/r/a'] }).enabled, true);
+    assert.equal(commandEnablement('embeddingLab.stopTraining', { trusted: true, running: [], hasTarget: true }).enabled, true, 'a run folder given: the command itself checks it');
+  });
+
+  it('the concurrency limit refuses with a reason that names the setting', () => {
+    assert.equal(canStartRun(0, 1).enabled, true);
+    const no = canStartRun(1, 1);
+    assert.equal(no.enabled, false);
+    assert.match(no.reason ?? '', /1 training run is already running and embeddingLab\.maxConcurrentRuns is 1/);
+    assert.equal(canStartRun(1, 2).enabled, true);
+    assert.match(canStartRun(3, 2).reason ?? '', /3 training runs are already running/);
+    assert.equal(canStartRun(0, 0).enabled, true, 'a nonsense limit falls back to 1');
+  });
+
+  it('options objects and strings are programmatic calls; menu arguments are not', () => {
+    assert.equal(isProgrammaticCall([{ force: true }]), true);
+    assert.equal(isProgrammaticCall(['/runs/a']), true);
+    assert.equal(isProgrammaticCall([]), false);
+    class FakeUri { fsPath = '/x'; }
+    assert.equal(isProgrammaticCall([new FakeUri(), [new FakeUri()]]), false);
+  });
+});
+
+const info = (over: Partial<RunInfo> = {}): RunInfo => ({
+  runId: 'shoes-20250101-120000', name: 'shoes', status: 'done', backend: 'wasm', lossType: 'triplet', configFile: '/w/shoes.embedding.json',
+  startedAt: '2025-01-01T12:00:00.000Z', updatedAt: '2025-01-01T12:30:00.000Z', endedAt: '2025-01-01T12:30:00.000Z',
+  epoch: 10, epochs: 10, step: 640, bestMapAtR: 0.81234, lastMapAtR: 0.8, pid: null, error: null, ...over,
+});
+
+describe('Runs view items', () => {
+  const now = Date.parse('2025-01-01T12:35:00.000Z');
+
+  it('a finished run: status, backend, best MAP@R and age; contextValue run-done', () => {
+    const v = runItemView('/w/runs/shoes-20250101-120000', info(), 'done', now);
+    assert.equal(v.label, 'shoes-20250101-120000');
+    assert.equal(v.description, 'done · wasm · MAP@R 0.812 · 5 min ago');
+    assert.equal(v.contextValue, 'run-done');
+    assert.equal(v.icon, 'pass');
+    assert.match(v.tooltip, /best MAP@R: 0\.812, last MAP@R: 0\.800/);
+  });
+
+  it('a running run shows its current epoch and its age since start', () => {
+    const v = runItemView('/w/runs/r', info({ status: 'running', epoch: 2, bestMapAtR: null, endedAt: null, backend: 'tensorflow-gpu' }), 'running', now);
+    assert.equal(v.description, 'running · epoch 3/10 · tensorflow-gpu · 35 min ago');
+    assert.equal(v.contextValue, 'run-running');
+    assert.equal(v.icon, 'sync~spin');
+  });
+
+  it('a run whose process died is shown failed, and the tooltip says why', () => {
+    const v = runItemView('/w/runs/r', info({ status: 'running', epoch: 4, endedAt: null, error: null }), 'failed', now);
+    assert.equal(v.contextValue, 'run-failed');
+    assert.match(v.description, /^failed · 4\/10 epochs · wasm/);
+    assert.match(v.tooltip, /run\.json says running; its process is gone/);
+  });
+
+  it('stopped and failed runs; a backend not chosen yet', () => {
+    assert.equal(runItemView('/r', info({ status: 'stopped', epoch: 3 }), 'stopped', now).contextValue, 'run-stopped');
+    const failed = runItemView('/r', info({ status: 'failed', backend: null, bestMapAtR: null, error: 'nan-loss at step 7' }), 'failed', now);
+    assert.equal(failed.description, 'failed · 10/10 epochs · 5 min ago');
+    assert.match(failed.tooltip, /error: nan-loss at step 7/);
+  });
+
+  it('ages', () => {
+    assert.equal(formatAge(10_000), 'just now');
+    assert.equal(formatAge(5 * 60_000), '5 min ago');
+    assert.equal(formatAge(3 * 3600_000), '3 h ago');
+    assert.equal(formatAge(3 * 86400_000), '3 d ago');
+  });
+
+  it('status bar text', () => {
+    assert.equal(statusBarText('shoes-1', { epoch: 2, loss: 0.123456, imagesPerSec: 411.6 }, 10), '$(sync~spin) shoes-1: epoch 3/10 · loss 0.1235 · 412 img/s');
+    assert.equal(statusBarText('shoes-1', undefined, undefined, 1), '$(sync~spin) shoes-1: starting… (+1)');
+  });
+});
+
+describe('worker command lines and paths', () => {
+  it('node: the setting, else VS Code as node', () => {
+    assert.deepEqual(chooseNode('', '/opt/code/code'), { command: '/opt/code/code', env: { ELECTRON_RUN_AS_NODE: '1' } });
+    assert.deepEqual(chooseNode(' /usr/bin/node ', '/opt/code/code'), { command: '/usr/bin/node', env: {} });
+  });
+
+  it('worker arguments: config + runs folder, backend only when not auto, the backend path always', () => {
+    assert.deepEqual(workerArgs({ config: '/w/a.embedding.json', runsDir: '/w/runs', backend: 'auto', backendPaths: ['/gs/backends'] }),
+      ['--config', '/w/a.embedding.json', '--out', '/w/runs', '--backend-path', '/gs/backends']);
+    assert.deepEqual(workerArgs({ resume: '/w/runs/a-1', backend: 'wasm', backendPaths: ['/gs/backends'] }),
+      ['--resume', '/w/runs/a-1', '--backend', 'wasm', '--backend-path', '/gs/backends']);
+    assert.throws(() => workerArgs({}));
+  });
+
+  it('runs folder: relative to the config, or absolute', () => {
+    assert.equal(runsDirFor('/w/exp/a.embedding.json', 'runs'), path.resolve('/w/exp/runs'));
+    assert.equal(runsDirFor('/w/exp/a.embedding.json', ''), path.resolve('/w/exp/runs'));
+    assert.equal(runsDirFor('/w/exp/a.embedding.json', '../out'), path.resolve('/w/out'));
+    assert.equal(runsDirFor('/w/exp/a.embedding.json', '/data/runs'), '/data/runs');
+  });
+});
+
+describe('tables', () => {
+  let dir: string;
+  let run: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'embedlab-logic-'));
+    run = path.join(dir, 'runs', 'exp-1');
+    fs.mkdirSync(path.join(run, 'tables'), { recursive: true });
+    fs.mkdirSync(path.join(run, 'model', 'branch'), { recursive: true });
+    fs.writeFileSync(path.join(run, 'run.json'), JSON.stringify(info()));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('Embed Folder writes into <runDir>/tables/<folder>.parquet, also for <run>/model/branch', () => {
+    assert.equal(defaultTableOut(run, '/data/shoes/'), path.join(run, 'tables', 'shoes.parquet'));
+    assert.equal(defaultTableOut(path.join(run, 'model', 'branch'), '/data/shoes'), path.join(run, 'tables', 'shoes.parquet'));
+    assert.equal(runDirOfModel(path.join(run, 'model', 'branch')), run);
+    assert.equal(defaultTableOut(path.join(dir, 'foreign-model'), '/data/my shoes'), path.join(dir, 'foreign-model', 'tables', 'my-shoes.parquet'));
+  });
+
+  it('Find Similar picks the table whose folder holds the image, and queries it by its path in the table', async () => {
+    const images = path.join(dir, 'images');
+    const other = path.join(run, 'tables', 'other.parquet');
+    const mine = path.join(run, 'tables', 'images.parquet');
+    fs.writeFileSync(mine, 'x');
+    fs.writeFileSync(`${mine}.meta.json`, JSON.stringify({ folder: images, model: run }));
+    await new Promise((r) => setTimeout(r, 20));
+    fs.writeFileSync(other, 'x'); // newer, but of another folder
+    fs.writeFileSync(`${other}.meta.json`, JSON.stringify({ folder: path.join(dir, 'elsewhere') }));
+    const img = path.join(images, 'cat', 'a 1.png');
+    assert.equal(chooseTableForImage(img, [run]), mine);
+    assert.equal(chooseTableForImage(path.join(dir, 'x.png'), [run]), other, 'else the newest table');
+    assert.equal(chooseTableForImage(img, []), undefined);
+    assert.equal(knnQueryFor(img, { folder: images }), 'cat/a 1.png');
+    assert.equal(knnQueryFor('/abs/q.png', { folder: images }), path.resolve('/abs/q.png'));
+    assert.equal(knnQueryFor('/abs/q.png', undefined), path.resolve('/abs/q.png'));
+  });
+});
+
+describe('reports', () => {
+  it('run summary: status, epochs table, events', () => {
+    const md = runSummaryMarkdown('/w/runs/exp-1', info(), 'done', [
+      { type: 'started', time: 't', runId: 'r', protocolVersion: 1, runDir: '/w/runs/exp-1', backend: 'wasm', backendDetail: 'SIMD', parameters: 12345, lossType: 'triplet', epochs: 2, stepsPerEpoch: 4, batchSize: 32, train: { root: '/d', classes: 3, images: 90, skipped: 0, ignored: 0, classesWithPositives: 3 } },
+      { type: 'epoch', time: 't', runId: 'r', epoch: 0, step: 4, trainLoss: 0.5, seconds: 2, best: true, validation: { precisionAt1: 0.9, mapAtR: 0.7, rPrecision: 0.75, count: 30 } },
+      { type: 'warning', time: 't', runId: 'r', code: 'skipped-images', message: '1 unreadable image' },
+      { type: 'done', time: 't', runId: 'r', status: 'done', epoch: 2, step: 8, bestMapAtR: 0.7, seconds: 4 },
+    ]);
+    assert.match(md, /\| status \| \*\*done\*\* \|/);
+    assert.match(md, /\| 1 \| 0\.5000 \| 0\.9000 \| 0\.7000 \| 0\.7500 \| 2\.0 \| ★ \|/);
+    assert.match(md, /90 images in 3 classes/);
+    assert.match(md, /skipped-images: 1 unreadable image/);
+    assert.match(md, /events\.jsonl/);
+  });
+
+  it('evaluation report', () => {
+    const md = evalMarkdown({ table: '/t/x.parquet', rows: 10, dim: 8, labels: 2, distance: 'euclidean', retrieval: { precisionAt1: 1, recallAtK: { 1: 1 }, rPrecision: 1, mapAtR: 0.95, count: 10 }, clustering: null, verification: { rocAuc: 0.99, bestF1: { threshold: 0.5, f1: 0.9, precision: 0.9, recall: 0.9 }, atPrecision: null, positives: 20, negatives: 25 } });
+    assert.match(md, /\| MAP@R \| 0\.9500 \|/);
+    assert.match(md, /ROC AUC: 0\.9900/);
+    assert.match(md, /not reachable/);
+  });
+});
+
+describe('environment guidance', () => {
+  const backends = (gpu: boolean, cpu = false): BackendProbe[] => [
+    { name: 'wasm', available: true, detail: 'SIMD' },
+    { name: 'cpu', available: true, detail: 'js' },
+    { name: 'tensorflow', available: cpu, detail: '', reason: '@tensorflow/tfjs-node is not installed' },
+    { name: 'tensorflow-gpu', available: gpu, detail: '', reason: '@tensorflow/tfjs-node-gpu is not installed' },
+  ];
+  const libs = (cudart: boolean, cudnn: boolean): CudaLibrary[] => [
+    { soname: 'libcudart.so.11.0', what: 'CUDA', found: cudart, where: cudart ? 'ldconfig' : undefined },
+    { soname: 'libcudnn.so.8', what: 'cuDNN', found: cudnn, where: cudnn ? 'ldconfig' : undefined },
+  ];
+  const linux = { platform: 'linux', arch: 'x64' };
+
+  it('missing nvidia-smi, CUDA runtime and cuDNN: one exact instruction each', () => {
+    const g = environmentGuidance({ ...linux, backends: backends(false), nvidiaSmi: { found: false }, cuda: { checked: true, libraries: libs(false, false) } });
+    assert.ok(g.some((s) => /nvidia-smi was not found/.test(s) && /NVIDIA driver/.test(s)));
+    assert.ok(g.some((s) => /libcudart\.so\.11\.0/.test(s) && /CUDA 11\.2/.test(s) && /ldconfig/.test(s)));
+    assert.ok(g.some((s) => /libcudnn\.so\.8/.test(s) && /cuDNN 8\.1/.test(s)));
+    assert.ok(g.some((s) => /Install GPU Backend/.test(s) && /tfjs-node-gpu@4\.22\.0/.test(s)));
+  });
+
+  it('only cuDNN missing: no driver or CUDA advice', () => {
+    const g = environmentGuidance({ ...linux, backends: backends(false), nvidiaSmi: { found: true }, cuda: { checked: true, libraries: libs(true, false) } });
+    assert.equal(g.filter((s) => /nvidia-smi|libcudart/.test(s)).length, 0);
+    assert.equal(g.filter((s) => /libcudnn\.so\.8/.test(s)).length, 1);
+  });
+
+  it('everything present: nothing to do', () => {
+    assert.deepEqual(environmentGuidance({ ...linux, backends: backends(true, true), nvidiaSmi: { found: true }, cuda: { checked: true, libraries: libs(true, true) } }), []);
+  });
+
+  it('not Linux x64: says the GPU build needs it, no CUDA advice', () => {
+    const g = environmentGuidance({ platform: 'darwin', arch: 'arm64', backends: backends(false), nvidiaSmi: { found: false }, cuda: { checked: false, libraries: [] } });
+    assert.match(g[0], /needs Linux x86_64; this is darwin-arm64/);
+    assert.equal(g.filter((s) => /libcud|nvidia-smi was not/.test(s)).length, 0);
+  });
+
+  it('a CLI failure is reported first', () => {
+    const g = environmentGuidance({ ...linux, backends: [], nvidiaSmi: { found: true }, cuda: { checked: true, libraries: libs(true, true) }, cliError: 'cannot start node' });
+    assert.match(g[0], /could not report its backends \(cannot start node\)/);
+  });
+
+  it('ldconfig -p parsing and LD_LIBRARY_PATH lookup', () => {
+    const sonames = parseLdconfig('1234 libs found in cache `/etc/ld.so.cache\'\n\tlibcudnn.so.8 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudnn.so.8\n\tlibc.so.6 (libc6,x86-64) => /lib/libc.so.6\n');
+    assert.ok(sonames.has('libcudnn.so.8'));
+    const found = findCudaLibraries(sonames, ['/opt/cuda/lib64'], (p) => p === '/opt/cuda/lib64/libcudart.so.11.0');
+    assert.deepEqual(found.map((l) => [l.soname, l.found, l.where]), [['libcudart.so.11.0', true, '/opt/cuda/lib64'], ['libcudnn.so.8', true, 'ldconfig']]);
+    assert.equal(findCudaLibraries(new Set(), [], () => false).every((l) => !l.found), true);
+  });
+
+  it('the markdown report lists backends, GPU checks and guidance', () => {
+    const md = environmentMarkdown({
+      backends: backends(false), nvidiaSmi: { found: false, gpus: [], error: 'not found' }, cuda: { checked: true, libraries: libs(false, true), ldLibraryPath: [] },
+      node: { version: 'v20', platform: 'linux-x64', worker: '/usr/bin/node' }, guidance: ['do this'],
+    });
+    assert.match(md, /✗ \| tensorflow-gpu/);
+    assert.match(md, /✗ nvidia-smi \(not found\)/);
+    assert.match(md, /✓ libcudnn\.so\.8/);
+    assert.match(md, /- do this/);
+  });
+});
+
+describe('backend install', () => {
+  it('npm arguments install the pinned package into the prefix without touching a package.json', () => {
+    const a = npmInstallArgs('/gs/backends', 'gpu');
+    assert.deepEqual(a.slice(0, 6), ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', '/gs/backends']);
+    assert.equal(a[a.length - 1], '@tensorflow/tfjs-node-gpu@4.22.0');
+    assert.equal(backendPackage('cpu'), '@tensorflow/tfjs-node@4.22.0');
+  });
+
+  it('offline failures say so', () => {
+    const m = installFailureMessage('gpu', { code: 1, cancelled: false, stderr: 'npm error code ENOTFOUND\nnpm error network request to https://registry.npmjs.org failed', stdout: '' });
+    assert.match(m, /cannot be reached/);
+    assert.match(m, /wasm backend/);
+    assert.match(installFailureMessage('cpu', { code: null, cancelled: false, spawnError: 'spawn npm ENOENT', stderr: '', stdout: '' }), /Could not run npm/);
+    assert.match(installFailureMessage('cpu', { code: 1, cancelled: false, stderr: 'npm error code E403\nnpm error 403 Forbidden', stdout: '' }), /npm error 403 Forbidden/);
+  });
+});
