@@ -67,7 +67,7 @@ async function child(phase: string): Promise<void> {
   const { decodeImage, normalizeInto } = await import('../src/engine/images');
   const { tf } = await import('../src/engine/tf');
   const backend = await initBackend('wasm');
-  const loaded = await loadExportedModel(a.model!, 'branch');
+  const loaded = await loadExportedModel(a.model!, 'branch', { foldBatchNorm: true }); // as the CLI's embed does
   const spec = embedMod.specOf(loaded.pre);
   const per = spec.height * spec.width * spec.channels;
   const rssStart = process.memoryUsage().rss;
