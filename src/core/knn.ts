@@ -32,9 +32,15 @@
 // updates both rows; the tiles next to the diagonal go first, and for more than two blocks of rows the rows are
 // first grouped by their nearest of ⌈n/B⌉ pivot rows, so near rows share tiles and thresholds tighten early (an
 // order of work only: the top-k keeps the original indices).
-// Memory: the vectors are copied once into the kernel's memory as Float64 and Float32 (n·dim·12 bytes; plus a
-// reordered Float32 copy, n·dim·4, for leave-one-out), the candidate buffer, and the top-k state (n·k·12 bytes,
-// n·2k·12 for k > 16) with the n×k result; never an n×n matrix.
+// Memory: the vectors are copied once into the kernel's memory as Float64 and Float32 (n·dim·12 bytes, in the
+// grouped order for leave-one-out), the candidate buffer, and the top-k state (n·k·12 bytes, n·2k·12 for k > 16)
+// with the n×k result; never an n×n matrix.
+// Leave-one-out in blocks (knnLeaveOneOut, and knn with queryOffset): when the top-k state and results of all n
+// queries (n·(2k·12 + k·8) bytes: 3.2 GB at 100,000 × k = 999) would not fit memoryBytes, the queries are taken a
+// block at a time (rows of the gallery, as many as the budget allows) and scanned against the whole gallery; each
+// pair is then computed once per side (twice the kernel work of the symmetric tiles), the self pair is skipped by
+// its global index, and a block's top-k state and results are reused by the next. The kernel's copy of the gallery
+// is made once. Ranks and distances are those of the symmetric path ((s, index) is a total order).
 
 import type { DistanceName } from './config-types';
 
@@ -43,8 +49,20 @@ export interface KnnOptions {
   excludeSelf?: boolean;
   /** Tile side: rows of queries (and gallery columns) per block. Default 256 (at most 16384). */
   blockRows?: number;
-  /** Upper bound for the tile's candidate buffer in bytes (B·B·12). Default 4 MiB. */
+  /**
+   * Working-memory budget in bytes, beyond the input vectors. Caps the tile's candidate buffer (B·B·12); in
+   * knnLeaveOneOut it also bounds the kernel's copy of the vectors plus the top-k state and results of a block of
+   * queries (see knnLeaveOneOut). Default 512 MiB.
+   */
   memoryBytes?: number;
+  /**
+   * The queries are rows [queryOffset, queryOffset + nq) of the gallery: pass the gallery array as `queries`. With
+   * excludeSelf, query i skips gallery row queryOffset + i. Each call copies the whole gallery into the kernel
+   * (for many blocks, knnLeaveOneOut copies it once).
+   */
+  queryOffset?: number;
+  /** knnLeaveOneOut: queries per block. Default: all of them (the symmetric path) when they fit memoryBytes, else as many as fit. */
+  queryBlock?: number;
   /** Dot-product kernel: 'auto' (WebAssembly SIMD when available), 'wasm' or 'js'. Same results either way. */
   kernel?: 'auto' | 'wasm' | 'js';
   /** Leave-one-out: group near rows before tiling (see knn), 'auto' (for more than two blocks of rows) or 'off'. Same results either way. */
@@ -67,6 +85,22 @@ const INSERTION_MAX_K = 16;
 /** Candidate codes pack (row << 15 | column) of the tile, so B < 2^15. */
 const MAX_BLOCK = 16384;
 const FLAG_Q = 0x40000000;
+/** Default working-memory budget (memoryBytes). */
+export const KNN_DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
+/** Rows per kernel call where only the queries' kernel memory is at stake (k = 1 against a small gallery): ~32 MiB of copies. */
+const CHUNK_BYTES = 32 * 1024 * 1024;
+
+/** The tile side B: blockRows, capped so the candidate buffer (B·B·12 bytes) fits memoryBytes. */
+function tileSide(opts: KnnOptions): number {
+  const memoryBytes = opts.memoryBytes ?? KNN_DEFAULT_MEMORY_BYTES;
+  const B = Math.max(1, Math.floor(opts.blockRows ?? 256));
+  return Math.max(1, Math.min(B, MAX_BLOCK, Math.floor(Math.sqrt(memoryBytes / 12))));
+}
+
+/** Rows per call that keep a kernel's copy of the queries (dim·12 bytes a row) near CHUNK_BYTES. */
+export function knnChunkRows(dim: number): number {
+  return Math.max(1024, Math.floor(CHUNK_BYTES / (ceilTo(dim, 8) * 12)));
+}
 
 /**
  * Exact kNN of `nq` queries among `ng` gallery vectors. With `excludeSelf` the queries must be the gallery
@@ -79,30 +113,35 @@ export function knn(
   if (!(dim >= 1) || !Number.isInteger(dim)) throw new RangeError(`knn: bad dim ${dim}`);
   if (queries.length < nq * dim || gallery.length < ng * dim) throw new RangeError('knn: vectors shorter than n×dim');
   const excludeSelf = opts.excludeSelf === true;
-  const same = queries === gallery && nq === ng;
-  if (excludeSelf && !same) throw new Error('knn: excludeSelf needs the queries to be the gallery (same array, nq === ng)');
+  const offset = opts.queryOffset;
+  if (offset !== undefined) {
+    if (queries !== gallery || !Number.isInteger(offset) || offset < 0 || offset + nq > ng) {
+      throw new RangeError('knn: queryOffset needs the queries to be rows [queryOffset, queryOffset + nq) of the gallery (pass the gallery array)');
+    }
+  }
+  const same = queries === gallery && nq === ng && offset === undefined;
+  if (excludeSelf && !same && offset === undefined) throw new Error('knn: excludeSelf needs the queries to be the gallery (same array, nq === ng)');
   const kk = Math.max(0, Math.min(Math.floor(k), excludeSelf ? ng - 1 : ng));
   const indices = new Int32Array(nq * kk);
   const distances = new Float32Array(nq * kk);
   if (kk === 0 || nq === 0) return { indices, distances, k: kk };
+  const B = tileSide(opts);
 
-  const memoryBytes = opts.memoryBytes ?? 4 * 1024 * 1024;
-  let B = Math.max(1, Math.floor(opts.blockRows ?? 256));
-  B = Math.max(1, Math.min(B, MAX_BLOCK, Math.floor(Math.sqrt(memoryBytes / 12))));
+  if (offset !== undefined) {
+    new GalleryRun(gallery, ng, dim, kk, distance, B, opts, null, nq, excludeSelf).block(offset, nq, indices, distances);
+    return { indices, distances, k: kk };
+  }
 
-  // Leave-one-out over a larger table: work on a copy with the rows grouped by their nearest of ⌈n/B⌉ evenly spaced
+  // Leave-one-out over a larger table: the kernel holds the rows grouped by their nearest of ⌈n/B⌉ evenly spaced
   // pivot rows, so that near rows tend to share a tile and the diagonal tiles (pass 0 below) give every row a tight
   // threshold early. The top-k keeps the original indices (orig[row]), so ranks and ties are unchanged.
-  let work = queries;
   let orig: Int32Array | null = null;
   if (same && (opts.reorder ?? 'auto') === 'auto' && nq > 2 * B) {
     orig = pivotOrder(queries, nq, dim, Math.ceil(nq / B), distance, { blockRows: B, kernel: opts.kernel, filter: opts.filter });
-    work = new Float32Array(nq * dim);
-    for (let t = 0; t < nq; t++) work.set(queries.subarray(orig[t] * dim, orig[t] * dim + dim), t * dim);
   }
   const ids = orig ?? Int32Array.from({ length: nq }, (_, i) => i);
 
-  const kernel = makeKernel(work, nq, same ? null : gallery, ng, dim, distance === 'cosine', B, opts.kernel ?? 'auto', opts.filter ?? 'auto', kk);
+  const kernel = makeKernel(queries, nq, same ? null : gallery, ng, dim, distance === 'cosine', B, opts.kernel ?? 'auto', opts.filter ?? 'auto', kk, orig, true);
   const top = new TopK(nq, kk, kernel.thresholds);
 
   if (same && !excludeSelf) for (let i = 0; i < nq; i++) top.push(i, 0, ids[i]);
@@ -146,6 +185,123 @@ export function knn(
   return { indices, distances, k: kk };
 }
 
+/**
+ * Leave-one-out kNN of the n rows of `vectors` (each row's k nearest other rows, as knn with excludeSelf), handed
+ * to `onBlock` a block of queries at a time, so that memory stays within opts.memoryBytes (default 512 MiB)
+ * whatever n is. onBlock(rows, indices, distances, k): rows[t] is the table row of the block's t-th query, its
+ * neighbours are indices[t·k .. t·k + k) (nearest first) and distances likewise. The arrays are reused by the next
+ * block: read them in the callback. Every row is a query exactly once; blocks may come in any row order. Returns
+ * k (clamped to n − 1); onBlock is not called when it is 0.
+ * Memory: the kernel's copy of the vectors (n·dim·12 bytes) and, per query of a block, its top-k state and result
+ * (2k·12 + k·8 bytes for k > 16). When all n fit the budget, one block (the symmetric path of knn); otherwise blocks
+ * of as many queries as fit (at least one tile of rows, B), or opts.queryBlock. Same results either way.
+ */
+export function knnLeaveOneOut(
+  vectors: Float32Array, n: number, dim: number, k: number, distance: DistanceName, opts: KnnOptions,
+  onBlock: (rows: Int32Array, indices: Int32Array, distances: Float32Array, k: number) => void,
+): number {
+  if (!(dim >= 1) || !Number.isInteger(dim)) throw new RangeError(`knn: bad dim ${dim}`);
+  if (vectors.length < n * dim) throw new RangeError('knn: vectors shorter than n×dim');
+  const kk = Math.max(0, Math.min(Math.floor(k), n - 1));
+  if (kk === 0) return kk;
+  const B = tileSide(opts);
+  const budget = opts.memoryBytes ?? KNN_DEFAULT_MEMORY_BYTES;
+  const perQuery = leaveOneOutBytesPerQuery(kk);
+  // Kernel: Float64 + Float32 rows, norms, thresholds (both sides), the row order; and the candidate buffer.
+  const fixed = (n + 8) * (ceilTo(dim, 8) * 12 + 40) + ceilTo(B, 4) * ceilTo(B, 2) * 12;
+  const qb = opts.queryBlock;
+  if (qb === undefined && fixed + n * perQuery <= budget) {
+    const res = knn(vectors, n, vectors, n, dim, kk, distance, { ...opts, excludeSelf: true, queryOffset: undefined });
+    onBlock(Int32Array.from({ length: n }, (_, i) => i), res.indices, res.distances, kk);
+    return kk;
+  }
+  let nb: number;
+  if (qb !== undefined) nb = Math.max(1, Math.floor(qb));
+  else {
+    nb = Math.floor((budget - fixed) / perQuery);
+    nb = Math.max(B, nb - (nb % B)); // whole tiles of rows, at least one
+  }
+  nb = Math.min(nb, n);
+  const order = (opts.reorder ?? 'auto') === 'auto' && n > 2 * B
+    ? pivotOrder(vectors, n, dim, Math.ceil(n / B), distance, { blockRows: B, kernel: opts.kernel, filter: opts.filter })
+    : null;
+  const rows = order ?? Int32Array.from({ length: n }, (_, i) => i);
+  const run = new GalleryRun(vectors, n, dim, kk, distance, B, opts, order, nb, true);
+  const indices = new Int32Array(nb * kk);
+  const distances = new Float32Array(nb * kk);
+  for (let t0 = 0; t0 < n; t0 += nb) {
+    const m = Math.min(nb, n - t0);
+    run.block(t0, m, indices, distances);
+    onBlock(rows.subarray(t0, t0 + m), indices.subarray(0, m * kk), distances.subarray(0, m * kk), kk);
+  }
+  return kk;
+}
+
+/** Bytes per query of the top-k state (entries, count, threshold index) and its k results. */
+export function leaveOneOutBytesPerQuery(k: number): number {
+  return (k <= INSERTION_MAX_K ? k : 2 * k) * 12 + 8 + k * 8;
+}
+
+/**
+ * Queries that are rows of the gallery (the kernel holds the gallery once, in `order` when given: slot t holds
+ * row order[t]), run a block of slots at a time against the whole gallery, without symmetric updates: the top-k
+ * state covers one block (at most maxRows queries) and is reused.
+ */
+class GalleryRun {
+  private readonly kernel: Kernel;
+  private readonly top: TopK;
+
+  constructor(
+    vectors: Float32Array, private readonly n: number, dim: number, private readonly k: number,
+    private readonly distance: DistanceName, private readonly B: number, opts: KnnOptions,
+    private readonly order: Int32Array | null, maxRows: number, private readonly excludeSelf: boolean,
+  ) {
+    this.kernel = makeKernel(vectors, n, null, n, dim, distance === 'cosine', B, opts.kernel ?? 'auto', opts.filter ?? 'auto', k, order, false);
+    this.top = new TopK(maxRows, k, this.kernel.thresholds.subarray(0, maxRows));
+  }
+
+  /** The queries in slots [t0, t0 + rows): their neighbours (table rows, nearest first) in rows × k of outIdx, outDist. */
+  block(t0: number, rows: number, outIdx: Int32Array, outDist: Float32Array): void {
+    const { kernel, top, B, n, k, order, excludeSelf } = this;
+    top.reset(rows, kernel.thresholds.subarray(t0, t0 + rows));
+    const candS = kernel.candS;
+    const candC = kernel.candC;
+    // Pass 0: the gallery slots around each tile of queries (near rows when grouped, see knn), at least k of them,
+    // so that tighten() gives every query a threshold; pass 1: the rest.
+    const W = Math.max(B, Math.ceil(k / B) * B);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i0 = t0; i0 < t0 + rows; i0 += B) {
+        const r = Math.min(B, t0 + rows - i0);
+        const w0 = Math.max(0, i0 - W);
+        const w1 = Math.min(n, i0 + r + W);
+        for (let part = 0; part < 2; part++) {
+          if (pass === 0 && part === 1) break;
+          const a = pass === 0 ? w0 : part === 0 ? 0 : w1;
+          const b = pass === 0 ? w1 : part === 0 ? w0 : n;
+          for (let j0 = a; j0 < b; j0 += B) {
+            const count = kernel.scan(i0, r, j0, Math.min(B, b - j0), false);
+            for (let t = 0; t < count; t++) {
+              const code = candC[t];
+              const i = i0 + ((code >>> 15) & 0x7fff);
+              const j = j0 + (code & 0x7fff);
+              if (excludeSelf && i === j) continue;
+              top.offer(i - t0, candS[t], order ? order[j] : j);
+            }
+          }
+        }
+      }
+      if (pass === 0) top.tighten();
+    }
+    top.finish();
+    const distance = this.distance;
+    for (let u = 0; u < rows * k; u++) {
+      const s = top.d[u];
+      outIdx[u] = top.idx[u];
+      outDist[u] = distance === 'euclidean' ? Math.sqrt(s) : distance === 'cosine' ? Math.min(2, s * 0.5) : s;
+    }
+  }
+}
+
 /** Row order grouping rows by their nearest of p evenly spaced pivot rows (a stable counting sort by cell). */
 function pivotOrder(v: Float32Array, n: number, dim: number, p: number, distance: DistanceName, opts: KnnOptions): Int32Array {
   const piv = new Float32Array(p * dim);
@@ -153,7 +309,13 @@ function pivotOrder(v: Float32Array, n: number, dim: number, p: number, distance
     const r = Math.floor((c * n) / p);
     piv.set(v.subarray(r * dim, r * dim + dim), c * dim);
   }
-  const cell = knn(v, n, piv, p, dim, 1, distance, opts).indices;
+  // In chunks of rows, so that the kernel's copy of the queries stays small (each row's nearest pivot is its own).
+  const cell = new Int32Array(n);
+  const chunk = knnChunkRows(dim);
+  for (let c0 = 0; c0 < n; c0 += chunk) {
+    const m = Math.min(chunk, n - c0);
+    cell.set(knn(v.subarray(c0 * dim, (c0 + m) * dim), m, piv, p, dim, 1, distance, opts).indices, c0);
+  }
   const start = new Int32Array(p + 1);
   for (let i = 0; i < n; i++) start[cell[i] + 1]++;
   for (let c = 0; c < p; c++) start[c + 1] += start[c];
@@ -177,8 +339,10 @@ class TopK {
   /** Slots per query: k (sorted list) or 2k (buffer). */
   private readonly cap: number;
   /** The current threshold (s, index) per query: a candidate must be smaller to enter. */
-  private readonly worstD: Float64Array;
+  private worstD: Float64Array;
   private readonly worstI: Int32Array;
+  /** Queries in use (at most n; see reset). */
+  private rows: number;
 
   constructor(readonly n: number, readonly k: number, worstD: Float64Array) {
     this.cap = k <= INSERTION_MAX_K ? k : 2 * k;
@@ -188,6 +352,16 @@ class TopK {
     this.worstD = worstD;
     worstD.fill(Infinity, 0, n);
     this.worstI = new Int32Array(n).fill(0x7fffffff);
+    this.rows = n;
+  }
+
+  /** Start over with `rows` empty queries whose thresholds live in worstD (the kernel's, for the next block). */
+  reset(rows: number, worstD: Float64Array): void {
+    this.rows = rows;
+    this.worstD = worstD;
+    worstD.fill(Infinity, 0, rows);
+    this.worstI.fill(0x7fffffff, 0, rows);
+    this.cnt.fill(0, 0, rows);
   }
 
   /** Fast reject, then push. */
@@ -235,7 +409,7 @@ class TopK {
   /** Set the threshold of every query holding at least k entries (buffer mode), without waiting for a full buffer. */
   tighten(): void {
     if (this.k <= INSERTION_MAX_K) return;
-    for (let q = 0; q < this.n; q++) if (this.cnt[q] >= this.k) this.compact(q);
+    for (let q = 0; q < this.rows; q++) if (this.cnt[q] >= this.k) this.compact(q);
   }
 
   /** Leave each query's k best in its first k slots, sorted ascending by (s, index), packed n×k. */
@@ -245,7 +419,7 @@ class TopK {
     const cap = this.cap;
     const d = this.d;
     const idx = this.idx;
-    for (let q = 0; q < this.n; q++) {
+    for (let q = 0; q < this.rows; q++) {
       const base = q * cap;
       if (this.cnt[q] > k) this.compact(q);
       sortPairs(d, idx, base, base + k - 1);
@@ -338,9 +512,15 @@ interface Kernel {
 
 const ceilTo = (x: number, m: number): number => Math.ceil(x / m) * m;
 
+/**
+ * The kernel over `queries` (slot t holds row order[t] when an order is given) and a separate gallery, or with
+ * gallery null the queries themselves: `symmetric` (the gallery rows' thresholds are the queries', both sides
+ * update) or not (the gallery side's thresholds are −∞: only the query side collects).
+ */
 function makeKernel(
   queries: Float32Array, nq: number, gallery: Float32Array | null, ng: number, dim: number,
   normalize: boolean, B: number, choice: 'auto' | 'wasm' | 'js', filter: 'auto' | 'off', k: number,
+  order: Int32Array | null, symmetric: boolean,
 ): Kernel {
   // With k = 1 and a separate gallery, the kernel also tightens each query's threshold as it goes (a local copy).
   const k1 = k === 1 && gallery ? 1 : 0;
@@ -349,6 +529,8 @@ function makeKernel(
   const dimP = ceilTo(dim, 8);
   const nqP = ceilTo(nq + 4, 4);
   const ngP = gallery ? ceilTo(ng + 4, 4) : 0;
+  // Gallery-side thresholds: the gallery's own, −∞ for the queries as gallery (not symmetric), or none (symmetric).
+  const ntg = gallery ? ngP : symmetric ? 0 : nqP;
   const cap = ceilTo(B, 4) * ceilTo(B, 2);
   // Layout (in Float64 elements): queries | gallery | norms Q | norms G | thresholds Q | thresholds G | cand s |
   // cand codes | Float32 queries | Float32 gallery (the last two for the WebAssembly Float32 pre-filter).
@@ -358,7 +540,7 @@ function makeKernel(
   const offNG = offNQ + nqP;
   const offTQ = offNG + ngP;
   const offTG = offTQ + nqP;
-  const offCS = offTG + ngP;
+  const offCS = offTG + ntg;
   const offCC = offCS + cap;
   const offQ32 = offCC + Math.ceil(cap / 2);
   const offG32 = offQ32 + (nqP * dimP) / 2;
@@ -380,11 +562,11 @@ function makeKernel(
   }
   const q32 = wasm && filter === 'auto' ? new Float32Array(buffer, offQ32 * 8, nqP * dimP) : null;
   const g32 = wasm && filter === 'auto' && gallery ? new Float32Array(buffer, offG32 * 8, ngP * dimP) : null;
-  let maxAbs = copyRows(queries, nq, dim, dimP, normalize, mem, offQ, q32);
-  if (gallery) maxAbs = Math.max(maxAbs, copyRows(gallery, ng, dim, dimP, normalize, mem, offG, g32));
+  let maxAbs = copyRows(queries, nq, dim, dimP, normalize, mem, offQ, q32, order);
+  if (gallery) maxAbs = Math.max(maxAbs, copyRows(gallery, ng, dim, dimP, normalize, mem, offG, g32, null));
   const gOff = gallery ? offG : offQ;
   const nOffG = gallery ? offNG : offNQ;
-  const tOffG = gallery ? offTG : offTQ;
+  const tOffG = ntg > 0 ? offTG : offTQ;
   const rowBytes = dimP * 8;
 
   if (instance) {
@@ -394,10 +576,11 @@ function makeKernel(
     for (let i = 0; i < nqP; i++) mem[offNQ + i] = dotJs(mem, offQ + i * dimP, mem, offQ + i * dimP, dimP);
     for (let j = 0; j < ngP; j++) mem[offNG + j] = dotJs(mem, offG + j * dimP, mem, offG + j * dimP, dimP);
   }
-  // Padding rows: NaN norms make their s NaN, which passes no threshold test. A separate gallery is never a
-  // query: its thresholds are −∞.
+  // Padding rows: NaN norms make their s NaN, which passes no threshold test. A separate gallery (or the queries
+  // as gallery, not symmetric) never collects: its thresholds are −∞.
   mem.fill(NaN, offNQ + nq, offNQ + nqP);
-  if (gallery) { mem.fill(NaN, offNG + ng, offNG + ngP); mem.fill(-Infinity, offTG, offTG + ngP); }
+  if (gallery) mem.fill(NaN, offNG + ng, offNG + ngP);
+  mem.fill(-Infinity, offTG, offTG + ntg);
   const thresholds = mem.subarray(offTQ, offTQ + nq);
   const candS = mem.subarray(offCS, offCS + cap);
   const candC = new Int32Array(buffer, offCC * 8, cap);
@@ -469,16 +652,17 @@ function makeKernel(
 }
 
 /**
- * Copy n rows into dst (row stride dimP, zero padding), optionally scaled to unit length, and into dst32 (the
- * Float32 copy, same layout) when given. Returns the largest |value| copied (NaN when a value is NaN).
+ * Copy n rows into dst (row stride dimP, zero padding; slot i gets row order[i] when an order is given), optionally
+ * scaled to unit length, and into dst32 (the Float32 copy, same layout) when given. Returns the largest |value|
+ * copied (NaN when a value is NaN).
  */
 function copyRows(
   src: Float32Array, n: number, dim: number, dimP: number, normalize: boolean, dst: Float64Array, off: number,
-  dst32: Float32Array | null,
+  dst32: Float32Array | null, order: Int32Array | null,
 ): number {
   let maxAbs = 0;
   for (let i = 0; i < n; i++) {
-    const s = i * dim;
+    const s = (order ? order[i] : i) * dim;
     const o = off + i * dimP;
     let scale = 1;
     if (normalize) {

@@ -20,7 +20,7 @@
 //   LARGEST threshold whose precision ≥ target (the most recall at that precision); null when none reaches it.
 
 import type { DistanceName } from './config-types';
-import { knn, type KnnOptions } from './knn';
+import { knn, knnChunkRows, knnLeaveOneOut, type KnnOptions } from './knn';
 
 // ---------------------------------------------------------------------------------------------------------
 // Retrieval
@@ -48,7 +48,11 @@ export interface RetrievalMetrics {
   perClass: ClassRetrieval[];
 }
 
-export type RetrievalOptions = Pick<KnnOptions, 'blockRows' | 'memoryBytes' | 'kernel'>;
+/**
+ * memoryBytes: the working-memory budget beyond the input vectors (default 512 MiB): the kNN runs in blocks of
+ * queries that fit it (see knnLeaveOneOut); queryBlock forces a block size. Same results either way.
+ */
+export type RetrievalOptions = Pick<KnnOptions, 'blockRows' | 'memoryBytes' | 'kernel' | 'queryBlock'>;
 
 const RECALL_KS = [1, 2, 4, 8] as const;
 
@@ -74,26 +78,41 @@ export function retrievalMetrics(
   let sumMap = 0;
   const sumRecall = [0, 0, 0, 0];
   if (count > 0) {
-    const res = knn(vectors, n, vectors, n, dim, Math.max(rMax, 8), distance, { ...opts, excludeSelf: true });
-    const k = res.k;
-    const nb = res.indices;
-    const rel = new Uint8Array(k);
+    // The kNN comes a block of queries at a time (its neighbours dropped after each block); each query's metrics
+    // are kept (n·25 bytes) and summed afterwards in row order, so the sums are the same whatever the blocks.
+    const p1 = new Uint8Array(n);
+    const rp = new Float64Array(n);
+    const map = new Float64Array(n);
+    const firstHit = new Float64Array(n);
+    let rel = new Uint8Array(0);
+    knnLeaveOneOut(vectors, n, dim, Math.max(rMax, 8), distance, opts, (rows, nb, _distances, k) => {
+      if (rel.length < k) rel = new Uint8Array(k);
+      for (let t = 0; t < rows.length; t++) {
+        const q = rows[t];
+        const y = labels[q];
+        if (y < 0) continue;
+        const R = (classSize.get(y) as number) - 1;
+        if (R < 1) continue;
+        const base = t * k;
+        const len = Math.min(Math.max(R, 8), k);
+        for (let i = 0; i < len; i++) rel[i] = labels[nb[base + i]] === y ? 1 : 0;
+        const m = rankMetrics(rel.subarray(0, len), R);
+        p1[q] = m.precisionAt1;
+        rp[q] = m.rPrecision;
+        map[q] = m.mapAtR;
+        firstHit[q] = m.firstHit;
+      }
+    });
     for (let q = 0; q < n; q++) {
       const y = labels[q];
-      if (y < 0) continue;
-      const R = (classSize.get(y) as number) - 1;
-      if (R < 1) continue;
-      const base = q * k;
-      const len = Math.min(Math.max(R, 8), k);
-      for (let i = 0; i < len; i++) rel[i] = labels[nb[base + i]] === y ? 1 : 0;
-      const m = rankMetrics(rel.subarray(0, len), R);
-      sumP1 += m.precisionAt1;
-      sumRP += m.rPrecision;
-      sumMap += m.mapAtR;
-      for (let t = 0; t < RECALL_KS.length; t++) if (m.firstHit <= RECALL_KS[t]) sumRecall[t]++;
+      if (y < 0 || (classSize.get(y) as number) < 2) continue;
+      sumP1 += p1[q];
+      sumRP += rp[q];
+      sumMap += map[q];
+      for (let t = 0; t < RECALL_KS.length; t++) if (firstHit[q] <= RECALL_KS[t]) sumRecall[t]++;
       let acc = perClassAcc.get(y);
       if (!acc) { acc = { count: 0, p1: 0, map: 0 }; perClassAcc.set(y, acc); }
-      acc.count++; acc.p1 += m.precisionAt1; acc.map += m.mapAtR;
+      acc.count++; acc.p1 += p1[q]; acc.map += map[q];
     }
   }
   const perClass = [...perClassAcc.entries()].sort((a, b) => a[0] - b[0])
@@ -192,16 +211,22 @@ export function kmeans(vectors: Float32Array, n: number, dim: number, k: number,
   const counts = new Int32Array(k);
   let iterations = 0;
   let inertia = 0;
+  // The assignment step in chunks of rows (each row's nearest centroid is its own), so the kernel's copy of the
+  // rows stays small whatever n is.
+  const chunk = knnChunkRows(dim);
   while (iterations < maxIter) {
-    const nn = knn(vectors, n, centroids, k, dim, 1, 'squared-euclidean');
     iterations++;
     let changed = 0;
     inertia = 0;
-    for (let i = 0; i < n; i++) {
-      const a = nn.indices[i];
-      if (a !== assignments[i]) { changed++; assignments[i] = a; }
-      dist[i] = nn.distances[i];
-      inertia += dist[i];
+    for (let c0 = 0; c0 < n; c0 += chunk) {
+      const rows = Math.min(chunk, n - c0);
+      const nn = knn(vectors.subarray(c0 * dim, (c0 + rows) * dim), rows, centroids, k, dim, 1, 'squared-euclidean');
+      for (let r = 0, i = c0; r < rows; r++, i++) {
+        const a = nn.indices[r];
+        if (a !== assignments[i]) { changed++; assignments[i] = a; }
+        dist[i] = nn.distances[r];
+        inertia += dist[i];
+      }
     }
     if (changed === 0) break;
     sums.fill(0);
@@ -631,7 +656,9 @@ export function evaluateTable(
 ): EvalReport {
   const t0 = performance.now();
   const seed = opts.seed ?? 0;
-  const retrieval = retrievalMetrics(vectors, dim, labels, distance, { blockRows: opts.blockRows, memoryBytes: opts.memoryBytes, kernel: opts.kernel });
+  const retrieval = retrievalMetrics(vectors, dim, labels, distance, {
+    blockRows: opts.blockRows, memoryBytes: opts.memoryBytes, kernel: opts.kernel, queryBlock: opts.queryBlock,
+  });
   const t1 = performance.now();
 
   const rows: number[] = [];

@@ -1,7 +1,7 @@
 // Blocked kNN against a brute-force reference (every distance, full sort by (distance, index)).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { knn, knnUsesWasm } from '../../src/core/knn';
+import { knn, knnLeaveOneOut, knnUsesWasm } from '../../src/core/knn';
 import type { DistanceName } from '../../src/core/config-types';
 
 function mulberry32(seed: number): () => number {
@@ -68,6 +68,45 @@ test('knn matches brute force: leave-one-out, several block sizes (smaller than 
       }
     }
   }
+});
+
+test('knn: blocks of queries (queryOffset, knnLeaveOneOut) give exactly the rows of the whole leave-one-out result', () => {
+  // Values on a coarse grid and copied rows: many exact ties and duplicates (distance 0), so the order by index matters.
+  const n = 301, dim = 5;
+  const r = mulberry32(21);
+  const v = Float32Array.from({ length: n * dim }, () => Math.round(r() * 4) / 2);
+  for (let i = 0; i < 40; i++) v.copyWithin(((i * 7 + 3) % n) * dim, ((i * 11) % n) * dim, ((i * 11) % n) * dim + dim);
+  for (const distance of ['euclidean', 'squared-euclidean', 'cosine'] as const) {
+    for (const k of [3, 40]) {
+      for (const kernel of ['js', 'auto'] as const) {
+        const full = knn(v, n, v, n, dim, k, distance, { excludeSelf: true, kernel });
+        const label = `${distance} k=${k} ${kernel}`;
+        // One block by offset (rows 100..222), tiles not dividing it.
+        const part = knn(v, 123, v, n, dim, k, distance, { excludeSelf: true, queryOffset: 100, blockRows: 16, kernel });
+        assert.deepEqual(part.indices, full.indices.slice(100 * k, 223 * k), label);
+        assert.deepEqual(part.distances, full.distances.slice(100 * k, 223 * k), label);
+        for (const [queryBlock, blockRows] of [[1, 8], [37, 8], [100, 256], [300, 7]]) {
+          const seen = new Uint8Array(n);
+          const kk = knnLeaveOneOut(v, n, dim, k, distance, { queryBlock, blockRows, kernel }, (rows, indices, distances, kb) => {
+            assert.equal(kb, k);
+            assert.ok(rows.length <= queryBlock);
+            rows.forEach((row, t) => {
+              seen[row]++;
+              assert.deepEqual(indices.slice(t * k, t * k + k), full.indices.slice(row * k, row * k + k), `${label} Q=${queryBlock} row ${row}`);
+              assert.deepEqual(distances.slice(t * k, t * k + k), full.distances.slice(row * k, row * k + k), `${label} Q=${queryBlock} row ${row}`);
+            });
+          });
+          assert.equal(kk, k);
+          assert.ok(seen.every((c) => c === 1), 'every row is a query once');
+        }
+      }
+    }
+  }
+  // Self included with an offset: each query's own row first (distance 0, or a smaller duplicate).
+  const self = knn(v, 10, v, n, dim, 2, 'euclidean', { queryOffset: 50 });
+  for (let t = 0; t < 10; t++) assert.equal(self.distances[t * 2], 0);
+  assert.throws(() => knn(Float32Array.from(v), 10, v, n, dim, 2, 'euclidean', { queryOffset: 0 }));
+  assert.throws(() => knn(v, 10, v, n, dim, 2, 'euclidean', { queryOffset: n - 5 }));
 });
 
 test('knn matches brute force: separate queries and gallery, odd dim', () => {

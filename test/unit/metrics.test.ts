@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import {
   evaluateTable, kmeans, knnClassify, nmi, rankMetrics, retrievalMetrics, thresholdAnalysis, verification,
 } from '../../src/core/metrics';
+import { knnLeaveOneOut } from '../../src/core/knn';
 
 const close = (a: number, b: number, eps = 1e-9, msg?: string) => assert.ok(Math.abs(a - b) <= eps, msg ?? `${a} ≉ ${b}`);
 
@@ -19,6 +20,59 @@ function mulberry32(seed: number): () => number {
 }
 
 // ------------------------------------------------------------------------------------------------ retrieval
+
+// First in the file, so that the process's peak RSS before it is that of a fresh test process.
+test('retrieval in blocks stays within its memory budget (20,000 × 32, k = 298)', (t) => {
+  // 67 classes of 298 or 299: k = R_max = 298. Unblocked, the top-k state and results of all rows would take
+  // n·(2k·12 + 8 + k·8) = 20,000 · 9,544 B ≈ 182 MiB (plus the kernel's copy, 20,000 · 32 · 12 B ≈ 7 MiB).
+  // Budget 16 MiB: the kernel's copy (~8.5 MiB with norms and thresholds, the tile's candidate buffer) and blocks
+  // of 768 queries (~7 MiB of top-k state and results): 27 blocks.
+  // Growth bound, 16 + 32 + 40 = 88 MiB: the budget, the pivot grouping's transient kernel (≤ 32 MiB, one chunk,
+  // garbage once the main kernel is built; ~10 MiB here), and 40 MiB for V8 (heap growth, lazily collected wasm
+  // memories and arrays, compiled code), half of what the unblocked state alone would need.
+  const n = 20000, dim = 32, classes = 67;
+  const r = mulberry32(5);
+  const centres = Float32Array.from({ length: classes * dim }, () => r() * 2 - 1);
+  const v = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) v[i * dim + d] = centres[(i % classes) * dim + d] + 0.5 * (r() - 0.5);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
+  const memoryBytes = 16 << 20;
+  const bound = 88 << 20;
+  const rssBefore = process.memoryUsage().rss;
+  const maxRssBefore = process.resourceUsage().maxRSS * 1024;
+  // The kNN retrieval runs (k = 298), RSS sampled at every block.
+  let blocks = 0;
+  let sampled = 0;
+  knnLeaveOneOut(v, n, dim, 298, 'euclidean', { memoryBytes }, () => {
+    blocks++;
+    sampled = Math.max(sampled, process.memoryUsage().rss - rssBefore);
+  });
+  // The metrics themselves (with their n·25 bytes of per-query values): the process's peak RSS, a high-water mark.
+  const m = retrievalMetrics(v, dim, labels, 'euclidean', { memoryBytes });
+  const peak = process.resourceUsage().maxRSS * 1024 - maxRssBefore;
+  t.diagnostic(`${blocks} blocks; sampled RSS growth ${(sampled / 2 ** 20).toFixed(1)} MiB; peak RSS growth ${(peak / 2 ** 20).toFixed(1)} MiB`);
+  assert.ok(blocks >= 20, `${blocks} blocks`);
+  assert.ok(sampled < bound, `sampled RSS growth ${(sampled / 2 ** 20).toFixed(0)} MiB`);
+  assert.ok(peak < bound, `peak RSS growth ${(peak / 2 ** 20).toFixed(0)} MiB`);
+  assert.equal(m.count, n);
+});
+
+test('retrieval: blocked and unblocked give identical metrics (ties, duplicates, blocks not dividing n)', () => {
+  const rand = mulberry32(17);
+  for (const [n, dim, C] of [[613, 4, 23], [400, 9, 3]] as const) {
+    const v = Float32Array.from({ length: n * dim }, () => Math.round(rand() * 4) / 2);
+    for (let i = 0; i < 60; i++) v.copyWithin(((i * 7) % n) * dim, ((i * 13 + 1) % n) * dim, ((i * 13 + 1) % n) * dim + dim);
+    const labels = Int32Array.from({ length: n }, () => (rand() < 0.05 ? -1 : Math.floor(rand() * C)));
+    labels[3] = 1000; // a singleton
+    for (const distance of ['euclidean', 'cosine', 'squared-euclidean'] as const) {
+      const ref = retrievalMetrics(v, dim, labels, distance);
+      assert.ok(ref.perClass.length > 1);
+      for (const opts of [{ queryBlock: 1 }, { queryBlock: 97 }, { queryBlock: 250, blockRows: 16 }, { memoryBytes: 100_000 }, { queryBlock: 61, kernel: 'js' as const }]) {
+        assert.deepStrictEqual(retrievalMetrics(v, dim, labels, distance, opts), ref, `${n} ${distance} ${JSON.stringify(opts)}`);
+      }
+    }
+  }
+});
 
 test('retrieval: hand-worked 1-D table (a tie, a single-item class, an unlabelled row)', () => {
   // row: x, label
