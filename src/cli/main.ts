@@ -62,7 +62,7 @@ export async function runWorker(workerArgs: string[], json: boolean): Promise<nu
 }
 
 async function cmdTrain(args: string[]): Promise<number> {
-  const usage = 'embedlab train <config.embedding.json> [--out <runsDir>] [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu] [--json]\n       embedlab train --resume <runDir> [--json]';
+  const usage = 'embedlab train <config.embedding.json> [--out <runsDir>] [--backend auto|wasm|cpu|webgpu|tensorflow|tensorflow-gpu] [--json]\n       embedlab train --resume <runDir> [--json]';
   const r = parse(args, { out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' }, 'backend-path': { type: 'string', multiple: true } }, { min: 0, max: 1, usage });
   if (!r) return 0;
   const v = r.values as { out?: string; resume?: string; backend?: string; json?: boolean; 'backend-path'?: string[] };
@@ -112,17 +112,23 @@ async function cmdInit(args: string[]): Promise<number> {
 async function cmdEnv(args: string[]): Promise<number> {
   const r = parse(args, { json: { type: 'boolean' }, 'backend-path': { type: 'string', multiple: true } }, { min: 0, max: 0, usage: 'embedlab env [--json]' });
   if (!r) return 0;
-  const { probeBackends } = await import('../engine/backend');
-  const probes = await probeBackends({ searchPaths: (r.values['backend-path'] as string[] | undefined) ?? [] });
+  const { probeBackends, probeWebGpu } = await import('../engine/backend');
+  const searchPaths = (r.values['backend-path'] as string[] | undefined) ?? [];
+  const probes = await probeBackends({ searchPaths });
+  const webgpu = await probeWebGpu({ searchPaths });
   if (r.values.json) {
-    process.stdout.write(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, backends: probes }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, backends: [...probes, webgpu] }, null, 2) + '\n');
     return 0;
   }
   process.stdout.write(`node ${process.version} on ${process.platform}-${process.arch}\n`);
-  for (const p of probes) {
+  for (const p of [...probes, webgpu]) {
     process.stdout.write(`${p.available ? '✓' : '✗'} ${p.name.padEnd(15)} ${p.available ? p.detail : p.reason ?? ''}\n`);
     if (!p.available && p.fix) process.stdout.write(`  fix: ${p.fix}\n`);
   }
+  for (const a of webgpu.adapters) {
+    process.stdout.write(`  adapter: ${a.description || a.device} (${a.vendor}/${a.architecture})${a.isFallbackAdapter || a.software ? ' — software fallback, not used by auto' : ''}\n`);
+  }
+  for (const pr of webgpu.problems) process.stdout.write(`  webgpu: ${pr.reason}${pr.fix ? `\n    fix: ${pr.fix}` : ''}\n`);
   return 0;
 }
 

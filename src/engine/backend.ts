@@ -3,7 +3,8 @@
 // Backends, fastest first (see shared/notes/engine-findings.md):
 //   tensorflow-gpu  @tensorflow/tfjs-node-gpu (libtensorflow 2.9.1, CUDA 11.2 + cuDNN 8.1) — optional, user-installed
 //   tensorflow      @tensorflow/tfjs-node (libtensorflow on the CPU) — optional, user-installed
-//   (webgpu)        planned: slots into AUTO_ORDER between the native backends and wasm
+//   webgpu          @tensorflow/tfjs-backend-webgpu on Dawn (`webgpu` package, Vulkan/Metal/D3D12) — optional; see
+//                   ./webgpu.ts and docs/webgpu.md. `auto` takes it only on a hardware adapter.
 //   wasm            @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD, 1 thread) + our conv-gradient kernels — default
 //   cpu             plain-JS reference backend: slow, used by tests
 //
@@ -24,6 +25,9 @@ import type { BackendChoice } from '../core/config-types';
 import type { BackendName } from '../protocol/events';
 import { bundledTf, tf, useTf, type TfModule } from './tf';
 import { isOurKernel, naiveConv2DGrads, registerWasmGradKernels, type ConvPad } from './kernels/conv-grad';
+import { initWebGpu, resolveWebGpuPackages } from './webgpu';
+
+export { checkModelFits, checkTensorFits, checkWebGpuHealth, probeWebGpu, webGpuLimits, type WebGpuProbe } from './webgpu';
 
 /** A backend was asked for that cannot run here. `exitCode` is what the CLI exits with. */
 export class BackendError extends Error {
@@ -46,6 +50,9 @@ export interface BackendInfo {
   detail: string;
 }
 
+/** tensorflow-gpu's own answer to "do you run on a GPU" (undefined: it does not say). */
+type NativeInfo = BackendInfo & { gpuDevice?: boolean; module?: TfModule };
+
 export interface BackendProbe {
   name: BackendName;
   available: boolean;
@@ -54,8 +61,11 @@ export interface BackendProbe {
   fix?: string;
 }
 
-/** `auto` tries these in order; a webgpu entry will go between 'tensorflow' and 'wasm'. */
-export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm'];
+/**
+ * `auto` tries these in order: tfjs-node-gpu where it loads AND sees a GPU, then WebGPU on a hardware adapter
+ * (never a software one such as lavapipe), then tfjs-node, then wasm.
+ */
+export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm'];
 
 type NativeName = 'tensorflow' | 'tensorflow-gpu';
 const NATIVE: Record<NativeName, { pkg: string; fix: string }> = {
@@ -138,7 +148,7 @@ export function nvidiaSmi(timeoutMs = 3000): { gpus: string[]; note: string } {
   return { gpus, note: gpus.length ? `nvidia-smi: ${gpus.join('; ')}` : 'nvidia-smi lists no GPU' };
 }
 
-async function initNative(name: NativeName, opts: BackendOptions): Promise<BackendInfo> {
+async function initNative(name: NativeName, opts: BackendOptions): Promise<NativeInfo> {
   const load = loadNative(name, opts);
   if (!load.ok) {
     const { fix } = NATIVE[name];
@@ -161,13 +171,14 @@ async function initNative(name: NativeName, opts: BackendOptions): Promise<Backe
   if (versions['tfjs-core'] && versions['tfjs-core'] !== bundledTf.version_core) {
     parts.push(`tfjs-core ${versions['tfjs-core']} (bundled: ${bundledTf.version_core})`);
   }
+  let gpuDevice: boolean | undefined;
   if (name === 'tensorflow-gpu') {
-    const usingGpu = (m.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
-    if (usingGpu === true) parts.push('TensorFlow uses a GPU device');
-    else if (usingGpu === false) parts.push('TensorFlow sees NO GPU device: running on the CPU (check CUDA 11.2 / cuDNN 8.1)');
+    gpuDevice = (m.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
+    if (gpuDevice === true) parts.push('TensorFlow uses a GPU device');
+    else if (gpuDevice === false) parts.push('TensorFlow sees NO GPU device: running on the CPU (check CUDA 11.2 / cuDNN 8.1)');
     parts.push(nvidiaSmi().note);
   }
-  return { name, detail: parts.join('; ') };
+  return { name, detail: parts.join('; '), gpuDevice, module: m };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -243,10 +254,9 @@ async function initCpu(): Promise<BackendInfo> {
   return { name: 'cpu', detail: `tfjs ${bundledTf.version_core} plain-JS reference backend (slow: for tests, not training)` };
 }
 
-function webgpuUnavailable(): BackendError {
-  const reason = 'the webgpu backend is not implemented in this version';
-  return new BackendError(`${reason}; choose 'auto', 'wasm', 'tensorflow' or 'tensorflow-gpu'`, 'webgpu', reason,
-    "choose backend 'auto' or 'wasm'");
+async function initWebgpuBackend(opts: BackendOptions, requireHardware: boolean): Promise<BackendInfo> {
+  const r = await initWebGpu({ searchPaths: opts.searchPaths, requireHardware });
+  return { name: 'webgpu', detail: r.detail };
 }
 
 async function initOne(name: BackendName, opts: BackendOptions): Promise<BackendInfo> {
@@ -254,8 +264,11 @@ async function initOne(name: BackendName, opts: BackendOptions): Promise<Backend
     case 'wasm': return initWasm(opts);
     case 'cpu': return initCpu();
     case 'tensorflow':
-    case 'tensorflow-gpu': return initNative(name, opts);
-    case 'webgpu': throw webgpuUnavailable();
+    case 'tensorflow-gpu': {
+      const { name: n, detail } = await initNative(name, opts);
+      return { name: n, detail };
+    }
+    case 'webgpu': return initWebgpuBackend(opts, false);
   }
 }
 
@@ -267,18 +280,44 @@ async function initOne(name: BackendName, opts: BackendOptions): Promise<Backend
 export async function initBackend(choice: BackendChoice, opts: BackendOptions = {}): Promise<BackendInfo> {
   if (choice !== 'auto') return initOne(choice, opts);
   const skipped: string[] = [];
+  const done = (info: BackendInfo): BackendInfo =>
+    skipped.length ? { name: info.name, detail: `${info.detail} (auto; skipped ${skipped.join(', ')})` } : { name: info.name, detail: info.detail };
+  // tfjs-node-gpu that loads but sees no GPU runs on the CPU: kept for the 'tensorflow' slot (tfjs-node and
+  // tfjs-node-gpu must not both be loaded in one process), after WebGPU has had its chance.
+  let nativeOnCpu: NativeInfo | undefined;
   for (const name of AUTO_ORDER) {
     if (name === 'tensorflow' || name === 'tensorflow-gpu') {
+      if (name === 'tensorflow' && nativeOnCpu?.module) {
+        useTf(nativeOnCpu.module);
+        return done({ name: 'tensorflow-gpu', detail: nativeOnCpu.detail });
+      }
       const load = loadNative(name, opts);
       if (!load.ok) {
         skipped.push(`${name}: ${load.installed ? 'failed to load' : 'not installed'}`);
         continue;
       }
     }
+    if (name === 'webgpu' && !resolveWebGpuPackages(opts.searchPaths).dawn) {
+      skipped.push('webgpu: not installed');
+      continue;
+    }
     try {
-      const info = await initOne(name, opts);
-      return skipped.length ? { ...info, detail: `${info.detail} (auto; skipped ${skipped.join(', ')})` } : info;
+      if (name === 'tensorflow-gpu') {
+        const info = await initNative(name, opts);
+        if (info.gpuDevice === false) {
+          nativeOnCpu = info;
+          skipped.push('tensorflow-gpu: sees no GPU device');
+          continue;
+        }
+        return done(info);
+      }
+      const info = name === 'webgpu' ? await initWebgpuBackend(opts, true) : await initOne(name, opts);
+      return done(info);
     } catch (e) {
+      if (name === 'webgpu' && !(e instanceof BackendError)) { // an unexpected failure of an optional backend
+        skipped.push(`webgpu: ${message(e).split('\n')[0]}`);
+        continue;
+      }
       if (!(e instanceof BackendError) || name === AUTO_ORDER[AUTO_ORDER.length - 1]) throw e;
       skipped.push(`${name}: ${e.reason ?? e.message}`);
     }

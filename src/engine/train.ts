@@ -20,7 +20,7 @@ import { appendEvent, runPaths, writeRunInfo, type RunInfo } from '../core/run-f
 import { writeJsonAtomic } from '../core/atomic';
 import type { BackendName, DatasetSummary, WorkerEvent } from '../protocol/events';
 import { PROTOCOL_VERSION } from '../protocol/events';
-import { initBackend } from './backend';
+import { checkModelFits, checkWebGpuHealth, initBackend } from './backend';
 import { ImageStore, type ImageSpec } from './images';
 import { contrastiveLoss, minedTripletLoss, quartetLoss, tripletLoss, type LossOutput } from './losses';
 import { loadOptimizer, loadWeightsInto, readableDir, saveLayersModel, saveOptimizer, writeDirAtomic } from './model-io';
@@ -163,6 +163,10 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     : validate ? trainSubset(train, config.data.validationLimit, config.training.seed) : train;
 
   const branch = buildBranch({ ...config.model, inputShape: [spec.height, spec.width, spec.channels], seed: config.training.seed });
+  // On webgpu, refuse a batch whose largest activation exceeds the device's storage-buffer limit up front (it would
+  // otherwise compute wrong numbers silently); a no-op on the other backends.
+  const imagesPerStep = config.loss.mining !== 'none' ? config.training.classesPerBatch * config.training.imagesPerClass : config.training.batchSize * streamsOf(config);
+  checkModelFits(branch, imagesPerStep, 'a training batch');
   const optimizer = makeOptimizer(config);
   const vars = branch.trainableWeights.map((w) => (w as unknown as { val: Variable }).val);
 
@@ -290,6 +294,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
         );
       }
       optimizer.applyGradients(grads as Record<string, Tensor>);
+      checkWebGpuHealth(); // an uncaptured GPU error is fatal
       tf.dispose(Object.values(grads));
       state.globalStep++;
       state.stepInEpoch = s + 1;

@@ -36,6 +36,7 @@ function classify(err: unknown): { code: ErrorEvent['code']; exitCode: number; m
   if (err instanceof DatasetError || err instanceof SamplerError) return { code: 'bad-data', exitCode: 2, message };
   if (err instanceof BackendError) return { code: 'backend', exitCode: 2, message };
   if (err instanceof TrainingError) return { code: err.code, exitCode: err.exitCode, message };
+  if (err instanceof Error && err.name === 'WebGpuDeviceError') return { code: 'backend', exitCode: 1, message };
   const errno = (err as NodeJS.ErrnoException)?.code;
   if (errno === 'ENOSPC') return { code: 'io', exitCode: 1, message: `disk full: ${message}` };
   if (errno === 'EACCES' || errno === 'EROFS' || errno === 'ENOSPC' || errno === 'EIO') return { code: 'io', exitCode: 1, message };
