@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 const which = process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : 'all';
 const extra = process.argv.slice(which === process.argv[2] ? 3 : 2);
-const suites = which === 'all' ? ['unit', 'integration'] : [which];
+const suites = which === 'all' ? ['unit', 'integration', 'browser'] : [which];
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {

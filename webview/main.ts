@@ -1,0 +1,124 @@
+// Dashboard webview entry. The host owns the state: we post `ready`, receive one `snapshot`, then deltas.
+// Settings (k, threshold, smoothing, colouring) are mirrored in getState/setState so a re-created webview shows
+// them before the snapshot arrives; nothing relies on retainContextWhenHidden.
+import './styles.css';
+import type { DashboardSettings, HostToWebview, NeighborsView } from '../src/protocol/webview';
+import { DEFAULT_SETTINGS, isHostToWebview, WEBVIEW_PROTOCOL_VERSION } from '../src/protocol/webview';
+import { EvaluationPanel } from './evaluation';
+import { ExplorerPanel } from './explorer';
+import { GalleryPanel } from './gallery';
+import { Plotly } from './plotly';
+import { TrainingPanel } from './training';
+import { el, hostApi } from './util';
+
+const host = hostApi();
+const saved = host.getState() as { settings?: Partial<DashboardSettings> } | undefined;
+let settings: DashboardSettings = { ...DEFAULT_SETTINGS, ...(saved?.settings ?? {}) };
+const persist = () => host.setState({ settings });
+
+const training = new TrainingPanel(host, (smoothing) => { settings = { ...settings, smoothing }; persist(); host.postMessage({ type: 'setSmoothing', smoothing }); });
+const gallery = new GalleryPanel(host);
+const explorer = new ExplorerPanel(host, {
+  onSelection: (rows) => { gallery.setSelection(rows); host.postMessage({ type: 'selection', rows: rows ?? [] }); },
+  onColorBy: (colorBy, clusterK) => { settings = { ...settings, colorBy, clusterK }; persist(); },
+});
+const evaluation = new EvaluationPanel(host, (t) => { settings = { ...settings, threshold: t }; persist(); gallery.setThreshold(t); });
+
+const tabs: Array<[string, HTMLElement]> = [['Training', training.root], ['Explorer', explorer.root], ['Neighbours', gallery.root], ['Evaluation', evaluation.root]];
+const status = el('p', { class: 'status-line', id: 'status-line', role: 'status', 'aria-live': 'polite' });
+const nav = el('nav', { class: 'toc', 'aria-label': 'Dashboard sections' }, ...tabs.map(([name, section]) => {
+  const a = el('a', { href: `#${section.id}` }, name);
+  a.addEventListener('click', (e) => { e.preventDefault(); section.scrollIntoView({ block: 'start' }); section.querySelector<HTMLElement>('h2')?.focus(); });
+  return a;
+}));
+for (const [, section] of tabs) section.querySelector('h2')?.setAttribute('tabindex', '-1');
+const app = document.getElementById('app') ?? document.body.appendChild(el('main', { id: 'app' }));
+app.replaceChildren(el('h1', {}, 'Embedding Lab'), nav, status, ...tabs.map(([, s]) => s));
+app.removeAttribute('aria-busy');
+
+function applySettings(s: Partial<DashboardSettings>): void {
+  settings = { ...settings, ...s };
+  persist();
+  if (s.smoothing !== undefined) training.setSmoothing(settings.smoothing);
+  if (s.k !== undefined) gallery.setK(settings.k);
+  if (s.colorBy !== undefined || s.clusterK !== undefined) explorer.setColorBy(settings.colorBy, settings.clusterK);
+  if (s.threshold !== undefined) { evaluation.setUserThreshold(settings.threshold); gallery.setThreshold(evaluation.threshold()); }
+}
+
+function setNeighbors(nb: NeighborsView | null): void {
+  gallery.setNeighbors(nb);
+  explorer.setQuery(nb && nb.query.kind === 'row' ? nb.query.row : null);
+}
+
+let snapshots = 0;
+let messages = 0;
+function handle(m: HostToWebview): void {
+  messages++;
+  switch (m.type) {
+    case 'snapshot':
+      snapshots++;
+      if (m.version !== WEBVIEW_PROTOCOL_VERSION) status.textContent = `Protocol version ${m.version} (webview ${WEBVIEW_PROTOCOL_VERSION}): update the extension.`;
+      settings = { ...settings, ...m.settings };
+      persist();
+      training.setSmoothing(settings.smoothing);
+      training.setRuns(m.runs);
+      explorer.setColorBy(settings.colorBy, settings.clusterK);
+      explorer.setTable(m.table, m.thumbnails);
+      explorer.setClusters(m.clusters);
+      explorer.setProjection(m.projection);
+      gallery.setK(settings.k);
+      gallery.setTable(m.table, m.thumbnails);
+      evaluation.setUserThreshold(settings.threshold);
+      evaluation.setEval(m.eval);
+      gallery.setThreshold(evaluation.threshold());
+      setNeighbors(m.neighbors);
+      break;
+    case 'steps': training.addSteps(m.runId, m.steps); break;
+    case 'epochs': training.addEpochs(m.runId, m.epochs); break;
+    case 'warnings': training.addWarnings(m.runId, m.warnings); break;
+    case 'run': training.upsertRun(m.run); break;
+    case 'runStatus': training.setStatus(m.runId, m.status, m.resumable); break;
+    case 'removeRun': training.removeRun(m.runId); break;
+    case 'table': explorer.setTable(m.table, m.thumbnails); gallery.setTable(m.table, m.thumbnails); break;
+    case 'projection': explorer.setProjection(m.projection); break;
+    case 'projectionProgress': status.textContent = `Computing ${m.method.toUpperCase()}: ${m.done} / ${m.total}`; break;
+    case 'clusters': explorer.setClusters(m.clusters); break;
+    case 'neighbors': setNeighbors(m.neighbors); break;
+    case 'eval': evaluation.setEval(m.eval); gallery.setThreshold(evaluation.threshold()); break;
+    case 'settings': applySettings(m.settings); break;
+    case 'saved': status.textContent = `Saved ${m.what} to ${m.path}`; break;
+    case 'error': status.textContent = `Error${m.context ? ` (${m.context})` : ''}: ${m.message}`; break;
+    default: {
+      const never: never = m;
+      void never;
+    }
+  }
+}
+
+window.addEventListener('message', (e: MessageEvent) => {
+  if (!isHostToWebview(e.data)) return;
+  try { handle(e.data); } catch (err) {
+    console.error(err);
+    host.postMessage({ type: 'webviewError', message: String((err as Error)?.stack ?? err) });
+  }
+});
+window.addEventListener('error', (e) => host.postMessage({ type: 'webviewError', message: `${e.message} (${e.filename}:${e.lineno})` }));
+
+// Theme changes: VS Code swaps the body's vscode-light / vscode-dark / vscode-high-contrast class.
+new MutationObserver(() => { training.relayoutTheme(); explorer.render(); evaluation.render(); })
+  .observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+/** Hooks for the browser tests and the benchmark (read-only views of what is drawn). */
+const api = {
+  plotlyVersion: Plotly.version,
+  stats: () => ({ snapshots, messages, flushes: training.flushes }),
+  flush: () => training.flush(),
+  rendered: () => Promise.all([explorer.rendered, evaluation.rendered]),
+  trainingCounts: () => training.counts(),
+  projectionPoints: () => explorer.pointCount(),
+  markerX: (name: string) => evaluation.markerX(name),
+  threshold: () => evaluation.threshold(),
+};
+(window as unknown as { __embedlab: typeof api }).__embedlab = api;
+
+host.postMessage({ type: 'ready', version: WEBVIEW_PROTOCOL_VERSION });

@@ -1,0 +1,316 @@
+// Live training: loss (raw + EMA) per step, validation P@1 / MAP@R per epoch, mean positive/negative distance and
+// their gap, throughput, learning rate, ETA, warnings, Stop/Resume, overlay of several runs.
+// Deltas are queued and flushed once per animation frame with Plotly.extendTraces, so a burst of steps costs one
+// redraw per chart per frame.
+import type { EpochPoint, RunView, RunWarning, StepSeries } from '../src/protocol/webview';
+import { appendSeries, emptySeries } from '../src/protocol/webview';
+import { Plotly, type GraphDiv, type Trace } from './plotly';
+import { baseLayout, button, el, fmt, fmtDuration, PLOT_CONFIG, readTheme, type HostApi } from './util';
+
+interface RunState {
+  view: RunView;
+  visible: boolean;
+  /** EMA state of the smoothed loss. */
+  ema: number | null;
+  /** Smoothed loss, index-aligned with view.steps. */
+  smooth: number[];
+}
+
+const GAP_WARNINGS = new Set(['distance-gap-collapse', 'loss-at-margin']);
+
+export class TrainingPanel {
+  readonly root: HTMLElement;
+  private runs = new Map<string, RunState>();
+  private order: string[] = [];
+  private pending = new Map<string, StepSeries>();
+  private frame = 0;
+  private smoothing = 0.9;
+  private readonly lossDiv: GraphDiv;
+  private readonly valDiv: GraphDiv;
+  private readonly distDiv: GraphDiv;
+  private readonly runList: HTMLElement;
+  private readonly stats: HTMLElement;
+  private readonly warningBox: HTMLElement;
+  private readonly smoothingInput: HTMLInputElement;
+  /** Trace indices per run in each chart, rebuilt on every full render. */
+  private traceIndex = new Map<string, { loss: [number, number]; dist: [number, number, number] }>();
+  /** Number of flushes done (for tests and benchmarks). */
+  flushes = 0;
+
+  constructor(private readonly host: HostApi, onSmoothing: (s: number) => void) {
+    this.lossDiv = el('div', { class: 'chart', id: 'chart-loss', role: 'img', 'aria-label': 'Loss per step' }) as GraphDiv;
+    this.valDiv = el('div', { class: 'chart chart-small', id: 'chart-validation', role: 'img', 'aria-label': 'Validation metrics per epoch' }) as GraphDiv;
+    this.distDiv = el('div', { class: 'chart', id: 'chart-distances', role: 'img', 'aria-label': 'Mean positive and negative distances' }) as GraphDiv;
+    this.runList = el('div', { class: 'run-list', id: 'run-list' });
+    this.stats = el('dl', { class: 'stats', id: 'training-stats', 'aria-live': 'polite' });
+    this.warningBox = el('div', { class: 'warnings', id: 'training-warnings', role: 'alert' });
+    this.smoothingInput = el('input', { type: 'number', id: 'smoothing', min: 0, max: 0.999, step: 0.05, value: this.smoothing });
+    this.smoothingInput.addEventListener('change', () => {
+      const s = Number(this.smoothingInput.value);
+      if (!(s >= 0 && s < 1)) return;
+      this.setSmoothing(s);
+      onSmoothing(s);
+    });
+    const controls = el('div', { class: 'controls' },
+      el('label', { for: 'smoothing' }, 'Smoothing (EMA) '), this.smoothingInput,
+      button('Save loss PNG', { 'data-chart': 'loss' }, () => void this.savePng('loss', this.lossDiv)),
+      button('Save distances PNG', { 'data-chart': 'distances' }, () => void this.savePng('distances', this.distDiv)));
+    this.root = el('section', { class: 'panel', id: 'panel-training', 'aria-labelledby': 'h-training' },
+      el('h2', { id: 'h-training' }, 'Training'), this.warningBox, this.runList, this.stats, controls,
+      el('div', { class: 'chart-grid' }, this.lossDiv, this.distDiv, this.valDiv));
+  }
+
+  private async savePng(chart: 'loss' | 'distances' | 'validation', gd: HTMLElement): Promise<void> {
+    const dataUrl = await Plotly.toImage(gd, { format: 'png', width: 1000, height: 500 });
+    this.host.postMessage({ type: 'savePng', chart, dataUrl });
+  }
+
+  setSmoothing(s: number): void {
+    this.smoothing = s;
+    this.smoothingInput.value = String(s);
+    for (const r of this.runs.values()) this.recomputeSmooth(r);
+    this.render();
+  }
+
+  private recomputeSmooth(r: RunState): void {
+    r.ema = null;
+    r.smooth = [];
+    this.extendSmooth(r, r.view.steps.loss);
+  }
+
+  private extendSmooth(r: RunState, loss: number[]): number[] {
+    const a = this.smoothing;
+    const out: number[] = new Array(loss.length);
+    for (let i = 0; i < loss.length; i++) {
+      const v = loss[i];
+      r.ema = r.ema === null || !Number.isFinite(r.ema) ? v : a * r.ema + (1 - a) * v;
+      out[i] = r.ema;
+      r.smooth.push(r.ema);
+    }
+    return out;
+  }
+
+  /** Replaces all runs (snapshot). */
+  setRuns(runs: RunView[]): void {
+    this.runs.clear();
+    this.order = [];
+    this.pending.clear();
+    for (const v of runs) this.upsertRun(v, false);
+    this.render();
+  }
+
+  upsertRun(v: RunView, render = true): void {
+    const prev = this.runs.get(v.runId);
+    const r: RunState = { view: v, visible: prev?.visible ?? true, ema: null, smooth: [] };
+    this.extendSmooth(r, v.steps.loss);
+    this.runs.set(v.runId, r);
+    this.pending.delete(v.runId);
+    if (!this.order.includes(v.runId)) this.order.push(v.runId);
+    if (render) this.render();
+  }
+
+  removeRun(runId: string): void {
+    this.runs.delete(runId);
+    this.order = this.order.filter((id) => id !== runId);
+    this.render();
+  }
+
+  setStatus(runId: string, status: RunView['status'], resumable: boolean): void {
+    const r = this.runs.get(runId);
+    if (!r) return;
+    r.view.status = status;
+    r.view.resumable = resumable;
+    this.renderRunList();
+    this.renderStats();
+  }
+
+  /** Queues new steps; they reach the charts on the next animation frame. */
+  addSteps(runId: string, steps: StepSeries): void {
+    if (!this.runs.has(runId)) return;
+    const p = this.pending.get(runId);
+    if (p) appendSeries(p, steps);
+    else this.pending.set(runId, appendSeries(emptySeries(), steps));
+    if (!this.frame) this.frame = requestAnimationFrame(() => void this.flush());
+  }
+
+  addEpochs(runId: string, epochs: EpochPoint[]): void {
+    const r = this.runs.get(runId);
+    if (!r) return;
+    for (const e of epochs) {
+      const i = r.view.epochPoints.findIndex((p) => p.epoch === e.epoch);
+      if (i >= 0) r.view.epochPoints[i] = e; else r.view.epochPoints.push(e);
+    }
+    void Plotly.react(this.valDiv, this.valTraces(), this.valLayout(), PLOT_CONFIG);
+    this.renderStats();
+  }
+
+  addWarnings(runId: string, warnings: RunWarning[]): void {
+    const r = this.runs.get(runId);
+    if (!r) return;
+    r.view.warnings.push(...warnings);
+    this.renderWarnings();
+  }
+
+  /** Applies the queued steps: one extendTraces per chart. Resolves when plotly has drawn. */
+  async flush(): Promise<void> {
+    this.frame = 0;
+    if (this.pending.size === 0) return;
+    const lossX: number[][] = [], lossY: number[][] = [], lossIdx: number[] = [];
+    const distX: number[][] = [], distY: number[][] = [], distIdx: number[] = [];
+    let lastStats = false;
+    for (const [runId, s] of this.pending) {
+      const r = this.runs.get(runId);
+      if (!r) continue;
+      appendSeries(r.view.steps, s);
+      const smooth = this.extendSmooth(r, s.loss);
+      const idx = this.traceIndex.get(runId);
+      if (!idx || !r.visible) continue;
+      lossX.push(s.step, s.step); lossY.push(s.loss, smooth); lossIdx.push(...idx.loss);
+      const gap = s.negDist.map((n, i) => n - s.posDist[i]);
+      distX.push(s.step, s.step, s.step); distY.push(s.posDist, s.negDist, gap); distIdx.push(...idx.dist);
+      lastStats = true;
+    }
+    this.pending.clear();
+    const work: Array<Promise<unknown>> = [];
+    if (lossIdx.length) work.push(Plotly.extendTraces(this.lossDiv, { x: lossX, y: lossY }, lossIdx));
+    if (distIdx.length) work.push(Plotly.extendTraces(this.distDiv, { x: distX, y: distY }, distIdx));
+    if (lastStats) this.renderStats();
+    await Promise.all(work);
+    this.flushes++;
+  }
+
+  private visibleRuns(): RunState[] {
+    return this.order.map((id) => this.runs.get(id)!).filter((r) => r && r.visible);
+  }
+
+  private color(i: number): string {
+    const p = readTheme().palette;
+    return p[i % p.length];
+  }
+
+  render(): void {
+    const t = readTheme();
+    const loss: Trace[] = [];
+    const dist: Trace[] = [];
+    this.traceIndex.clear();
+    const shapes: Array<Record<string, unknown>> = [];
+    this.order.forEach((id, i) => {
+      const r = this.runs.get(id)!;
+      if (!r.visible) return;
+      const c = this.color(i);
+      const s = r.view.steps;
+      this.traceIndex.set(id, { loss: [loss.length, loss.length + 1], dist: [dist.length, dist.length + 1, dist.length + 2] });
+      loss.push(
+        { type: 'scattergl', mode: 'lines', uid: `${id}:loss`, name: `${r.view.name} loss`, x: s.step.slice(), y: s.loss.slice(), line: { color: c, width: 1 }, opacity: 0.35 },
+        { type: 'scattergl', mode: 'lines', uid: `${id}:smooth`, name: `${r.view.name} smoothed`, x: s.step.slice(), y: r.smooth.slice(), line: { color: c, width: 2 } },
+      );
+      dist.push(
+        { type: 'scattergl', mode: 'lines', uid: `${id}:pos`, name: `${r.view.name} positive`, x: s.step.slice(), y: s.posDist.slice(), line: { color: c, width: 1.5 } },
+        { type: 'scattergl', mode: 'lines', uid: `${id}:neg`, name: `${r.view.name} negative`, x: s.step.slice(), y: s.negDist.slice(), line: { color: c, width: 1.5, dash: 'dash' } },
+        { type: 'scattergl', mode: 'lines', uid: `${id}:gap`, name: `${r.view.name} gap`, x: s.step.slice(), y: s.negDist.map((n, k) => n - s.posDist[k]), line: { color: c, width: 1, dash: 'dot' } },
+      );
+      if (r.view.margin !== undefined) {
+        shapes.push({ type: 'line', name: `margin:${id}`, xref: 'paper', x0: 0, x1: 1, y0: r.view.margin, y1: r.view.margin, line: { color: t.muted, width: 1, dash: 'dot' } });
+      }
+    });
+    void Plotly.react(this.lossDiv, loss, { ...baseLayout(t, 'Loss per step', 'step', 'loss'), shapes }, PLOT_CONFIG);
+    void Plotly.react(this.distDiv, dist, { ...baseLayout(t, 'Mean distances (positive, negative, gap)', 'step', 'distance'),
+      shapes: [{ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: 0, y1: 0, line: { color: t.muted, width: 1 } }] }, PLOT_CONFIG);
+    void Plotly.react(this.valDiv, this.valTraces(), this.valLayout(), PLOT_CONFIG);
+    this.renderRunList();
+    this.renderStats();
+    this.renderWarnings();
+  }
+
+  private valLayout(): Record<string, unknown> {
+    const l = baseLayout(readTheme(), 'Validation per epoch', 'epoch', 'metric');
+    (l.yaxis as Record<string, unknown>).range = [0, 1.02];
+    return l;
+  }
+
+  private valTraces(): Trace[] {
+    const out: Trace[] = [];
+    this.order.forEach((id, i) => {
+      const r = this.runs.get(id)!;
+      if (!r.visible) return;
+      const pts = r.view.epochPoints.filter((p) => p.precisionAt1 !== undefined).sort((a, b) => a.epoch - b.epoch);
+      const c = this.color(i);
+      out.push(
+        { type: 'scatter', mode: 'lines+markers', uid: `${id}:p1`, name: `${r.view.name} P@1`, x: pts.map((p) => p.epoch), y: pts.map((p) => p.precisionAt1), line: { color: c } },
+        { type: 'scatter', mode: 'lines+markers', uid: `${id}:map`, name: `${r.view.name} MAP@R`, x: pts.map((p) => p.epoch), y: pts.map((p) => p.mapAtR), line: { color: c, dash: 'dash' }, marker: { symbol: 'square' } },
+      );
+    });
+    return out;
+  }
+
+  private renderRunList(): void {
+    const rows = this.order.map((id, i) => {
+      const r = this.runs.get(id)!;
+      const v = r.view;
+      const show = el('input', { type: 'checkbox', id: `show-${i}`, checked: r.visible, 'data-run': id });
+      show.addEventListener('change', () => { r.visible = show.checked; this.render(); });
+      const stop = button('Stop', { 'data-action': 'stop', 'data-run': id, disabled: v.status !== 'running', 'aria-label': `Stop ${v.name}` },
+        () => this.host.postMessage({ type: 'stop', runId: id }));
+      const resume = button('Resume', { 'data-action': 'resume', 'data-run': id, disabled: !(v.resumable && v.status !== 'running'), 'aria-label': `Resume ${v.name}` },
+        () => this.host.postMessage({ type: 'resume', runId: id }));
+      const swatch = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+      swatch.style.background = this.color(i); // CSSOM, which the CSP allows (a style="" attribute it would not)
+      return el('li', { class: `run run-${v.status}` }, show, el('label', { for: `show-${i}` }, swatch, ` ${v.name} `),
+        el('span', { class: 'status', text: v.status }), ` ${v.lossType} `, stop, resume);
+    });
+    this.runList.replaceChildren(rows.length ? el('ul', { 'aria-label': 'Runs (tick to overlay)' }, ...rows) : el('p', { class: 'muted' }, 'No training runs yet.'));
+  }
+
+  private renderStats(): void {
+    // The stats follow the most recent run that is visible (the running one when there is one).
+    const vis = this.visibleRuns();
+    const r = vis.find((x) => x.view.status === 'running') ?? vis.at(-1);
+    if (!r) { this.stats.replaceChildren(); return; }
+    const s = r.view.steps;
+    const n = s.step.length;
+    const total = r.view.epochs * r.view.stepsPerEpoch;
+    const last = n - 1;
+    let eta = NaN;
+    if (n >= 2 && r.view.status === 'running') {
+      const from = Math.max(0, n - 50);
+      const secPerStep = (s.time[last] - s.time[from]) / 1000 / Math.max(1, s.step[last] - s.step[from]);
+      eta = (total - (s.step[last] + 1)) * secPerStep;
+    }
+    const item = (k: string, v: string, id: string) => [el('dt', {}, k), el('dd', { id })].map((e, i) => (i === 1 ? (e.textContent = v, e) : e));
+    const lastVal = [...r.view.epochPoints].reverse().find((p) => p.mapAtR !== undefined);
+    this.stats.replaceChildren(
+      ...item('Run', r.view.name, 'stat-run'),
+      ...item('Step', n ? `${s.step[last] + 1} / ${total}` : `0 / ${total}`, 'stat-step'),
+      ...item('Images/s', n ? fmt(s.imagesPerSec[last], 1) : '–', 'stat-ips'),
+      ...item('Learning rate', n ? fmt(s.learningRate[last], 6) : '–', 'stat-lr'),
+      ...item('ETA', r.view.status === 'running' ? fmtDuration(eta) : r.view.status, 'stat-eta'),
+      ...item('Val MAP@R', fmt(lastVal?.mapAtR), 'stat-map'),
+    );
+  }
+
+  private renderWarnings(): void {
+    const items: HTMLElement[] = [];
+    for (const id of this.order) {
+      const r = this.runs.get(id)!;
+      const seen = new Set<string>();
+      for (const w of [...r.view.warnings].reverse()) { // newest first, one per code
+        if (seen.has(w.code)) continue;
+        seen.add(w.code);
+        const strong = GAP_WARNINGS.has(w.code);
+        items.push(el('div', { class: `warning ${strong ? 'warning-strong' : ''}`, 'data-code': w.code },
+          el('strong', {}, w.code === 'distance-gap-collapse' ? '⚠ Distance gap collapsing' : w.code === 'loss-at-margin' ? '⚠ Loss stuck at the margin' : `⚠ ${w.code}`),
+          ` ${r.view.name}${w.step !== undefined ? ` (step ${w.step})` : ''}: ${w.message}`));
+      }
+    }
+    this.warningBox.replaceChildren(...items);
+  }
+
+  /** For tests: point counts per trace uid. */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const gd of [this.lossDiv, this.distDiv, this.valDiv]) for (const t of gd.data ?? []) out[String(t.uid)] = (t.x as unknown[]).length;
+    return out;
+  }
+
+  relayoutTheme(): void { this.render(); }
+}
