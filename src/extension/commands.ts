@@ -379,19 +379,36 @@ const resumeTraining: CommandFn = async (ctx, a0) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Dashboard (for now: a live markdown summary of the run folder)
+// Dashboard (the webview) and the run summary (markdown)
 
-const openDashboard: CommandFn = async (ctx, a0) => {
+async function dashboardRun(ctx: Ctx, a0: unknown, title: string): Promise<string> {
   let runDir = runDirArg(a0);
   if (!runDir) {
     const live = ctx.runningDirs();
-    runDir = live.length === 1 ? live[0] : await pickRun(ctx, 'Open Dashboard');
+    runDir = live.length === 1 ? live[0] : await pickRun(ctx, title);
   }
   if (!fs.existsSync(runDir)) throw new UserError(`run folder does not exist: ${runDir}`);
+  return runDir;
+}
+
+/** `openDashboard(runDir?, { table? })`: the run's dashboard webview (revealed when already open). */
+const openDashboard: CommandFn = async (ctx, a0, a1) => {
+  const runDir = await dashboardRun(ctx, a0, 'Open Dashboard');
+  const table = pathArg(opts<{ table: string }>(a1).table) ?? (isObj(a0) ? pathArg((a0 as { table?: unknown }).table) : undefined);
+  if (table && !fs.existsSync(table)) throw new UserError(`table does not exist: ${table}`);
+  const p = ctx.dashboards.open(runDir, table);
+  return { runDir, panel: 'webview', table: p.session.table };
+};
+
+const showRunSummary: CommandFn = async (ctx, a0) => {
+  const runDir = await dashboardRun(ctx, a0, 'Show Run Summary');
   const uri = ctx.summaryUri(runDir);
   await ctx.openMarkdown(uri);
   return { runDir, uri: uri.toString() };
 };
+
+/** For the e2e tests: what each open dashboard panel posted (counts by message type, step points, status). */
+const dashboardState: CommandFn = async (ctx) => ctx.dashboards.testState();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Embed, Find Similar, Evaluate, Export
@@ -489,6 +506,8 @@ const findSimilarImages: CommandFn = async (ctx, a0, a1) => {
     path: meta?.folder && !path.isAbsolute(n.path) ? path.join(meta.folder, ...n.path.split('/')) : n.path,
   }));
   ctx.log.info(`similar to ${image} in ${table}: ${neighbors.map((n) => `${n.relPath} (${n.distance.toFixed(4)})`).join(', ')}`);
+  // An open dashboard on this table shows the result too (the query is the image).
+  ctx.dashboards.postNeighbors(table, image, res.neighbors as Neighbor[], typeof res.distance === 'string' ? res.distance : String(meta?.distance ?? 'euclidean'));
   const show = async () => {
     const pick = await vscode.window.showQuickPick(neighbors.map((n) => ({
       label: `${n.rank}. ${path.basename(n.path)}`, description: `distance ${n.distance.toFixed(4)}${n.label ? ` · ${n.label}` : ''}`, detail: n.relPath, n,
@@ -663,6 +682,7 @@ export const COMMANDS: Record<string, CommandFn> = {
   stopTraining,
   resumeTraining,
   openDashboard,
+  showRunSummary,
   embedFolder,
   embedWithModel,
   findSimilarImages,
@@ -675,4 +695,5 @@ export const COMMANDS: Record<string, CommandFn> = {
   deleteRun,
   revealRun,
   _testState: testState,
+  _dashboardState: dashboardState,
 };

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { readEvents, readRunInfo } from '../core/run-folder';
 import type { RunStatus, WorkerEvent } from '../protocol/events';
 import { runProcess, type RunProcessResult } from './cli-runner';
+import { DashboardPanels } from './dashboard-panel';
 import { readSettings, type Settings } from './config';
 import { ExperimentsProvider } from './experiments-view';
 import { chooseNode, commandEnablement, isProgrammaticCall, runSummaryMarkdown, runsDirFor, statusBarText, type NodeChoice } from './logic';
@@ -73,6 +74,7 @@ export class Ctx implements vscode.Disposable {
   readonly runs: RunsProvider;
   readonly experiments: ExperimentsProvider;
   readonly docs = new ReportDocuments();
+  readonly dashboards: DashboardPanels;
   activationMs = 0;
   lastError: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -94,6 +96,7 @@ export class Ctx implements vscode.Disposable {
     this.experiments = this.push(new ExperimentsProvider((file) => this.supervisor.byKey(file).length > 0));
     this.runs = this.push(new RunsProvider(() => this.runsDirs(), (dir) => (this.supervisor.byRunDir(dir) ? 'running' : undefined)));
     this.push(this.docs);
+    this.dashboards = this.push(new DashboardPanels(this));
     this.push(vscode.workspace.registerTextDocumentContentProvider(SCHEME, this.docs));
     this.push(vscode.window.registerTreeDataProvider('embeddingLab.experiments', this.experiments));
     this.push(vscode.window.registerTreeDataProvider('embeddingLab.runs', this.runs));
@@ -314,6 +317,8 @@ export class Ctx implements vscode.Disposable {
       const uri = this.summaryUris.get(path.resolve(w.runDir));
       if (uri && ev.type !== 'step') this.docs.touch(uri);
     }
+    // The engine appended the event to events.jsonl before sending it: the dashboard reads it from there.
+    this.dashboards.poke(w.runDir ?? (ev.type === 'started' ? ev.runDir : undefined));
   }
 
   private onWorkerExit(info: ExitInfo, w: WorkerProcess): void {
@@ -327,8 +332,9 @@ export class Ctx implements vscode.Disposable {
       const uri = this.summaryUris.get(path.resolve(w.runDir));
       if (uri) this.docs.touch(uri);
     }
+    this.dashboards.poke(w.runDir);
     const runDir = w.runDir;
-    const open = runDir ? [{ title: 'Open Summary', run: () => vscode.commands.executeCommand('embeddingLab.openDashboard', runDir) }] : [];
+    const open = runDir ? [{ title: 'Open Dashboard', run: () => vscode.commands.executeCommand('embeddingLab.openDashboard', runDir) }] : [];
     if (info.crashed) {
       this.lastError = `${title}: ${info.message ?? info.status}`;
       this.showError(`${title} failed: ${(info.message ?? 'the worker crashed').replace(/\.$/, '')}.${runDir ? ' The run folder and its last checkpoint are kept.' : ''}`, open);
@@ -349,7 +355,7 @@ export class Ctx implements vscode.Disposable {
     const w = running[running.length - 1];
     const name = w.startedEvent ? path.basename(w.startedEvent.runDir) : (this.ui.get(w)?.title ?? 'training');
     this.statusItem.text = statusBarText(name, w.lastStep, w.startedEvent?.epochs, running.length - 1);
-    this.statusItem.tooltip = `Embedding Lab: ${running.length} run(s) training. Click for the run summary.`;
+    this.statusItem.tooltip = `Embedding Lab: ${running.length} run(s) training. Click for the dashboard.`;
     this.statusItem.command = { command: 'embeddingLab.openDashboard', title: 'Open Dashboard', arguments: w.runDir ? [w.runDir] : [] };
     this.statusItem.show();
   }
@@ -357,7 +363,7 @@ export class Ctx implements vscode.Disposable {
   // -------------------------------------------------------------------------------------------------------------
   // Reports
 
-  /** A live markdown summary of a run (the stand-in for the dashboard). */
+  /** A live markdown summary of a run (Show Run Summary). */
   summaryUri(runDir: string): vscode.Uri {
     const key = path.resolve(runDir);
     let uri = this.summaryUris.get(key);

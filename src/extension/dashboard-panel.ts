@@ -1,0 +1,208 @@
+// The dashboard webview panel: one per run (a second Open Dashboard reveals it), the HTML of dashboardHtml under its
+// CSP, and the VS Code side of DashboardSession (dashboard-state.ts): dialogs, webview URIs, the CLI, the stop and
+// resume commands, and when to read the run's events.jsonl again (a supervisor event, a FileSystemWatcher change,
+// or a 1 s poll while the run is running: a watcher outside the workspace may not fire). Panels come back after a
+// reload through registerWebviewPanelSerializer (activation event onWebviewPanel:embeddingLab.dashboard).
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { dashboardHtml, makeNonce } from '../protocol/dashboard-html';
+import { cliErrorMessage } from './cli-runner';
+import type { Ctx } from './ctx';
+import { DashboardSession, type CliNeighbor, type SessionStats } from './dashboard-state';
+import { knnQueryFor, readTableMeta } from './logic';
+
+export const DASHBOARD_VIEW_TYPE = 'embeddingLab.dashboard';
+const STEP_FLUSH_MS = 100;
+const POLL_MS = 1000;
+const MEMENTO_KEY = 'embeddingLab.dashboards';
+
+/** What a restored panel needs: the run, and the table it showed. */
+interface PanelState { runDir: string; table?: string | null }
+
+class DashboardPanel implements vscode.Disposable {
+  readonly session: DashboardSession;
+  private readonly disposables: vscode.Disposable[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
+  private disposed = false;
+
+  constructor(private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, runDir: string, table: string | undefined, private readonly onDispose: (p: DashboardPanel) => void) {
+    const webview = panel.webview;
+    this.session = new DashboardSession(runDir, {
+      post: (m) => webview.postMessage(m),
+      log: (level, message) => ctx.log[level](message),
+      isSupervised: (dir) => ctx.supervisor.byRunDir(dir) !== undefined,
+      webviewUri: (folder) => webview.asWebviewUri(vscode.Uri.file(folder)).toString(),
+      evalTable: async (file) => {
+        const r = await ctx.runCli(['eval', file, '--json'], { cwd: path.dirname(file), scope: file });
+        const report = r.json.find((x) => 'retrieval' in x);
+        if (r.code !== 0 || !report) throw new Error(cliErrorMessage(r, `Evaluate ${path.basename(file)}`));
+        return report; // the CLI also writes <table>.eval.json: the cache for the next snapshot
+      },
+      knnImage: async (file, image, k) => {
+        if (!vscode.workspace.isTrusted) throw new Error('Searching with an image embeds it with the engine, which is disabled in Restricted Mode. Trust the workspace to enable it.');
+        const r = await ctx.runCli(['knn', file, '--query', knnQueryFor(image, readTableMeta(file)), '-k', String(k), '--json'], { cwd: path.dirname(file), scope: image });
+        const res = r.json.find((x) => Array.isArray(x.neighbors));
+        if (r.code !== 0 || !res) throw new Error(cliErrorMessage(r, 'Find Similar Images'));
+        return { neighbors: res.neighbors as CliNeighbor[], distance: typeof res.distance === 'string' ? res.distance : undefined };
+      },
+      pickImage: async () => {
+        const f = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectMany: false, title: 'Query image', filters: { Images: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif', 'tif', 'tiff'] } });
+        return f?.[0]?.fsPath;
+      },
+      saveDialog: async (defaultPath, filters) => (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters }))?.fsPath,
+      stop: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.stopTraining', dir)),
+      resume: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.resumeTraining', dir)),
+      onRoots: () => this.setOptions(),
+    }, table);
+    panel.title = `Dashboard: ${this.session.name}`;
+    panel.iconPath = vscode.Uri.joinPath(ctx.ext.extensionUri, 'media', 'embedding-lab.svg');
+    this.setOptions();
+    webview.html = this.html();
+    this.disposables.push(
+      webview.onDidReceiveMessage((m: unknown) => void this.session.onMessage(m)),
+      panel.onDidChangeViewState((e) => {
+        // Without retainContextWhenHidden a hidden webview is destroyed; it posts `ready` again when shown.
+        if (!e.webviewPanel.visible) this.session.notReady();
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(this.session.runDir), '{events.jsonl,run.json}'));
+    this.disposables.push(watcher, watcher.onDidChange(() => this.trigger()), watcher.onDidCreate(() => this.trigger()));
+    this.pollTimer = setInterval(() => {
+      if (this.session.runStatus === 'running') this.trigger();
+    }, POLL_MS);
+    void ctx.ext.workspaceState.update(MEMENTO_KEY, { ...ctx.ext.workspaceState.get<Record<string, PanelState>>(MEMENTO_KEY, {}), [panel.title]: this.state() });
+  }
+
+  state(): PanelState {
+    return { runDir: this.session.runDir, table: this.session.table };
+  }
+
+  /** localResourceRoots: dist/ (the bundle), the run and its runs folder, the datasets, the table's image folder. */
+  private setOptions(): void {
+    const roots = [vscode.Uri.joinPath(this.ctx.ext.extensionUri, 'dist'), ...this.session.roots().map((d) => vscode.Uri.file(d))];
+    const cur = this.panel.webview.options.localResourceRoots?.map((u) => u.toString()).join('\n');
+    if (cur === roots.map((u) => u.toString()).join('\n')) return;
+    this.panel.webview.options = { enableScripts: true, localResourceRoots: roots };
+  }
+
+  private html(): string {
+    const w = this.panel.webview;
+    const dist = vscode.Uri.joinPath(this.ctx.ext.extensionUri, 'dist');
+    return dashboardHtml({
+      scriptUri: w.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')).toString(),
+      styleUri: w.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.css')).toString(),
+      cspSource: w.cspSource, nonce: makeNonce((n) => randomBytes(n)), title: `Embedding Lab: ${this.session.name}`,
+    });
+  }
+
+  /** Something changed in the run folder or the supervisor said so: read events.jsonl now, post steps within 100 ms. */
+  trigger(): void {
+    if (this.disposed) return;
+    this.session.pump();
+    this.session.refreshStatus();
+    if (this.session.pendingSteps > 0 && !this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        this.session.flush();
+      }, STEP_FLUSH_MS);
+    }
+  }
+
+  reveal(): void {
+    this.panel.reveal(undefined, false);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.session.dispose();
+    for (const d of this.disposables.splice(0).reverse()) d.dispose();
+    this.onDispose(this);
+    this.panel.dispose();
+  }
+}
+
+/** All dashboard panels of this window, keyed by run folder; owned by the Ctx. */
+export class DashboardPanels implements vscode.Disposable {
+  private readonly panels = new Map<string, DashboardPanel>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly ctx: Ctx) {
+    this.disposables.push(vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel, state: unknown) => {
+        const st = restoredState(state) ?? this.ctx.ext.workspaceState.get<Record<string, PanelState>>(MEMENTO_KEY, {})[panel.title];
+        if (!st?.runDir) {
+          panel.webview.html = '<!DOCTYPE html><html><body><p>This Embedding Lab dashboard cannot be restored: reopen it from the Runs view.</p></body></html>';
+          return;
+        }
+        this.adopt(panel, st.runDir, st.table ?? undefined);
+      },
+    }));
+  }
+
+  /** Opens the dashboard of a run, or reveals it (switching to `table` when one is given). */
+  open(runDir: string, table?: string): DashboardPanel {
+    const key = path.resolve(runDir);
+    const open = this.panels.get(key);
+    if (open) {
+      if (table) void open.session.setTable(table);
+      open.reveal();
+      return open;
+    }
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Dashboard: ${path.basename(key)}`, vscode.ViewColumn.Active, {
+      enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.ctx.ext.extensionUri, 'dist')],
+    });
+    return this.adopt(panel, key, table);
+  }
+
+  private adopt(panel: vscode.WebviewPanel, runDir: string, table?: string): DashboardPanel {
+    const key = path.resolve(runDir);
+    this.panels.get(key)?.dispose();
+    const p = new DashboardPanel(this.ctx, panel, key, table, (gone) => {
+      if (this.panels.get(key) === gone) this.panels.delete(key);
+    });
+    this.panels.set(key, p);
+    return p;
+  }
+
+  /** A supervisor event or exit for a run: its dashboard reads the run folder now. */
+  poke(runDir: string | undefined): void {
+    if (!runDir) return;
+    this.panels.get(path.resolve(runDir))?.trigger();
+  }
+
+  /** Find Similar Images' result, shown in the open dashboards on that table. Returns how many got it. */
+  postNeighbors(table: string, image: string, neighbors: readonly CliNeighbor[], distance: string): number {
+    let n = 0;
+    for (const p of this.panels.values()) {
+      if (!p.session.table || path.resolve(p.session.table) !== path.resolve(table)) continue;
+      p.session.showImageNeighbors(image, neighbors, distance);
+      n++;
+    }
+    return n;
+  }
+
+  /** For the e2e tests: what each open dashboard posted. */
+  testState(): SessionStats[] {
+    return [...this.panels.values()].map((p) => ({ ...p.session.stats, posted: { ...p.session.stats.posted }, webviewErrors: [...p.session.stats.webviewErrors], visible: p.panel.visible } as SessionStats));
+  }
+
+  dispose(): void {
+    for (const p of [...this.panels.values()]) p.dispose();
+    for (const d of this.disposables.splice(0).reverse()) d.dispose();
+  }
+}
+
+/** The webview's saved state: `{ runDir, table }` if the webview keeps the snapshot's `host` (or its own copy). */
+function restoredState(state: unknown): PanelState | undefined {
+  if (!state || typeof state !== 'object') return undefined;
+  const s = state as { runDir?: unknown; table?: unknown; host?: { runDir?: unknown; table?: unknown } };
+  const src = typeof s.runDir === 'string' ? s : s.host && typeof s.host.runDir === 'string' ? s.host : undefined;
+  if (!src) return undefined;
+  return { runDir: src.runDir as string, table: typeof src.table === 'string' ? src.table : null };
+}
