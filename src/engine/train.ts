@@ -307,6 +307,9 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
         type: 'step', time: now(), ...base, epoch, step: state.globalStep - 1, loss, posDist: posArr[0], negDist: negArr[0],
         imagesPerSec: nImages / Math.max(dt, 1e-6), learningRate: config.training.optimizer.learningRate, activeFraction: actArr[0],
       });
+      // Yield one macrotask turn: with the pixels cached and wasm reads resolving at once, a step never waits on
+      // I/O, and signal handlers (SIGTERM → stop) only run when the event loop gets a turn.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (opts.shouldStop()) {
         status = 'stopped';
         await saveLast();

@@ -115,7 +115,8 @@ test('SIGTERM finishes the step, writes a checkpoint and exits 0; --resume conti
   const done = events.find((e) => e.type === 'done')!;
   assert.equal(done.status, 'stopped');
   const stoppedAt = done.step as number;
-  assert.ok(stoppedAt >= 3 && stoppedAt < 50, `stopped mid-run at ${stoppedAt}`);
+  // The stop lands within a few steps of the signal (steps are 25 per epoch), not at the next epoch end.
+  assert.ok(stoppedAt >= 3 && stoppedAt <= 10, `stopped a few steps after the signal, at ${stoppedAt}`);
   const runDir = onlyRunDir(runs);
   const state = JSON.parse(fs.readFileSync(path.join(runDir, 'checkpoints', 'last', 'state.json'), 'utf8'));
   assert.equal(state.globalStep, stoppedAt);

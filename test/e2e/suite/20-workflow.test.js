@@ -1,0 +1,152 @@
+// The main workflow through the command contract, on the fixture workspace (run.sh): New Experiment → Train →
+// Stop → Resume → Embed Folder → Find Similar Images. Each step needs the one before; a failed step makes the
+// later ones fail with "needs …" (never skip).
+'use strict';
+/* global suite, test, suiteTeardown */
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const vscode = require('vscode');
+const { config, e2eLog, extensionDir, fsPathOf, metric, poll, readJson, samePath, testState } = require('./helpers.js');
+
+const exec = (id, ...args) => vscode.commands.executeCommand(id, ...args);
+// A few dozen steps: 4 epochs x 144 triplets / 8 per step = 72 steps, a checkpoint after each (long enough that
+// Stop, issued at the first checkpoint, lands before the end even on a fast machine: ~0.1 s per step here).
+const SMALL = { epochs: 4, samplesPerEpoch: 144, batchSize: 8 };
+const TOTAL_STEPS = SMALL.epochs * SMALL.samplesPerEpoch / SMALL.batchSize;
+
+/** Validates a config against the installed extension's JSON Schema with the project's ajv (draft-07). */
+function schemaErrors(cfg) {
+  const Ajv = require(config.ajv).default || require(config.ajv);
+  const schema = readJson(path.join(extensionDir, 'schemas', 'embedding.schema.json'));
+  const validate = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true }).compile(schema);
+  return validate(cfg) ? [] : validate.errors.map((e) => `${e.instancePath || '/'} ${e.message}`);
+}
+
+suite('workflow', function () {
+  this.timeout(240000);
+  const st = {};
+  const runJson = () => readJson(path.join(st.runDir, 'run.json'));
+  const stateFile = () => path.join(st.runDir, 'checkpoints', 'last', 'state.json');
+  const runEntry = async () => (await testState()).runs.find((r) => samePath(r.runDir, st.runDir));
+
+  test('New Experiment writes a config that validates', async () => {
+    const res = await exec('embeddingLab.newExperiment', { type: 'triplet', dataFolder: config.dataDir, backbone: 'convnet' });
+    const file = fsPathOf(res);
+    assert.ok(file, `newExperiment returned ${JSON.stringify(res)}, not the config's Uri`);
+    assert.ok(fs.existsSync(file), `the config ${file} does not exist`);
+    assert.match(path.basename(file), /\.embedding\.json$/);
+    const cfg = readJson(file);
+    assert.deepEqual(schemaErrors(cfg), [], 'the written config does not validate against schemas/embedding.schema.json');
+    assert.equal(cfg.loss && cfg.loss.type, 'triplet');
+    assert.equal(cfg.model && cfg.model.backbone, 'convnet');
+    assert.ok(samePath(path.resolve(path.dirname(file), cfg.data.train), config.dataDir), `data.train is ${cfg.data.train}`);
+    // Make it small and quick, and check the edited file still validates.
+    cfg.name = 'e2e';
+    cfg.data = { ...cfg.data, imageSize: [32, 32], channels: 3, samplesPerEpoch: SMALL.samplesPerEpoch };
+    delete cfg.data.augment;
+    delete cfg.data.validation;
+    cfg.model = { ...cfg.model, backbone: 'convnet', width: 0.25, embeddingDim: 16 };
+    cfg.loss = { ...cfg.loss, mining: 'none' };
+    cfg.training = { ...cfg.training, epochs: SMALL.epochs, batchSize: SMALL.batchSize, backend: 'wasm', checkpointEverySteps: 1 };
+    delete cfg.training.classesPerBatch;
+    delete cfg.training.imagesPerClass;
+    assert.deepEqual(schemaErrors(cfg), [], 'the small config does not validate');
+    fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+    st.config = file;
+    e2eLog(`config ${file}: ${TOTAL_STEPS} steps`);
+  });
+
+  test('Train creates a run folder that reaches the Runs view', async () => {
+    assert.ok(st.config, 'needs the config from "New Experiment"');
+    const t0 = Date.now();
+    const res = await exec('embeddingLab.trainExperiment', vscode.Uri.file(st.config), { force: true });
+    st.runDir = fsPathOf(res && res.runDir);
+    assert.ok(st.runDir, `trainExperiment returned ${JSON.stringify(res)}, not { runDir }`);
+    assert.ok(fs.statSync(st.runDir).isDirectory(), `run folder ${st.runDir} does not exist`);
+    st.trainStarted = t0;
+    await poll(() => fs.existsSync(path.join(st.runDir, 'run.json')), 'run.json in the run folder', 30000);
+    const entry = await poll(runEntry, `${st.runDir} in _testState().runs`, 30000);
+    e2eLog(`run ${path.basename(st.runDir)} in the Runs view: ${JSON.stringify(entry)}`);
+  });
+
+  test('Stop leaves a checkpoint', async () => {
+    assert.ok(st.runDir, 'needs the run from "Train"');
+    await poll(() => fs.existsSync(stateFile()), 'the first checkpoint (checkpoints/last/state.json)', 120000, 50);
+    const res = await exec('embeddingLab.stopTraining', st.runDir);
+    e2eLog(`stopTraining -> ${JSON.stringify(res)}`);
+    assert.ok(res && typeof res === 'object', `stopTraining returned ${JSON.stringify(res)}`);
+    const run = runJson();
+    assert.notEqual(run.status, 'done', `the run finished (${run.step} steps) before Stop: make the e2e config longer`);
+    assert.equal(res.status, 'stopped', 'stopTraining result status');
+    assert.equal(run.status, 'stopped', 'run.json status after Stop');
+    const state = readJson(stateFile());
+    assert.ok(Number.isInteger(state.globalStep) && state.globalStep >= 1 && state.globalStep < TOTAL_STEPS, `checkpoint globalStep ${state.globalStep}`);
+    st.stoppedAt = state.globalStep;
+    const entry = await poll(async () => { const e = await runEntry(); return e && e.status === 'stopped' && e; }, 'status "stopped" in _testState().runs', 30000);
+    assert.ok(!(await testState()).running.some((r) => samePath(r, st.runDir)), 'the run is still listed as running');
+    e2eLog(`stopped at step ${st.stoppedAt}/${TOTAL_STEPS}; view: ${entry.label} / ${entry.description}`);
+  });
+
+  test('Resume continues from the checkpoint to done', async () => {
+    assert.ok(st.stoppedAt, 'needs the stopped run from "Stop"');
+    const res = await exec('embeddingLab.resumeTraining', st.runDir);
+    assert.ok(res && samePath(res.runDir, st.runDir), `resumeTraining returned ${JSON.stringify(res)}, expected { runDir: ${st.runDir} }`);
+    const run = await poll(() => { const r = runJson(); if (r.status === 'failed') throw new Error(`run failed: ${r.error}`); return r.status === 'done' && r; },
+      'run.json status "done"', 200000, 250);
+    const state = readJson(stateFile());
+    assert.equal(state.globalStep, TOTAL_STEPS, 'the last checkpoint is at the final step');
+    assert.ok(run.step === undefined || run.step === TOTAL_STEPS, `run.json step ${run.step}`);
+    await poll(async () => { const e = await runEntry(); return e && e.status === 'done'; }, 'status "done" in _testState().runs', 30000);
+    metric('e2eTrainSeconds', Math.round((Date.now() - st.trainStarted) / 100) / 10);
+    e2eLog(`resumed from step ${st.stoppedAt}, done at ${state.globalStep}`);
+  });
+
+  test('Embed Folder writes one row per readable image, skipped = 1', async () => {
+    assert.ok(st.runDir, 'needs a trained run');
+    const out = path.join(config.workspace, 'photos-e2e.parquet');
+    const res = await exec('embeddingLab.embedFolder', vscode.Uri.file(config.photosDir), { model: st.runDir, out });
+    e2eLog(`embedFolder -> ${JSON.stringify(res)}`);
+    assert.ok(res && typeof res === 'object', `embedFolder returned ${JSON.stringify(res)}`);
+    st.table = fsPathOf(res.table);
+    assert.ok(st.table && fs.existsSync(st.table), `table ${st.table} does not exist`);
+    assert.ok(samePath(st.table, out), `table written to ${st.table}, asked for ${out}`);
+    assert.equal(res.rows, config.photosReadable, 'rows = readable images');
+    assert.equal(res.skipped, 1, 'skipped = the one corrupt image');
+  });
+
+  test('Find Similar Images returns the query image first', async () => {
+    assert.ok(st.table, 'needs the table from "Embed Folder"');
+    const cls = fs.readdirSync(config.photosDir).sort()[0];
+    const img = path.join(config.photosDir, cls, fs.readdirSync(path.join(config.photosDir, cls)).filter((f) => f !== 'corrupt.png').sort()[0]);
+    const res = await exec('embeddingLab.findSimilarImages', vscode.Uri.file(img), { table: st.table, k: 3 });
+    e2eLog(`findSimilarImages(${path.relative(config.workspace, img)}) -> ${JSON.stringify(res)}`);
+    assert.ok(Array.isArray(res) && res.length >= 1, 'no neighbours returned');
+    const top = res[0];
+    const topPath = fsPathOf(top.path);
+    const hit = samePath(topPath, img) || samePath(path.resolve(config.photosDir, topPath), img);
+    assert.ok(hit, `first neighbour is ${top.path}, expected ${img}`);
+    assert.ok(top.distance < 1e-5, `distance of the image to itself is ${top.distance}`);
+  });
+
+  test('Open Dashboard opens a tab for the run', async () => {
+    assert.ok(st.runDir, 'needs a trained run');
+    // For now the dashboard is a live markdown summary (<run>.md); the webview panel ("Dashboard: <run>") replaces it
+    // later: accept a new tab named after the run, of either kind.
+    const name = path.basename(st.runDir);
+    const allTabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs);
+    const before = new Set(allTabs());
+    const res = await exec('embeddingLab.openDashboard', st.runDir);
+    // Tab state reaches the extension host asynchronously: poll.
+    const tab = await poll(() => allTabs().find((t) => !before.has(t) && t.label.includes(name)), `a new tab named after ${name}`, 30000);
+    const kind = tab.input instanceof vscode.TabInputWebview ? 'webview' : tab.input instanceof vscode.TabInputText ? 'text' : 'other';
+    e2eLog(`openDashboard -> ${JSON.stringify(res)}; tab "${tab.label}" (${kind})`);
+  });
+
+  suiteTeardown(async () => {
+    // Leave no training worker behind.
+    try {
+      for (const r of (await testState()).running || []) await exec('embeddingLab.stopTraining', r);
+    } catch { /* the extension may be broken: nothing to stop */ }
+  });
+});
