@@ -49,6 +49,7 @@ function snapshot(): SnapshotMessage {
 const median = (v: number[]) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)];
 
 (async () => {
+  const loadStart = loadavg().map((v) => Number(v.toFixed(2)));
   const h = await startHarness();
   const snap = snapshot();
   const batches = Array.from({ length: 10 }, (_, b) => steps(BASE + b * (APPEND / 10), APPEND / 10));
@@ -95,6 +96,6 @@ const median = (v: number[]) => [...v].sort((p, q) => p - q)[Math.floor(v.length
   console.log(JSON.stringify({
     bench: 'dashboard', points: N, baseSteps: BASE, appendSteps: APPEND, runs: RUNS,
     firstRenderMs: Math.round(median(render)), appendMs: Number(median(append).toFixed(1)),
-    firstRenderAllMs: render.map((v) => Math.round(v)), appendAllMs: append.map((v) => Number(v.toFixed(1))), loadavg: loadavg().map((v) => Number(v.toFixed(2))),
+    firstRenderAllMs: render.map((v) => Math.round(v)), appendAllMs: append.map((v) => Number(v.toFixed(1))), loadavgStart: loadStart, loadavg: loadavg().map((v) => Number(v.toFixed(2))),
   }));
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -27,6 +27,9 @@ export class ExplorerPanel {
   private readonly kInput: HTMLInputElement;
   private readonly dragSel: HTMLSelectElement;
   private bound = false;
+  /** Groups (labels or clusters) hidden through the legend, and the groups of the last render, sorted. */
+  private hiddenGroups = new Set<string>();
+  private groupNames: string[] = [];
   /** Resolves after the latest render. */
   rendered: Promise<unknown> = Promise.resolve();
 
@@ -68,6 +71,7 @@ export class ExplorerPanel {
   }
 
   setTable(table: TableView | null, thumbs: ThumbnailMap): void {
+    if (table !== this.table) this.hiddenGroups.clear();
     this.table = table;
     this.thumbs = thumbs;
     if (this.projection && table && this.projection.x.length !== table.rows) this.projection = null;
@@ -83,6 +87,17 @@ export class ExplorerPanel {
     this.render();
   }
 
+  /** Sets table, clusters and projection together (the snapshot): one render instead of three. */
+  setAll(table: TableView | null, thumbs: ThumbnailMap, clusters: ClustersView | null, projection: ProjectionView | null): void {
+    if (table !== this.table) this.hiddenGroups.clear();
+    this.table = table;
+    this.thumbs = thumbs;
+    this.clusters = clusters;
+    if (clusters) this.kInput.value = String(clusters.k);
+    this.projection = projection && table && projection.x.length === table.rows ? projection : null;
+    this.render();
+  }
+
   render(): void {
     const t = readTheme();
     const table = this.table, p = this.projection;
@@ -91,33 +106,62 @@ export class ExplorerPanel {
       this.rendered = Plotly.react(this.gd, [], baseLayout(t, '', '', ''), PLOT_CONFIG);
       return;
     }
-    const useClusters = this.colorBy === 'cluster' && this.clusters && this.clusters.assignments.length === table.rows;
-    // One trace per group (label or cluster): the legend then toggles groups. customdata = the row.
-    const groups = new Map<string, number[]>();
-    for (let i = 0; i < table.rows; i++) {
+    const n = table.rows;
+    const useClusters = this.colorBy === 'cluster' && this.clusters && this.clusters.assignments.length === n;
+    // All points are ONE scattergl trace (one draw call, one colour buffer) with a per-point colour; customdata =
+    // the row. The legend is one empty SVG trace per group (only when there are
+    // few groups); clicking it hides / isolates the group (see bind), which rebuilds the point trace.
+    const groupOf = new Int32Array(n);
+    const ids = new Map<string, number>();
+    const firstNames: string[] = [];
+    for (let i = 0; i < n; i++) {
       const g = useClusters ? `cluster ${this.clusters!.assignments[i]}` : table.labels[i] || '(unlabelled)';
-      let arr = groups.get(g);
-      if (!arr) groups.set(g, (arr = []));
-      arr.push(i);
+      let id = ids.get(g);
+      if (id === undefined) { id = firstNames.length; ids.set(g, id); firstNames.push(g); }
+      groupOf[i] = id;
     }
-    const names = [...groups.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    const size = table.rows > 20000 ? 3 : table.rows > 2000 ? 4 : 6;
-    const traces: Trace[] = names.map((g, gi) => {
-      const rows = groups.get(g)!;
-      return {
-        type: 'scattergl', mode: 'markers', name: g, uid: `pts:${g}`, x: rows.map((r) => p.x[r]), y: rows.map((r) => p.y[r]), customdata: rows,
-        marker: { size, color: t.palette[gi % t.palette.length], opacity: 0.8 }, hoverinfo: 'none',
-        showlegend: names.length <= 40,
-      };
-    });
-    if (this.queryRow !== null && this.queryRow < table.rows) {
+    const names = [...firstNames].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    this.groupNames = names;
+    for (const g of [...this.hiddenGroups]) if (!ids.has(g)) this.hiddenGroups.delete(g);
+    // rank[id] = the group's position in sorted order = its palette colour (as before: one colour per sorted group).
+    const rank = new Int32Array(firstNames.length);
+    names.forEach((g, i) => { rank[ids.get(g)!] = i; });
+    const hidden = new Uint8Array(firstNames.length);
+    for (const g of this.hiddenGroups) hidden[ids.get(g)!] = 1;
+    const nShown = n - (this.hiddenGroups.size ? groupOf.reduce((c, id) => c + hidden[id], 0) : 0);
+    const all = nShown === n;
+    const x: number[] = all ? p.x : new Array(nShown), y: number[] = all ? p.y : new Array(nShown);
+    // Colours as shared [r, g, b, a] channel arrays (0–1): plotly's scattergl takes them as they are, whereas
+    // colour strings (or numbers through a colorscale) are parsed once per point, which cost ~0.5 s for 50,000.
+    const rgbaPalette = t.palette.map(cssRgba);
+    const rows: number[] = new Array(nShown), color: number[][] = new Array(nShown);
+    for (let i = 0, j = 0; i < n; i++) {
+      const id = groupOf[i];
+      if (hidden[id]) continue;
+      if (!all) { x[j] = p.x[i]; y[j] = p.y[i]; }
+      rows[j] = i;
+      color[j++] = rgbaPalette[rank[id] % rgbaPalette.length];
+    }
+    const size = n > 20000 ? 3 : n > 2000 ? 4 : 6;
+    const traces: Trace[] = [{
+      type: 'scattergl', mode: 'markers', name: 'points', uid: 'pts:all', x, y, customdata: rows, hoverinfo: 'none', showlegend: false,
+      marker: { size, color, opacity: 0.8 },
+    }];
+    if (names.length <= 40) {
+      names.forEach((g, gi) => traces.push({
+        type: 'scatter', mode: 'markers', name: g, uid: `legend:${g}`, x: [null], y: [null], hoverinfo: 'skip',
+        marker: { size: 8, color: t.palette[gi % t.palette.length] }, visible: this.hiddenGroups.has(g) ? 'legendonly' : true,
+      }));
+    }
+    if (this.queryRow !== null && this.queryRow < n) {
       const q = this.queryRow;
-      traces.push({ type: 'scattergl', mode: 'markers', name: 'query', uid: 'query', x: [p.x[q]], y: [p.y[q]], customdata: [q], hoverinfo: 'none',
+      traces.push({ type: 'scattergl', mode: 'markers', name: 'query', uid: 'query', x: [p.x[q]], y: [p.y[q]], customdata: [q], hoverinfo: 'none', showlegend: false,
         marker: { size: 14, symbol: 'star', color: t.fg, line: { color: t.bg, width: 1 } } });
     }
     const method = p.method.toUpperCase() + (p.seed !== undefined && p.method !== 'pca' ? ` (seed ${p.seed})` : '');
     const ev = p.explained ? ` — axes explain ${fmt(p.explained[0] * 100, 1)} % and ${fmt(p.explained[1] * 100, 1)} % of the variance` : '';
-    this.info.textContent = `${table.rows} points, ${method}${p.cached ? ' (cached)' : ''}${ev}. Click a point to search its neighbours.`;
+    const hid = this.hiddenGroups.size ? ` (${n - nShown} hidden)` : '';
+    this.info.textContent = `${n} points${hid}, ${method}${p.cached ? ' (cached)' : ''}${ev}. Click a point to search its neighbours.`;
     const layout = { ...baseLayout(t, '', p.method === 'pca' ? 'PC 1' : 'dim 1', p.method === 'pca' ? 'PC 2' : 'dim 2'), dragmode: this.dragSel.value, hovermode: 'closest', margin: { l: 40, r: 10, t: 10, b: 40 } };
     this.rendered = Plotly.react(this.gd, traces, layout, PLOT_CONFIG).then(() => this.bind());
   }
@@ -137,6 +181,26 @@ export class ExplorerPanel {
       this.cb.onSelection(rows);
     });
     this.gd.on('plotly_deselect', () => this.cb.onSelection(null));
+    // Legend entries are stand-ins: toggling one rebuilds the single point trace without (or with) that group.
+    const group = (e: { data?: Trace[]; curveNumber?: number }) => {
+      const uid = String(e.data?.[e.curveNumber ?? -1]?.uid ?? '');
+      return uid.startsWith('legend:') ? uid.slice(7) : null;
+    };
+    this.gd.on('plotly_legendclick', (e: { data?: Trace[]; curveNumber?: number }) => {
+      const g = group(e);
+      if (g === null) return true;
+      if (this.hiddenGroups.has(g)) this.hiddenGroups.delete(g); else this.hiddenGroups.add(g);
+      this.render();
+      return false;
+    });
+    this.gd.on('plotly_legenddoubleclick', (e: { data?: Trace[]; curveNumber?: number }) => {
+      const g = group(e);
+      if (g === null) return true;
+      const isolated = this.hiddenGroups.size === this.groupNames.length - 1 && !this.hiddenGroups.has(g);
+      this.hiddenGroups = new Set(isolated ? [] : this.groupNames.filter((x) => x !== g));
+      this.render();
+      return false;
+    });
   }
 
   private showHover(e: PlotlyEvent): void {
@@ -158,6 +222,19 @@ export class ExplorerPanel {
   pointCount(): number {
     return (this.gd.data ?? []).filter((tr) => String(tr.uid).startsWith('pts:')).reduce((s, tr) => s + (tr.x as unknown[]).length, 0);
   }
+}
+
+let colorCtx: CanvasRenderingContext2D | null = null;
+/** A CSS colour as [r, g, b, a] in 0–1 (the canvas normalises any CSS colour to #rrggbb or rgba(…)). */
+export function cssRgba(css: string): [number, number, number, number] {
+  colorCtx ??= document.createElement('canvas').getContext('2d');
+  let v = css;
+  if (colorCtx) { colorCtx.fillStyle = '#000000'; colorCtx.fillStyle = css; v = String(colorCtx.fillStyle); }
+  const hex = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(v);
+  if (hex) return [parseInt(hex[1], 16) / 255, parseInt(hex[2], 16) / 255, parseInt(hex[3], 16) / 255, 1];
+  const m = /^rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)(?:[,\s/]+([\d.]+))?/i.exec(v);
+  if (m) return [Number(m[1]) / 255, Number(m[2]) / 255, Number(m[3]) / 255, m[4] === undefined ? 1 : Number(m[4])];
+  return [0.5, 0.5, 0.5, 1];
 }
 
 function pt_isPoint(r: number): boolean { return Number.isInteger(r) && r >= 0; }

@@ -18,6 +18,11 @@ export class GalleryPanel {
   private readonly onlySel: HTMLInputElement;
   private readonly selBox: HTMLElement;
   private focusIndex = 0;
+  /** Thumbnail nodes by place (query, list, selection) and path: built once and moved between renders, so a
+   * re-render (threshold, selection, new query) neither re-creates <img> elements nor re-decodes the images. */
+  private thumbCache = new Map<string, HTMLElement>();
+  /** Nodes handed out in the current render (a path shown twice gets a copy). */
+  private thumbUsed = new Set<HTMLElement>();
 
   constructor(private readonly host: HostApi) {
     this.queryBox = el('div', { class: 'query', id: 'gallery-query', 'aria-live': 'polite' });
@@ -40,18 +45,28 @@ export class GalleryPanel {
       el('h2', { id: 'h-gallery' }, 'Nearest neighbours'), controls, this.queryBox, this.list, this.selBox);
   }
 
-  setTable(t: TableView | null, thumbs: ThumbnailMap): void { this.table = t; this.thumbs = thumbs; this.render(); }
+  setTable(t: TableView | null, thumbs: ThumbnailMap): void { this.table = t; this.thumbs = thumbs; this.thumbCache.clear(); this.render(); }
   setNeighbors(nb: NeighborsView | null): void { this.nb = nb; this.focusIndex = 0; if (nb) this.kInput.value = String(nb.k); this.render(); }
   setK(k: number): void { this.kInput.value = String(k); }
-  setThreshold(t: number | null): void { this.threshold = t; this.render(); }
+  setThreshold(t: number | null): void { if (t === this.threshold) return; this.threshold = t; this.render(); }
   setSelection(rows: number[] | null): void { this.selection = rows ? new Set(rows) : null; this.render(); }
 
-  private thumb(path: string, alt: string): HTMLElement {
-    const uri = thumbnailUri(this.thumbs, path);
-    return uri ? el('img', { src: uri, alt, width: 96, height: 96, loading: 'lazy' }) : el('div', { class: 'no-thumb', 'aria-hidden': 'true' }, '?');
+  private thumb(path: string, alt: string, place: 'q' | 'n' | 's' = 'n'): HTMLElement {
+    const key = `${place}\0${path}`;
+    let node = this.thumbCache.get(key);
+    if (!node) {
+      const uri = thumbnailUri(this.thumbs, path);
+      node = uri ? el('img', { src: uri, alt, width: 96, height: 96, loading: 'lazy' }) : el('div', { class: 'no-thumb', 'aria-hidden': 'true' }, '?');
+      if (this.thumbCache.size > 2000) this.thumbCache.clear();
+      this.thumbCache.set(key, node);
+    }
+    if (this.thumbUsed.has(node)) return node.cloneNode(true) as HTMLElement;
+    this.thumbUsed.add(node);
+    return node;
   }
 
   render(): void {
+    this.thumbUsed.clear();
     const nb = this.nb;
     if (!nb) {
       this.queryBox.replaceChildren(el('p', { class: 'muted' }, 'Click a point, use “Find Similar Images”, or pick an image.'));
@@ -60,7 +75,7 @@ export class GalleryPanel {
       const q = nb.query;
       const qUri = q.kind === 'image' && q.uri ? q.uri : null;
       this.queryBox.replaceChildren(
-        qUri ? el('img', { src: qUri, alt: q.path, width: 96, height: 96 }) : this.thumb(q.path, q.path),
+        qUri ? el('img', { src: qUri, alt: q.path, width: 96, height: 96 }) : this.thumb(q.path, q.path, 'q'),
         el('div', {}, el('div', { class: 'path', id: 'query-path' }, q.path), el('div', {}, `label: ${q.label || '(none)'}`),
           el('div', { class: 'muted' }, `${nb.neighbors.length} nearest by ${nb.distance}${this.threshold !== null ? `, threshold ${fmt(this.threshold)}` : ''}`)));
       const filter = this.selection && this.onlySel.checked ? this.selection : null;
@@ -96,7 +111,7 @@ export class GalleryPanel {
     this.selBox.replaceChildren(el('h3', {}, `Lasso selection: ${this.selection.size} images${this.selection.size > rows.length ? ` (first ${rows.length} shown)` : ''}`),
       el('ul', { class: 'sel-grid' }, ...rows.map((r) => {
         const b = button('', { class: 'sel-item', 'aria-label': `Search with ${this.table!.paths[r]}`, 'data-row': r }, () => this.activate(r));
-        b.append(this.thumb(this.table!.paths[r], this.table!.paths[r]));
+        b.append(this.thumb(this.table!.paths[r], this.table!.paths[r], 's'));
         return el('li', {}, b);
       })));
   }

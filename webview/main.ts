@@ -12,9 +12,12 @@ import { TrainingPanel } from './training';
 import { el, hostApi } from './util';
 
 const host = hostApi();
-const saved = host.getState() as { settings?: Partial<DashboardSettings> } | undefined;
+// `host` (the run folder and table the panel shows) comes in the snapshot and is kept in the saved state, so the
+// extension's panel serializer can reopen the same run after a window reload.
+const saved = host.getState() as { settings?: Partial<DashboardSettings>; host?: unknown } | undefined;
 let settings: DashboardSettings = { ...DEFAULT_SETTINGS, ...(saved?.settings ?? {}) };
-const persist = () => host.setState({ settings });
+let savedHost: unknown = saved?.host;
+const persist = () => host.setState({ settings, host: savedHost });
 
 const training = new TrainingPanel(host, (smoothing) => { settings = { ...settings, smoothing }; persist(); host.postMessage({ type: 'setSmoothing', smoothing }); });
 const gallery = new GalleryPanel(host);
@@ -59,13 +62,12 @@ function handle(m: HostToWebview): void {
       snapshots++;
       if (m.version !== WEBVIEW_PROTOCOL_VERSION) status.textContent = `Protocol version ${m.version} (webview ${WEBVIEW_PROTOCOL_VERSION}): update the extension.`;
       settings = { ...settings, ...m.settings };
+      if ((m as { host?: unknown }).host !== undefined) savedHost = (m as { host?: unknown }).host;
       persist();
-      training.setSmoothing(settings.smoothing);
+      training.setSmoothing(settings.smoothing, false); // setRuns computes the EMA and renders once
       training.setRuns(m.runs);
       explorer.setColorBy(settings.colorBy, settings.clusterK);
-      explorer.setTable(m.table, m.thumbnails);
-      explorer.setClusters(m.clusters);
-      explorer.setProjection(m.projection);
+      explorer.setAll(m.table, m.thumbnails, m.clusters, m.projection); // one render, not three
       gallery.setK(settings.k);
       gallery.setTable(m.table, m.thumbnails);
       evaluation.setUserThreshold(settings.threshold);

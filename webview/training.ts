@@ -1,7 +1,11 @@
 // Live training: loss (raw + EMA) per step, validation P@1 / MAP@R per epoch, mean positive/negative distance and
 // their gap, throughput, learning rate, ETA, warnings, Stop/Resume, overlay of several runs.
-// Deltas are queued and flushed once per animation frame with Plotly.extendTraces, so a burst of steps costs one
-// redraw per chart per frame.
+// Deltas are queued and flushed at most every FLUSH_MS (on an animation frame), all pending steps in one
+// Plotly.extendTraces per chart, so a stream of steps costs a few redraws per second whatever its rate.
+// The curves are SVG `scatter` lines, not scattergl: plotly simplifies SVG lines to what the pixels can show, and a
+// WebGL canvas has to be re-rendered and (with software compositing, as in the benchmark) read back on every redraw,
+// which cost seconds per append. Up to EXACT_MAX steps per run every step is drawn; beyond that each trace is a
+// min/max envelope over BUCKETS buckets (spikes stay visible) computed from the full series, which is kept.
 import type { EpochPoint, RunView, RunWarning, StepSeries } from '../src/protocol/webview';
 import { appendSeries, emptySeries } from '../src/protocol/webview';
 import { Plotly, type GraphDiv, type Trace } from './plotly';
@@ -17,6 +21,34 @@ interface RunState {
 }
 
 const GAP_WARNINGS = new Set(['distance-gap-collapse', 'loss-at-margin']);
+/** Minimum time between two chart updates while steps stream in. */
+const FLUSH_MS = 250;
+/** Steps per run drawn exactly; longer runs are drawn as a min/max envelope. */
+export const EXACT_MAX = 20_000;
+/** Buckets of the envelope (at most 2 points each, plus the last point). */
+const BUCKETS = 2_000;
+
+/** Min/max envelope of y over index buckets: per bucket its minimum and maximum in index order, and the last point. */
+export function envelope(x: readonly number[], y: readonly number[], buckets = BUCKETS): { x: number[]; y: number[] } {
+  const n = y.length;
+  if (n <= 2 * buckets) return { x: x.slice(), y: y.slice() };
+  const size = Math.ceil(n / buckets);
+  const ox: number[] = [], oy: number[] = [];
+  for (let i0 = 0; i0 < n; i0 += size) {
+    const i1 = Math.min(n, i0 + size);
+    let lo = i0, hi = i0;
+    for (let i = i0 + 1; i < i1; i++) {
+      const v = y[i];
+      if (v < y[lo] || !(y[lo] === y[lo])) lo = i; // NaN never wins a comparison: skip it unless all are NaN
+      if (v > y[hi] || !(y[hi] === y[hi])) hi = i;
+    }
+    const a = Math.min(lo, hi), b = Math.max(lo, hi);
+    ox.push(x[a]); oy.push(y[a]);
+    if (b !== a) { ox.push(x[b]); oy.push(y[b]); }
+  }
+  if (ox[ox.length - 1] !== x[n - 1]) { ox.push(x[n - 1]); oy.push(y[n - 1]); }
+  return { x: ox, y: oy };
+}
 
 export class TrainingPanel {
   readonly root: HTMLElement;
@@ -24,6 +56,12 @@ export class TrainingPanel {
   private order: string[] = [];
   private pending = new Map<string, StepSeries>();
   private frame = 0;
+  private timer: ReturnType<typeof setTimeout> | 0 = 0;
+  private lastFlush = -Infinity;
+  /** True when the charts show a decimated run: updates then redraw the envelopes instead of extending traces. */
+  private decimated = false;
+  /** Step events each decimated trace stands for (uid → count); exact traces have one point per event. */
+  private represented = new Map<string, number>();
   private smoothing = 0.9;
   private readonly lossDiv: GraphDiv;
   private readonly valDiv: GraphDiv;
@@ -65,9 +103,11 @@ export class TrainingPanel {
     this.host.postMessage({ type: 'savePng', chart, dataUrl });
   }
 
-  setSmoothing(s: number): void {
+  /** `rerender` false: only remember it (the snapshot's setRuns computes the EMA and renders). */
+  setSmoothing(s: number, rerender = true): void {
     this.smoothing = s;
     this.smoothingInput.value = String(s);
+    if (!rerender) return;
     for (const r of this.runs.values()) this.recomputeSmooth(r);
     this.render();
   }
@@ -78,15 +118,18 @@ export class TrainingPanel {
     this.extendSmooth(r, r.view.steps.loss);
   }
 
+  /** Incremental EMA: only the new losses are visited. */
   private extendSmooth(r: RunState, loss: number[]): number[] {
-    const a = this.smoothing;
+    const a = this.smoothing, b = 1 - a;
     const out: number[] = new Array(loss.length);
+    let ema = r.ema;
     for (let i = 0; i < loss.length; i++) {
       const v = loss[i];
-      r.ema = r.ema === null || !Number.isFinite(r.ema) ? v : a * r.ema + (1 - a) * v;
-      out[i] = r.ema;
-      r.smooth.push(r.ema);
+      ema = ema === null || !Number.isFinite(ema) ? v : a * ema + b * v;
+      out[i] = ema;
+      r.smooth.push(ema);
     }
+    r.ema = ema;
     return out;
   }
 
@@ -130,7 +173,17 @@ export class TrainingPanel {
     const p = this.pending.get(runId);
     if (p) appendSeries(p, steps);
     else this.pending.set(runId, appendSeries(emptySeries(), steps));
-    if (!this.frame) this.frame = requestAnimationFrame(() => void this.flush());
+    this.schedule();
+  }
+
+  /** One flush on the first animation frame at least FLUSH_MS after the previous flush. */
+  private schedule(): void {
+    if (this.timer || this.frame) return;
+    const wait = Math.max(0, this.lastFlush + FLUSH_MS - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      this.frame = requestAnimationFrame(() => { this.frame = 0; void this.flush(); });
+    }, wait);
   }
 
   addEpochs(runId: string, epochs: EpochPoint[]): void {
@@ -153,8 +206,10 @@ export class TrainingPanel {
 
   /** Applies the queued steps: one extendTraces per chart. Resolves when plotly has drawn. */
   async flush(): Promise<void> {
-    this.frame = 0;
+    if (this.timer) { clearTimeout(this.timer); this.timer = 0; }
+    if (this.frame) { cancelAnimationFrame(this.frame); this.frame = 0; }
     if (this.pending.size === 0) return;
+    this.lastFlush = performance.now();
     const lossX: number[][] = [], lossY: number[][] = [], lossIdx: number[] = [];
     const distX: number[][] = [], distY: number[][] = [], distIdx: number[] = [];
     let lastStats = false;
@@ -171,6 +226,15 @@ export class TrainingPanel {
       lastStats = true;
     }
     this.pending.clear();
+    if (lastStats && (this.decimated || this.visibleRuns().some((r) => r.view.steps.step.length > EXACT_MAX))) {
+      // Envelopes are recomputed from the full series (O(steps), about a millisecond per 100,000) and redrawn.
+      const { loss, dist } = this.curveTraces();
+      const work = [Plotly.react(this.lossDiv, loss, this.lossDiv.layout ?? {}, PLOT_CONFIG), Plotly.react(this.distDiv, dist, this.distDiv.layout ?? {}, PLOT_CONFIG)];
+      this.renderStats();
+      await Promise.all(work);
+      this.flushes++;
+      return;
+    }
     const work: Array<Promise<unknown>> = [];
     if (lossIdx.length) work.push(Plotly.extendTraces(this.lossDiv, { x: lossX, y: lossY }, lossIdx));
     if (distIdx.length) work.push(Plotly.extendTraces(this.distDiv, { x: distX, y: distY }, distIdx));
@@ -188,31 +252,49 @@ export class TrainingPanel {
     return p[i % p.length];
   }
 
-  render(): void {
+  /** The loss and distance traces of the visible runs (exact, or envelopes for long runs) and the margin lines. */
+  private curveTraces(): { loss: Trace[]; dist: Trace[]; shapes: Array<Record<string, unknown>> } {
     const t = readTheme();
     const loss: Trace[] = [];
     const dist: Trace[] = [];
     this.traceIndex.clear();
+    this.represented.clear();
+    this.decimated = false;
     const shapes: Array<Record<string, unknown>> = [];
     this.order.forEach((id, i) => {
       const r = this.runs.get(id)!;
       if (!r.visible) return;
       const c = this.color(i);
       const s = r.view.steps;
+      const n = s.step.length;
+      const gap = s.negDist.map((v, k) => v - s.posDist[k]);
+      const dec = n > EXACT_MAX;
+      if (dec) this.decimated = true;
+      const xy = (y: number[], uid: string) => {
+        if (dec) { this.represented.set(uid, n); return envelope(s.step, y); }
+        return { x: s.step.slice(), y: y === gap ? gap : y.slice() };
+      };
+      const env = dec ? ' (min/max envelope)' : '';
       this.traceIndex.set(id, { loss: [loss.length, loss.length + 1], dist: [dist.length, dist.length + 1, dist.length + 2] });
       loss.push(
-        { type: 'scattergl', mode: 'lines', uid: `${id}:loss`, name: `${r.view.name} loss`, x: s.step.slice(), y: s.loss.slice(), line: { color: c, width: 1 }, opacity: 0.35 },
-        { type: 'scattergl', mode: 'lines', uid: `${id}:smooth`, name: `${r.view.name} smoothed`, x: s.step.slice(), y: r.smooth.slice(), line: { color: c, width: 2 } },
+        { type: 'scatter', mode: 'lines', uid: `${id}:loss`, name: `${r.view.name} loss${env}`, ...xy(s.loss, `${id}:loss`), line: { color: c, width: 1 }, opacity: 0.35 },
+        { type: 'scatter', mode: 'lines', uid: `${id}:smooth`, name: `${r.view.name} smoothed`, ...xy(r.smooth, `${id}:smooth`), line: { color: c, width: 2 } },
       );
       dist.push(
-        { type: 'scattergl', mode: 'lines', uid: `${id}:pos`, name: `${r.view.name} positive`, x: s.step.slice(), y: s.posDist.slice(), line: { color: c, width: 1.5 } },
-        { type: 'scattergl', mode: 'lines', uid: `${id}:neg`, name: `${r.view.name} negative`, x: s.step.slice(), y: s.negDist.slice(), line: { color: c, width: 1.5, dash: 'dash' } },
-        { type: 'scattergl', mode: 'lines', uid: `${id}:gap`, name: `${r.view.name} gap`, x: s.step.slice(), y: s.negDist.map((n, k) => n - s.posDist[k]), line: { color: c, width: 1, dash: 'dot' } },
+        { type: 'scatter', mode: 'lines', uid: `${id}:pos`, name: `${r.view.name} positive`, ...xy(s.posDist, `${id}:pos`), line: { color: c, width: 1.5 } },
+        { type: 'scatter', mode: 'lines', uid: `${id}:neg`, name: `${r.view.name} negative`, ...xy(s.negDist, `${id}:neg`), line: { color: c, width: 1.5, dash: 'dash' } },
+        { type: 'scatter', mode: 'lines', uid: `${id}:gap`, name: `${r.view.name} gap`, ...xy(gap, `${id}:gap`), line: { color: c, width: 1, dash: 'dot' } },
       );
       if (r.view.margin !== undefined) {
         shapes.push({ type: 'line', name: `margin:${id}`, xref: 'paper', x0: 0, x1: 1, y0: r.view.margin, y1: r.view.margin, line: { color: t.muted, width: 1, dash: 'dot' } });
       }
     });
+    return { loss, dist, shapes };
+  }
+
+  render(): void {
+    const t = readTheme();
+    const { loss, dist, shapes } = this.curveTraces();
     void Plotly.react(this.lossDiv, loss, { ...baseLayout(t, 'Loss per step', 'step', 'loss'), shapes }, PLOT_CONFIG);
     void Plotly.react(this.distDiv, dist, { ...baseLayout(t, 'Mean distances (positive, negative, gap)', 'step', 'distance'),
       shapes: [{ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: 0, y1: 0, line: { color: t.muted, width: 1 } }] }, PLOT_CONFIG);
@@ -308,7 +390,8 @@ export class TrainingPanel {
   /** For tests: point counts per trace uid. */
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const gd of [this.lossDiv, this.distDiv, this.valDiv]) for (const t of gd.data ?? []) out[String(t.uid)] = (t.x as unknown[]).length;
+    // Exact traces: their drawn points. Envelopes (runs over EXACT_MAX steps): the step events they stand for.
+    for (const gd of [this.lossDiv, this.distDiv, this.valDiv]) for (const t of gd.data ?? []) out[String(t.uid)] = this.represented.get(String(t.uid)) ?? (t.x as unknown[]).length;
     return out;
   }
 
