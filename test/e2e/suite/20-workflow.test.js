@@ -129,18 +129,43 @@ suite('workflow', function () {
     assert.ok(top.distance < 1e-5, `distance of the image to itself is ${top.distance}`);
   });
 
-  test('Open Dashboard opens a tab for the run', async () => {
+  const dashboardEntry = async (runDir) => ((await exec('embeddingLab._dashboardState')) || []).find((e) => samePath(e.runDir, runDir));
+  const eventCount = (runDir, type) => fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').split('\n')
+    .filter((l) => l.includes(`"type":"${type}"`)).length;
+
+  test('Open Dashboard on a finished run shows its curves', async () => {
     assert.ok(st.runDir, 'needs a trained run');
-    // For now the dashboard is a live markdown summary (<run>.md); the webview panel ("Dashboard: <run>") replaces it
-    // later: accept a new tab named after the run, of either kind.
-    const name = path.basename(st.runDir);
-    const allTabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs);
-    const before = new Set(allTabs());
+    await poll(async () => (await runJson()).status === 'done', 'the run to be done', 120000);
     const res = await exec('embeddingLab.openDashboard', st.runDir);
-    // Tab state reaches the extension host asynchronously: poll.
-    const tab = await poll(() => allTabs().find((t) => !before.has(t) && t.label.includes(name)), `a new tab named after ${name}`, 30000);
-    const kind = tab.input instanceof vscode.TabInputWebview ? 'webview' : tab.input instanceof vscode.TabInputText ? 'text' : 'other';
-    e2eLog(`openDashboard -> ${JSON.stringify(res)}; tab "${tab.label}" (${kind})`);
+    assert.equal(res && res.panel, 'webview', `openDashboard returned ${JSON.stringify(res)}`);
+    // ready + snapshot prove that dist/webview.js loaded under the CSP inside the real workbench and talked back.
+    const e = await poll(async () => { const x = await dashboardEntry(st.runDir); return x && x.ready >= 1 && x.snapshots >= 1 && x; },
+      'the dashboard webview to say ready and get its snapshot', 90000);
+    assert.equal(e.stepPoints, eventCount(st.runDir, 'step'), 'one curve point per step event');
+    assert.equal(e.epochPoints, eventCount(st.runDir, 'epoch'), 'one point per epoch event');
+    assert.equal(e.status, 'done');
+    assert.deepEqual(e.webviewErrors, []);
+    await exec('embeddingLab.openDashboard', st.runDir);
+    const all = (await exec('embeddingLab._dashboardState')).filter((x) => samePath(x.runDir, st.runDir));
+    assert.equal(all.length, 1, 'opening it again reveals the same panel');
+    e2eLog(`dashboard of the finished run: ${e.stepPoints} step points, ${e.epochPoints} epoch points`);
+  });
+
+  test('a running training adds points to the open dashboard live', async () => {
+    assert.ok(st.config, 'needs the config');
+    const res = await exec('embeddingLab.trainExperiment', vscode.Uri.file(st.config), { force: true });
+    const runDir = fsPathOf(res && res.runDir);
+    assert.ok(runDir && !samePath(runDir, st.runDir), `a new run, got ${JSON.stringify(res)}`);
+    await exec('embeddingLab.openDashboard', runDir);
+    const first = await poll(async () => { const x = await dashboardEntry(runDir); return x && x.snapshots >= 1 && x; }, 'the live dashboard snapshot', 90000);
+    const s0 = first.stepPoints;
+    const live = await poll(async () => { const x = await dashboardEntry(runDir); return x && x.deltaStepPoints > 0 && x.stepPoints > s0 && x; },
+      'step points arriving as deltas while training runs', 120000);
+    e2eLog(`live dashboard: ${s0} points at the snapshot, ${live.stepPoints} after deltas (${live.deltaStepPoints} by delta)`);
+    const done = await poll(async () => { const x = await dashboardEntry(runDir); return x && x.status === 'done' && x; }, 'the live run to finish', 240000);
+    await poll(async () => { const x = await dashboardEntry(runDir); return x && x.stepPoints === eventCount(runDir, 'step') && x; },
+      'every step event on the curve, none twice', 30000);
+    assert.deepEqual(done.webviewErrors, []);
   });
 
   suiteTeardown(async () => {
