@@ -20,7 +20,7 @@ import {
   type EnvironmentReport,
 } from './environment';
 import { ExperimentNode } from './experiments-view';
-import { installBackend, type NativeBackend } from './install';
+import { installBackend, type NativeBackend, backendPackage } from './install';
 import {
   canStartRun,
   chooseTableForImage,
@@ -599,8 +599,8 @@ const checkEnvironment: CommandFn = async (ctx, a0) => {
 function installer(kind: NativeBackend): CommandFn {
   return async (ctx, a0) => {
     const programmatic = isObj(a0);
-    const pkg = kind === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
-    const res = await withCancellableProgress(`Installing ${pkg} (libtensorflow download included; this can take minutes)`, (report, signal) =>
+    const pkg = backendPackage(kind);
+    const res = await withCancellableProgress(kind === 'webgpu' ? `Installing ${pkg} (Dawn's WebGPU bindings, about 50 MB to download)` : `Installing ${pkg} (libtensorflow download included; this can take minutes)`, (report, signal) =>
       installBackend(kind, ctx.backendsDir, {
         signal,
         onLog: (t) => {
@@ -691,6 +691,7 @@ export const COMMANDS: Record<string, CommandFn> = {
   checkEnvironment,
   installGpuBackend: installer('gpu'),
   installNativeCpuBackend: installer('cpu'),
+  installWebGpuBackend: installer('webgpu'),
   refreshRuns,
   deleteRun,
   revealRun,

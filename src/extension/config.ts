@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { BackendSetting } from './logic';
 
-const BACKENDS: readonly BackendSetting[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'];
+const BACKENDS: readonly BackendSetting[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow', 'tensorflow-gpu'];
 
 export interface Settings {
   backend: BackendSetting;

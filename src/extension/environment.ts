@@ -12,6 +12,9 @@ export interface BackendProbe {
   detail: string;
   reason?: string;
   fix?: string;
+  /** webgpu only: the adapters Dawn sees, and what is missing for each path (from `embedlab env --json`). */
+  adapters?: Array<{ vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean; software?: boolean }>;
+  problems?: Array<{ reason: string; fix?: string }>;
 }
 
 export interface CudaLibrary {
@@ -98,6 +101,17 @@ export function environmentGuidance(i: GuidanceInput): string[] {
   if (gpu && !gpu.available) {
     g.push(`The tensorflow-gpu backend is not available: ${gpu.reason ?? gpu.detail}. Run "Embedding Lab: Install GPU Backend" (installs @tensorflow/tfjs-node-gpu@4.22.0 into the extension's storage; it downloads libtensorflow 2.9 with GPU support, about 400 MB).`);
   }
+  const webgpu = by.get('webgpu');
+  if (webgpu) {
+    const hardware = (webgpu.adapters ?? []).some((a) => !a.isFallbackAdapter && !a.software);
+    if (!hardware) {
+      for (const p of webgpu.problems ?? []) {
+        const fix = /not installed/i.test(p.reason) ? 'Run "Embedding Lab: Install WebGPU Backend" (installs Dawn\'s `webgpu` package into the extension\'s storage).' : p.fix ?? '';
+        g.push(`WebGPU: ${p.reason}. ${fix}`.trim());
+      }
+      if ((webgpu.problems ?? []).length === 0 && !webgpu.available) g.push(`WebGPU: ${webgpu.reason ?? webgpu.detail}${webgpu.fix ? `. ${webgpu.fix}` : ''}`);
+    }
+  }
   const cpu = by.get('tensorflow');
   if (cpu && !cpu.available && (!gpu || !gpu.available)) {
     g.push('Optional: "Embedding Lab: Install Native CPU Backend" installs @tensorflow/tfjs-node@4.22.0 (libtensorflow on the CPU), usually several times faster than wasm.');
@@ -110,6 +124,11 @@ export function environmentMarkdown(r: EnvironmentReport): string {
   const ok = (b: boolean) => (b ? '✓' : '✗');
   const lines = ['# Embedding Lab environment', '', `Worker node: ${r.node.worker} (${r.node.version}, ${r.node.platform})`, '', '## Backends', '', '| | backend | detail |', '|---|---|---|'];
   for (const b of r.backends) lines.push(`| ${ok(b.available)} | ${b.name} | ${(b.available ? b.detail : b.reason ?? b.detail).replace(/\|/g, '\\|')} |`);
+  const adapters = r.backends.find((b) => b.name === 'webgpu')?.adapters ?? [];
+  if (adapters.length) {
+    lines.push('', '### WebGPU adapters (Dawn)', '', '| adapter | vendor / architecture | fallback |', '|---|---|---|');
+    for (const a of adapters) lines.push(`| ${(a.description || a.device).replace(/\|/g, '\\|')} | ${a.vendor} / ${a.architecture} | ${a.isFallbackAdapter || a.software ? 'yes (software; not used by auto)' : 'no'} |`);
+  }
   if (r.cliError) lines.push('', `Could not run \`embedlab env --json\`: ${r.cliError}`);
   lines.push('', '## GPU', '', `${ok(r.nvidiaSmi.found)} nvidia-smi${r.nvidiaSmi.found ? `: ${r.nvidiaSmi.gpus.join('; ') || 'no GPU listed'}${r.nvidiaSmi.driver ? ` (driver ${r.nvidiaSmi.driver})` : ''}` : r.nvidiaSmi.error ? ` (${r.nvidiaSmi.error})` : ''}`);
   if (r.cuda.checked) {

@@ -5,9 +5,12 @@ import * as fs from 'node:fs';
 import { runProcess, type RunProcessResult } from './cli-runner';
 
 export const TFJS_VERSION = '4.22.0';
-export type NativeBackend = 'gpu' | 'cpu';
+/** Dawn's Node bindings for the webgpu backend (131 MB for all platforms, no download script): on demand only. */
+export const WEBGPU_VERSION = '0.6.2';
+export type NativeBackend = 'gpu' | 'cpu' | 'webgpu';
 
 export function backendPackage(kind: NativeBackend): string {
+  if (kind === 'webgpu') return `webgpu@${WEBGPU_VERSION}`;
   return `${kind === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'}@${TFJS_VERSION}`;
 }
 
@@ -33,7 +36,7 @@ export function installFailureMessage(kind: NativeBackend, r: Pick<RunProcessRes
   if (r.spawnError) return `Could not run npm (${r.spawnError}). Install Node.js with npm and make sure \`npm\` is on the PATH of VS Code, then try again.`;
   const text = `${r.stderr}\n${r.stdout}`;
   if (/ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ENETUNREACH|network/i.test(text)) {
-    return `Installing ${pkg} failed: the npm registry (or the libtensorflow download) cannot be reached from this machine. Connect to the network (or configure npm's proxy/registry) and try again; training keeps working with the wasm backend.`;
+    return `Installing ${pkg} failed: the npm registry${kind === 'webgpu' ? '' : ' (or the libtensorflow download)'} cannot be reached from this machine. Connect to the network (or configure npm's proxy/registry) and try again; training keeps working with the wasm backend.`;
   }
   const last = text.split('\n').map((l) => l.trim()).filter((l) => /^npm (ERR!|error)/.test(l)).slice(-3).join(' ') || `npm exited with code ${r.code}`;
   return `Installing ${pkg} failed: ${last}. See the "Embedding Lab" output for the full log; training keeps working with the wasm backend.`;

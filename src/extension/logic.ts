@@ -19,6 +19,7 @@ export const TRUST_REQUIRED: ReadonlySet<string> = new Set([
   `${EXT}.findSimilarImages`,
   `${EXT}.installGpuBackend`,
   `${EXT}.installNativeCpuBackend`,
+  `${EXT}.installWebGpuBackend`,
 ]);
 
 export interface EnablementState {
@@ -41,6 +42,7 @@ const SHORT: Record<string, string> = {
   [`${EXT}.findSimilarImages`]: 'Finding similar images',
   [`${EXT}.installGpuBackend`]: 'Installing the GPU backend',
   [`${EXT}.installNativeCpuBackend`]: 'Installing the native CPU backend',
+  [`${EXT}.installWebGpuBackend`]: 'Installing the WebGPU backend',
 };
 
 /** Whether a command may run now, and if not, the sentence that says why (shown instead of running it). */
@@ -145,7 +147,7 @@ export function chooseNode(nodePathSetting: string | undefined, execPath: string
   return { command: execPath, env: { ELECTRON_RUN_AS_NODE: '1' } };
 }
 
-export type BackendSetting = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
+export type BackendSetting = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
 
 export interface TrainArgsOptions {
   config?: string;

@@ -39,6 +39,7 @@ describe('command enablement', () => {
   const restricted = [
     'embeddingLab.trainExperiment', 'embeddingLab.resumeTraining', 'embeddingLab.embedFolder',
     'embeddingLab.findSimilarImages', 'embeddingLab.installGpuBackend', 'embeddingLab.installNativeCpuBackend',
+    'embeddingLab.installWebGpuBackend',
   ];
 
   it('untrusted: train, resume, embed, find similar and installs are disabled with an explanation', () => {
@@ -296,5 +297,26 @@ describe('backend install', () => {
     assert.match(m, /wasm backend/);
     assert.match(installFailureMessage('cpu', { code: null, cancelled: false, spawnError: 'spawn npm ENOENT', stderr: '', stdout: '' }), /Could not run npm/);
     assert.match(installFailureMessage('cpu', { code: 1, cancelled: false, stderr: 'npm error code E403\nnpm error 403 Forbidden', stdout: '' }), /npm error 403 Forbidden/);
+  });
+});
+
+describe('Check Environment: the WebGPU section', () => {
+  it('lists Dawn adapters and turns each missing WebGPU path into guidance', async () => {
+    const { environmentGuidance, environmentMarkdown } = await import('../../src/extension/environment');
+    const webgpu = {
+      name: 'webgpu', available: true, detail: 'lavapipe', adapters: [
+        { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7', isFallbackAdapter: true, software: true },
+      ],
+      problems: [{ reason: 'only a software adapter (lavapipe): auto does not use it', fix: 'install a GPU Vulkan driver' }],
+    };
+    const missing = { name: 'webgpu', available: false, detail: '', adapters: [], problems: [{ reason: 'the webgpu package is not installed', fix: 'npm install webgpu' }] };
+    const base = { platform: 'linux', arch: 'x64', nvidiaSmi: { found: false, gpus: [] }, cuda: { checked: false, libraries: [], ldLibraryPath: [] } } as const;
+    const g1 = environmentGuidance({ ...base, backends: [webgpu] } as never);
+    assert.ok(g1.some((l: string) => /WebGPU: only a software adapter.*install a GPU Vulkan driver/.test(l)), g1.join('\n'));
+    const g2 = environmentGuidance({ ...base, backends: [missing] } as never);
+    assert.ok(g2.some((l: string) => /WebGPU: the webgpu package is not installed\. Run "Embedding Lab: Install WebGPU Backend"/.test(l)), g2.join('\n'));
+    const md = environmentMarkdown({ node: { version: 'v20', platform: 'linux-x64', worker: 'node' }, backends: [webgpu], guidance: g1, ...base } as never);
+    assert.match(md, /### WebGPU adapters \(Dawn\)/);
+    assert.match(md, /\| llvmpipe: Mesa 25\.0\.7 \| mesa \/ software \| yes \(software; not used by auto\) \|/);
   });
 });
