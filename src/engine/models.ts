@@ -25,8 +25,16 @@ export interface BranchSpec extends ModelConfig {
 }
 
 type TfModule = typeof TF;
+interface InputConvArgs {
+  filters: number;
+  kernelSize: number;
+  strides: number;
+  kernelInitializer?: ReturnType<typeof TF.initializers.heNormal>;
+  name?: string;
+}
 interface CustomLayers {
   L2Normalize: new (args?: TF.serialization.ConfigDict) => TF.layers.Layer;
+  InputConv2D: new (args: InputConvArgs) => TF.layers.Layer;
   PairDistance: new (args: { distance: DistanceName; name?: string }) => TF.layers.Layer;
 }
 const customByTf = new WeakMap<object, CustomLayers>();
@@ -77,9 +85,49 @@ export function customLayers(t: TfModule = tf): CustomLayers {
     }
   }
 
+  // The first conv of the network (its input is the image): 'same' padding, no bias, linear. tf.layers' Conv2D always
+  // runs tf.fused.conv2d, whose custom gradient computes dX eagerly — for the first layer that is a full
+  // Conv2DBackpropInput of the image (~150 ms of a ResNet-18 step on wasm) that nothing uses. tf.conv2d's gradient
+  // is lazy per input, so calling it here skips that work. Its one weight is `<name>/kernel`, as for Conv2D.
+  class InputConv2D extends t.layers.Layer {
+    static className = 'InputConv2D';
+    readonly filters: number;
+    readonly kernelSize: number;
+    readonly strides: number;
+    private readonly init?: ReturnType<typeof TF.initializers.heNormal>;
+    private kernel?: TF.LayerVariable;
+    constructor(args: InputConvArgs) {
+      super({ name: args.name });
+      this.filters = args.filters;
+      this.kernelSize = args.kernelSize;
+      this.strides = args.strides;
+      this.init = args.kernelInitializer;
+    }
+    override build(inputShape: TF.Shape | TF.Shape[]): void {
+      const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
+      const cin = shape[shape.length - 1] as number;
+      this.kernel = this.addWeight('kernel', [this.kernelSize, this.kernelSize, cin, this.filters], 'float32',
+        this.init ?? t.initializers.heNormal({}));
+      this.built = true;
+    }
+    override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
+      const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
+      const out = (d: number | null) => (d === null ? null : Math.ceil(d / this.strides));
+      return [s[0], out(s[1]), out(s[2]), this.filters];
+    }
+    override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as TF.Tensor4D;
+      return t.conv2d(x, this.kernel!.read() as TF.Tensor4D, this.strides, 'same');
+    }
+    override getConfig(): TF.serialization.ConfigDict {
+      return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides };
+    }
+  }
+
   t.serialization.registerClass(L2Normalize);
   t.serialization.registerClass(PairDistance);
-  const layers: CustomLayers = { L2Normalize, PairDistance };
+  t.serialization.registerClass(InputConv2D);
+  const layers: CustomLayers = { L2Normalize, PairDistance, InputConv2D };
   customByTf.set(t, layers);
   return layers;
 }
@@ -101,10 +149,11 @@ function convBn(x: SymbolicTensor, init: SeededInit, filters: number, kernel: nu
       filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: true, activation: relu ? 'relu' : 'linear', name: `${name}_conv`,
     }).apply(x) as SymbolicTensor;
   }
-  let y = tf.layers.conv2d({
-    filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false,
-    kernelInitializer: init.he(), name: `${name}_conv`,
-  }).apply(x) as SymbolicTensor;
+  const onImage = x.sourceLayer?.getClassName() === 'InputLayer';
+  let y = (onImage
+    ? new (customLayers().InputConv2D)({ filters, kernelSize: kernel, strides: stride, kernelInitializer: init.he(), name: `${name}_conv` })
+    : tf.layers.conv2d({ filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: init.he(), name: `${name}_conv` })
+  ).apply(x) as SymbolicTensor;
   y = tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name: `${name}_bn` }).apply(y) as SymbolicTensor;
   if (relu) y = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(y) as SymbolicTensor;
   return y;
