@@ -9,7 +9,7 @@
 //   not the information-retrieval recall #relevant-in-top-K / R).
 //   Averages are over queries (micro, PML's default avg_of_avgs = false). Unlabelled rows and rows whose class
 //   has no other item are not queries (as PML excludes them) but stay in the gallery as distractors.
-// Clustering: k-means (k-means++ seeding from a seeded mulberry32, Lloyd iterations) and NMI with the
+// Clustering: k-means (k-means++ seeding from the seeded project PRNG (rng.ts), Lloyd iterations) and NMI with the
 //   arithmetic-mean normalisation, NMI = I(A;B) / ((H(A) + H(B)) / 2) (scikit-learn's default).
 // Verification (pairs of labelled rows): a pair is predicted "same" when distance ≤ threshold.
 //   ROC AUC = P(d_neg > d_pos) + ½·P(d_neg = d_pos) (ties count half, i.e. the trapezoid rule).
@@ -21,6 +21,7 @@
 
 import type { DistanceName } from './config-types';
 import { knn, knnChunkRows, knnLeaveOneOut, type KnnOptions } from './knn';
+import { Rng } from './rng';
 
 // ---------------------------------------------------------------------------------------------------------
 // Retrieval
@@ -150,16 +151,10 @@ export function rankMetrics(rel: ArrayLike<number>, R: number): { precisionAt1: 
 // ---------------------------------------------------------------------------------------------------------
 // k-means and NMI
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A seeded uniform [0, 1) stream from the project's PRNG (src/core/rng.ts). */
+function uniformStream(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 export interface KMeansResult {
@@ -173,13 +168,13 @@ export interface KMeansResult {
 }
 
 /**
- * Euclidean k-means: k-means++ seeding (D² sampling from mulberry32(seed)), then Lloyd iterations until no
+ * Euclidean k-means: k-means++ seeding (D² sampling from Rng(seed)), then Lloyd iterations until no
  * assignment changes or maxIter. Assignment ties go to the smaller centroid index; an empty cluster is re-seeded
  * with the point farthest from its centroid. The assignment step is the blocked kNN (k = 1).
  */
 export function kmeans(vectors: Float32Array, n: number, dim: number, k: number, seed: number, maxIter = 100): KMeansResult {
   if (!(k >= 1) || k > n) throw new RangeError(`kmeans: k = ${k} must be in [1, n = ${n}]`);
-  const rand = mulberry32(seed);
+  const rand = uniformStream(seed);
   const centroids = new Float32Array(k * dim);
   // k-means++ seeding.
   const minD = new Float64Array(n).fill(Infinity);
@@ -351,7 +346,7 @@ export function verification(
     neg = Float64Array.from(q);
   } else {
     sampled = true;
-    const rand = mulberry32(opts.seed ?? 0);
+    const rand = uniformStream(opts.seed ?? 0);
     const members = new Map<number, number[]>();
     for (let a = 0; a < m; a++) {
       let list = members.get(lab[a]);

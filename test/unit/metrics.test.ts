@@ -5,6 +5,7 @@ import {
   evaluateTable, kmeans, knnClassify, nmi, rankMetrics, retrievalMetrics, thresholdAnalysis, verification,
 } from '../../src/core/metrics';
 import { knnLeaveOneOut } from '../../src/core/knn';
+import { Rng } from '../../src/core/rng';
 
 const close = (a: number, b: number, eps = 1e-9, msg?: string) => assert.ok(Math.abs(a - b) <= eps, msg ?? `${a} ≉ ${b}`);
 
@@ -351,7 +352,8 @@ function referenceVerification(v: Float32Array, dim: number, labels: Int32Array,
     return distance === 'cosine' ? s / 2 : Math.sqrt(s);
   };
   const lab = rows.map((r) => labels[r]);
-  const rand = mulberry32(seed);
+  const rng = new Rng(seed); // the same stream as verification()'s sampler
+  const rand = () => rng.next();
   const members = new Map<number, number[]>();
   lab.forEach((y, a) => { if (!members.has(y)) members.set(y, []); (members.get(y) as number[]).push(a); });
   const classes = [...members.values()].filter((l) => l.length >= 2);
