@@ -235,6 +235,15 @@ function orthonormalize(Q: Float64Array, m: number, dim: number): void {
 export function pca2d(vectors: Float32Array, n: number, dim: number): Pca2d {
   if (!(dim >= 1)) throw new RangeError(`pca2d: bad dim ${dim}`);
   const { mean, cov } = covariance(vectors, n, dim);
+  return pca2dFromCovariance(vectors, n, dim, mean, cov);
+}
+
+/**
+ * The rest of PCA once the mean and the (symmetric) covariance are known: the top two eigenvectors and the
+ * projection of every row. Shared by pca2d and the extension host's sliced variant, which builds the covariance
+ * in slices.
+ */
+export function pca2dFromCovariance(vectors: Float32Array, n: number, dim: number, mean: Float64Array, cov: Float64Array): Pca2d {
   let total = 0;
   for (let j = 0; j < dim; j++) total += cov[j * dim + j];
   const e = topEigen(cov, dim, 2);

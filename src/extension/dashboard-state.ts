@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../core/atomic';
 import type { DistanceName } from '../core/config-types';
 import { knn } from '../core/knn';
 import { kmeans } from '../core/metrics';
-import { clusterAssignments, makeProjectionCache, projectionCachePath, projectionCacheValid, projectionCsv, neighborsCsv, topEigen, type Pca2d } from '../core/projection';
+import { clusterAssignments, makeProjectionCache, projectionCachePath, projectionCacheValid, projectionCsv, neighborsCsv, pca2dFromCovariance, type Pca2d } from '../core/projection';
 import { effectiveStatus, readRunInfo, runPaths } from '../core/run-folder';
 import { readTable, type Table } from '../core/table';
 import type { EpochEvent, LossType, RunStatus, WarningEvent, WorkerEvent } from '../protocol/events';
@@ -368,25 +368,7 @@ export async function pca2dSliced(
     }
   }
   o.onProgress?.(n, n);
-  // The rest of pca2d(): top two eigenvectors (dim × dim work, small) and the projection (n × dim).
-  let total = 0;
-  for (let j = 0; j < dim; j++) total += cov[j * dim + j];
-  const e = topEigen(cov, dim, 2);
-  const components = new Float64Array(2 * dim);
-  components.set(e.vectors.subarray(0, Math.min(2, dim) * dim));
-  const eig: [number, number] = [Math.max(0, e.values[0] ?? 0), Math.max(0, e.values[1] ?? 0)];
-  const x = new Float32Array(n);
-  const y = new Float32Array(n);
-  let m0 = 0, m1 = 0;
-  for (let j = 0; j < dim; j++) { m0 += mean[j] * components[j]; m1 += mean[j] * components[dim + j]; }
-  for (let r = 0; r < n; r++) {
-    const b = r * dim;
-    let a0 = 0, a1 = 0;
-    for (let j = 0; j < dim; j++) { const v = vectors[b + j]; a0 += v * components[j]; a1 += v * components[dim + j]; }
-    x[r] = a0 - m0;
-    y[r] = a1 - m1;
-  }
-  return { x, y, components, mean, eigenvalues: eig, explained: total > 0 ? [eig[0] / total, eig[1] / total] : [0, 0], totalVariance: total };
+  return pca2dFromCovariance(vectors, n, dim, mean, cov);
 }
 
 /** Rows k-means sees at most (k·dim·sample·100 iterations ≈ 1e8 multiply-adds, ~0.5 s); the rest are assigned. */
