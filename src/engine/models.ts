@@ -13,6 +13,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import type { DistanceName, ModelConfig } from '../core/config-types';
 import { tf } from './tf';
+import { batchNormTrain, batchNormTrainAvailable } from './kernels/batchnorm';
 
 export interface BranchSpec extends ModelConfig {
   inputShape: [number, number, number]; // [height, width, channels]
@@ -36,6 +37,13 @@ interface CustomLayers {
   L2Normalize: new (args?: TF.serialization.ConfigDict) => TF.layers.Layer;
   InputConv2D: new (args: InputConvArgs) => TF.layers.Layer;
   PairDistance: new (args: { distance: DistanceName; name?: string }) => TF.layers.Layer;
+  BatchNorm: new (args: BatchNormArgs) => TF.layers.Layer;
+}
+interface BatchNormArgs { axis?: number; momentum?: number; epsilon?: number; name?: string }
+/** The fields of tf.layers' BatchNormalization that TrainBatchNorm reads (not in its public typings). */
+interface BatchNormFields {
+  axis: number; momentum: number; epsilon: number; center: boolean; scale: boolean;
+  gamma: TF.LayerVariable; beta: TF.LayerVariable; movingMean: TF.LayerVariable; movingVariance: TF.LayerVariable;
 }
 const customByTf = new WeakMap<object, CustomLayers>();
 
@@ -124,10 +132,39 @@ export function customLayers(t: TfModule = tf): CustomLayers {
     }
   }
 
+  // tf.layers' BatchNormalization, except that training mode over the last axis runs as one forward and one
+  // backward kernel where the backend has them (kernels/batchnorm.ts: wasm), instead of moments() + batchNorm()
+  // differentiated op by op. Same weights, config and class name, so saved models are stock BatchNormalization
+  // layers (it is deliberately not registered: loading uses the stock class). Inference is the stock code.
+  const StockBatchNorm = Object.getPrototypeOf(t.layers.batchNormalization({})).constructor as new (args: BatchNormArgs) => TF.layers.Layer;
+  class TrainBatchNorm extends StockBatchNorm {
+    static className = 'BatchNormalization';
+    override call(inputs: TF.Tensor | TF.Tensor[], kwargs: Record<string, unknown>): TF.Tensor | TF.Tensor[] {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs);
+      const f = this as unknown as BatchNormFields;
+      const axis = f.axis < 0 ? f.axis + x.rank : f.axis;
+      if (kwargs.training !== true || axis !== x.rank - 1 || !f.center || !f.scale || x.dtype !== 'float32' || !batchNormTrainAvailable(t)) {
+        return super.call(inputs, kwargs);
+      }
+      return t.tidy(() => {
+        const [y, mean, variance] = batchNormTrain(t, x, f.gamma.read(), f.beta.read(), f.epsilon);
+        // The moving averages exactly as the stock layer updates them.
+        for (const [v, value] of [[f.movingMean, mean], [f.movingVariance, variance]] as const) {
+          t.tidy(() => {
+            const orig = v.read();
+            v.write(t.sub(orig, t.mul(t.sub(orig, value), 1 - f.momentum)));
+          });
+        }
+        t.dispose([mean, variance]);
+        return y;
+      });
+    }
+  }
+
   t.serialization.registerClass(L2Normalize);
   t.serialization.registerClass(PairDistance);
   t.serialization.registerClass(InputConv2D);
-  const layers: CustomLayers = { L2Normalize, PairDistance, InputConv2D };
+  const layers: CustomLayers = { L2Normalize, PairDistance, InputConv2D, BatchNorm: TrainBatchNorm };
   customByTf.set(t, layers);
   return layers;
 }
@@ -154,7 +191,7 @@ function convBn(x: SymbolicTensor, init: SeededInit, filters: number, kernel: nu
     ? new (customLayers().InputConv2D)({ filters, kernelSize: kernel, strides: stride, kernelInitializer: init.he(), name: `${name}_conv` })
     : tf.layers.conv2d({ filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: init.he(), name: `${name}_conv` })
   ).apply(x) as SymbolicTensor;
-  y = tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name: `${name}_bn` }).apply(y) as SymbolicTensor;
+  y = new (customLayers().BatchNorm)({ axis: -1, momentum: 0.9, epsilon: 1e-5, name: `${name}_bn` }).apply(y) as SymbolicTensor;
   if (relu) y = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(y) as SymbolicTensor;
   return y;
 }

@@ -29,6 +29,7 @@
 
 import type { TfModule } from '../tf';
 import type * as TfTypes from '@tensorflow/tfjs';
+import { maxPoolGradKernel } from './maxpool-grad';
 import { tileKernel } from './tile';
 import { interleavePhases, phaseFilterValues, scatterStrided, transpose2D, type PhaseAxis } from './rearrange';
 
@@ -221,6 +222,8 @@ export interface RegisterOptions {
   replaceInput?: boolean;
   /** Replace the stock Tile with the broadcast-based one in kernels/tile.ts (default true; BN gradients use it). */
   replaceTile?: boolean;
+  /** Replace MaxPoolGrad with ours (maxpool-grad.ts; wasm only). Default true on wasm. */
+  replaceMaxPoolGrad?: boolean;
   /** Backend to register for; default 'wasm'. ('cpu' works too, but tests use stock cpu as the reference.) */
   backendName?: string;
 }
@@ -249,13 +252,14 @@ export function registerWasmGradKernels(tf: TfModule, opts: RegisterOptions = {}
   install(backpropFilterKernel(tf, backendName));
   if (replaceInput) install(backpropInputKernel(tf, backendName));
   if (opts.replaceTile ?? true) install(tileKernel(tf, backendName, tf.getKernel('Tile', backendName)));
+  if (backendName === 'wasm' && (opts.replaceMaxPoolGrad ?? true)) install(maxPoolGradKernel(tf, tf.getKernel('MaxPoolGrad', backendName)));
   return done;
 }
 
 /** Removes our kernels for `backendName` (default wasm) and restores the stock ones we replaced. */
 export function unregisterWasmGradKernels(tf: TfModule, backendName = 'wasm'): void {
   const stock = replacedStock.get(tf.engine());
-  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile']) {
+  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', 'MaxPoolGrad']) {
     if (!isOurs(tf.getKernel(name, backendName))) continue;
     tf.unregisterKernel(name, backendName);
     const original = stock?.get(`${name}/${backendName}`);
