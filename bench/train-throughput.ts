@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { initBackend } from '../src/engine/backend';
+import { fusedAdam } from '../src/engine/kernels/adam';
 import { tripletLoss } from '../src/engine/losses';
 import { buildBranch, parameterCount } from '../src/engine/models';
 import { tf } from '../src/engine/tf';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     backbone, width, embeddingDim: 128, normalize: true, inputShape: [sz, sz, 3], seed: 1,
   } as Parameters<typeof buildBranch>[0]);
   const vars = branch.trainableWeights.map((w) => (w as unknown as { val: Variable }).val);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = fusedAdam(tf, 1e-3); // as train.ts: tf.train.adam with the fused update on wasm
   const streams = [0, 1, 2].map((i) => tf.randomUniform([batch, sz, sz, 3], 0, 1, 'float32', 100 + i));
   const nImages = 3 * batch;
 

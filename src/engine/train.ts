@@ -24,6 +24,7 @@ import { checkModelFits, checkWebGpuHealth, initBackend } from './backend';
 import { ImageStore, type ImageSpec } from './images';
 import { contrastiveLoss, minedTripletLoss, quartetLoss, tripletLoss, type LossOutput } from './losses';
 import { loadOptimizer, loadWeightsInto, readableDir, saveLayersModel, saveOptimizer, writeDirAtomic } from './model-io';
+import { fusedAdam } from './kernels/adam';
 import { buildBranch, parameterCount } from './models';
 import { exportModels } from './export';
 import { tf } from './tf';
@@ -62,7 +63,7 @@ export function imageSpecOf(config: ExperimentConfig): ImageSpec {
 function makeOptimizer(config: ExperimentConfig): Optimizer {
   const o = config.training.optimizer;
   switch (o.type) {
-    case 'adam': return tf.train.adam(o.learningRate);
+    case 'adam': return fusedAdam(tf, o.learningRate); // tf.train.adam, one kernel per variable on wasm (kernels/adam.ts)
     case 'sgd': return tf.train.sgd(o.learningRate);
     case 'momentum': return tf.train.momentum(o.learningRate, o.momentum);
     case 'rmsprop': return tf.train.rmsprop(o.learningRate, 0.9, o.momentum);

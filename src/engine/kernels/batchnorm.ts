@@ -3,9 +3,9 @@
 // tfjs-layers normalises a batch in training with moments() followed by batchNorm(), and autodiff differentiates
 // through both: per BN layer and step that is ~35 small kernels (Mean, Sub, Square, Sum, Multiply, Tile, RealDiv,
 // FusedBatchNorm …), each a full pass over the activation. On the wasm backend they cost ~300 ms of a ~1.1 s
-// ResNet-18 w0.25 triplet step (tf.profile). The closed forms need three passes forward and two backward:
+// ResNet-18 w0.25 triplet step (tf.profile). The closed forms need two passes forward and two backward:
 //
-//   forward, per channel c over the M = N·H·W rows:  μ = Σx/M,  σ² = Σ(x−μ)²/M (biased, as tf.moments),
+//   forward, per channel c over the M = N·H·W rows:  μ = Σx/M,  σ² = Σx²/M − μ² (biased, as tf.moments),
 //     s = 1/√(σ²+ε),  y = γ·s·(x−μ) + β
 //   backward:  dβ = Σdy,  dγ = s·Σdy·(x−μ),
 //     dx = γ·s·(dy − dβ/M − (x−μ)·s·dγ/M)      (= ∂L/∂x through μ and σ² as well; Ioffe & Szegedy 2015)
@@ -26,29 +26,49 @@ export function batchNormTrainForward(
   x: Float32Array, m: number, c: number, gamma: Float32Array, beta: Float32Array, epsilon: number,
   y: Float32Array, mean: Float32Array, variance: Float32Array, invStd: Float32Array,
 ): void {
+  // One pass for Σx and Σx² in Float64: σ² = Σx²/M − μ² loses ~μ²/σ²·2⁻⁵² relatively, far below float32 unless
+  // |μ|/σ > 10⁵, where a shifted second pass is used instead.
   const sum = new Float64Array(c);
-  for (let r = 0, o = 0; r < m; r++) for (let k = 0; k < c; k++, o++) sum[k] += x[o];
-  const mu = new Float64Array(c);
-  for (let k = 0; k < c; k++) mu[k] = sum[k] / m;
   const sq = new Float64Array(c);
-  for (let r = 0, o = 0; r < m; r++) {
-    for (let k = 0; k < c; k++, o++) {
-      const d = x[o] - mu[k];
-      sq[k] += d * d;
+  for (let r = 0; r < m; r++) {
+    const o = r * c;
+    for (let k = 0; k < c; k++) {
+      const v = x[o + k];
+      sum[k] += v;
+      sq[k] += v * v;
     }
   }
   const scale = new Float64Array(c);
   const shift = new Float64Array(c);
+  let shifted = false;
   for (let k = 0; k < c; k++) {
-    const v = sq[k] / m;
-    const s = 1 / Math.sqrt(v + epsilon);
-    mean[k] = mu[k];
+    const mu = sum[k] / m;
+    let v = Math.max(0, sq[k] / m - mu * mu);
+    if (mu * mu > 1e10 * v) { shifted = true; v = 0; }
+    mean[k] = mu;
     variance[k] = v;
+  }
+  if (shifted) {
+    sq.fill(0);
+    for (let r = 0; r < m; r++) {
+      const o = r * c;
+      for (let k = 0; k < c; k++) {
+        const d = x[o + k] - mean[k];
+        sq[k] += d * d;
+      }
+    }
+    for (let k = 0; k < c; k++) variance[k] = sq[k] / m;
+  }
+  for (let k = 0; k < c; k++) {
+    const s = 1 / Math.sqrt(variance[k] + epsilon);
     invStd[k] = s;
     scale[k] = gamma[k] * s;
-    shift[k] = beta[k] - mu[k] * gamma[k] * s;
+    shift[k] = beta[k] - (sum[k] / m) * gamma[k] * s;
   }
-  for (let r = 0, o = 0; r < m; r++) for (let k = 0; k < c; k++, o++) y[o] = x[o] * scale[k] + shift[k];
+  for (let r = 0; r < m; r++) {
+    const o = r * c;
+    for (let k = 0; k < c; k++) y[o + k] = x[o + k] * scale[k] + shift[k];
+  }
 }
 
 /** Backward pass: dx (M·C), dγ and dβ (C) from dy, x and the forward statistics. */
@@ -57,12 +77,13 @@ export function batchNormTrainBackward(
   dx: Float32Array, dGamma: Float32Array, dBeta: Float32Array,
 ): void {
   const sdy = new Float64Array(c);
-  const sdyx = new Float64Array(c); // Σ dy·(x − μ)
-  for (let r = 0, o = 0; r < m; r++) {
-    for (let k = 0; k < c; k++, o++) {
-      const g = dy[o];
+  const sdyx = new Float64Array(c); // Σ dy·x; Σ dy·(x − μ) = Σ dy·x − μ·Σ dy
+  for (let r = 0; r < m; r++) {
+    const o = r * c;
+    for (let k = 0; k < c; k++) {
+      const g = dy[o + k];
       sdy[k] += g;
-      sdyx[k] += g * (x[o] - mean[k]);
+      sdyx[k] += g * x[o + k];
     }
   }
   // dx = a·dy + b·x + d per channel, with a = γs, b = −γs³·Σdy(x−μ)/M, d = −a·Σdy/M − b·μ.
@@ -71,13 +92,17 @@ export function batchNormTrainBackward(
   const d = new Float64Array(c);
   for (let k = 0; k < c; k++) {
     const s = invStd[k];
+    const centred = sdyx[k] - mean[k] * sdy[k];
     a[k] = gamma[k] * s;
-    b[k] = -gamma[k] * s * s * s * sdyx[k] / m;
+    b[k] = -gamma[k] * s * s * s * centred / m;
     d[k] = -a[k] * sdy[k] / m - b[k] * mean[k];
-    dGamma[k] = sdyx[k] * s;
+    dGamma[k] = centred * s;
     dBeta[k] = sdy[k];
   }
-  for (let r = 0, o = 0; r < m; r++) for (let k = 0; k < c; k++, o++) dx[o] = a[k] * dy[o] + b[k] * x[o] + d[k];
+  for (let r = 0; r < m; r++) {
+    const o = r * c;
+    for (let k = 0; k < c; k++) dx[o + k] = a[k] * dy[o + k] + b[k] * x[o + k] + d[k];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@
 
 import type { TfModule } from '../tf';
 import type * as TfTypes from '@tensorflow/tfjs';
+import { identityKernel } from './identity';
 import { maxPoolGradKernel } from './maxpool-grad';
 import { tileKernel } from './tile';
 import { interleavePhases, phaseFilterValues, scatterStrided, transpose2D, type PhaseAxis } from './rearrange';
@@ -224,6 +225,8 @@ export interface RegisterOptions {
   replaceTile?: boolean;
   /** Replace MaxPoolGrad with ours (maxpool-grad.ts; wasm only). Default true on wasm. */
   replaceMaxPoolGrad?: boolean;
+  /** Replace Identity with a buffer-sharing one (identity.ts; wasm only). Default true on wasm. */
+  replaceIdentity?: boolean;
   /** Backend to register for; default 'wasm'. ('cpu' works too, but tests use stock cpu as the reference.) */
   backendName?: string;
 }
@@ -253,13 +256,14 @@ export function registerWasmGradKernels(tf: TfModule, opts: RegisterOptions = {}
   if (replaceInput) install(backpropInputKernel(tf, backendName));
   if (opts.replaceTile ?? true) install(tileKernel(tf, backendName, tf.getKernel('Tile', backendName)));
   if (backendName === 'wasm' && (opts.replaceMaxPoolGrad ?? true)) install(maxPoolGradKernel(tf, tf.getKernel('MaxPoolGrad', backendName)));
+  if (backendName === 'wasm' && (opts.replaceIdentity ?? true)) install(identityKernel(tf.getKernel('Identity', backendName)));
   return done;
 }
 
 /** Removes our kernels for `backendName` (default wasm) and restores the stock ones we replaced. */
 export function unregisterWasmGradKernels(tf: TfModule, backendName = 'wasm'): void {
   const stock = replacedStock.get(tf.engine());
-  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', 'MaxPoolGrad']) {
+  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', 'MaxPoolGrad', 'Identity']) {
     if (!isOurs(tf.getKernel(name, backendName))) continue;
     tf.unregisterKernel(name, backendName);
     const original = stock?.get(`${name}/${backendName}`);
