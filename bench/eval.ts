@@ -2,7 +2,7 @@
 // (each part timed separately, median of --runs), peak RSS, load averages, and one end-to-end CLI run.
 //
 //   node --import tsx bench/eval.ts [--n 20000] [--dim 128] [--classes 100] [--runs 3] [--seed 1]
-//                                   [--distance euclidean] [--only retrieval] [--no-cli] [--keep]
+//                                   [--distance euclidean] [--only retrieval] [--no-cli] [--keep] [--threads 2|1]
 //
 // --only retrieval times readTable + retrievalMetrics alone (what bounds memory at 100k). The CLI run needs
 // dist/cli.js: run `node scripts/build.mjs` first. The last line of output is one JSON object.
@@ -12,6 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateTable, retrievalMetrics } from '../src/core/metrics';
+import { evaluateTableParallel } from '../src/core/evaluate-parallel';
 import { openTableWriter, readTable, type TableRow } from '../src/core/table';
 import { knnUsesWasm } from '../src/core/knn';
 import type { DistanceName } from '../src/core/config-types';
@@ -21,6 +22,7 @@ const { values: a } = parseArgs({
     n: { type: 'string', default: '20000' }, dim: { type: 'string', default: '128' }, classes: { type: 'string', default: '100' },
     runs: { type: 'string', default: '3' }, seed: { type: 'string', default: '1' }, distance: { type: 'string', default: 'euclidean' },
     only: { type: 'string' }, 'no-cli': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+    threads: { type: 'string', default: '2' },
   },
 });
 const n = Number(a.n);
@@ -28,6 +30,7 @@ const dim = Number(a.dim);
 const nClasses = Number(a.classes);
 const runs = Number(a.runs);
 const distance = a.distance as DistanceName;
+const threads = Number(a.threads);
 
 function mulberry32(seed: number): () => number {
   let s = seed >>> 0;
@@ -87,7 +90,10 @@ async function main(): Promise<void> {
         times.retrieval.push(performance.now() - t1);
         summary = { p1: r.precisionAt1, rPrecision: r.rPrecision, mapAtR: r.mapAtR, recallAtK: r.recallAtK };
       } else {
-        const rep = evaluateTable(table.vectors, table.dim, labels, distance, { targetPrecision: 0.95 });
+        // As `embedlab eval` does: retrieval here, k-means + verification in a worker thread (--threads 1: one thread).
+        const rep = threads === 1
+          ? evaluateTable(table.vectors, table.dim, labels, distance, { targetPrecision: 0.95 })
+          : await evaluateTableParallel(table.vectors, table.dim, labels, distance, { targetPrecision: 0.95, onNote: (m) => process.stderr.write(m + '\n') });
         times.retrieval.push(rep.timingsMs.retrieval);
         times.clustering.push(rep.timingsMs.clustering);
         times.verification.push(rep.timingsMs.verification);

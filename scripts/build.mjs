@@ -10,7 +10,11 @@ const external = ['vscode', 'sharp', '@tensorflow/*', 'webgpu', 'hyparquet', 'hy
 const nodeEntries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.js' },
   { in: 'src/worker/train-worker.ts', out: 'dist/worker.js' },
+  // The `eval` command's second thread (src/core/evaluate-parallel.ts), started by dist/cli.js.
+  { in: 'src/core/eval-worker.ts', out: 'dist/eval-worker.js' },
   { in: 'src/extension/extension.ts', out: 'dist/extension.js' },
+  // The explorer's projection worker thread (PCA, t-SNE, UMAP, k-means), started by dist/extension.js.
+  { in: 'src/extension/projection-worker.ts', out: 'dist/projection-worker.js' },
 ].filter((e) => existsSync(e.in));
 
 const common = { bundle: true, sourcemap: !production, minify: production, sourcesContent: false, logLevel: 'warning' };

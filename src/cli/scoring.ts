@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DistanceName } from '../core/config-types';
 import { knn } from '../core/knn';
-import { evaluateTable, knnClassify } from '../core/metrics';
+import { evaluateTableParallel } from '../core/evaluate-parallel';
+import { knnClassify } from '../core/metrics';
 import { readTable, type Table } from '../core/table';
 import { writeJsonAtomic } from '../core/atomic';
 import type { ProgressEvent } from '../protocol/events';
@@ -125,7 +126,8 @@ async function cmdEval(args: string[]): Promise<number> {
   if (classes.size < 2) throw new UsageError(`${file} has ${classes.size} label(s); evaluation needs at least 2 labelled classes (embed a folder with one subfolder per class)`);
   const report: Record<string, unknown> = {
     table: file, rows: table.paths.length, labels: classes.size,
-    ...evaluateTable(table.vectors, table.dim, ids, distance, { targetPrecision }),
+    // Retrieval on this thread, k-means + verification on a worker thread (src/core/evaluate-parallel.ts).
+    ...await evaluateTableParallel(table.vectors, table.dim, ids, distance, { targetPrecision, onNote: (m) => process.stderr.write(`embedlab eval: ${m}\n`) }),
   };
   if (v.reference) {
     const ref = await readTable(path.resolve(v.reference));

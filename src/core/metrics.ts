@@ -650,12 +650,29 @@ export function evaluateTable(
   vectors: Float32Array, dim: number, labels: Int32Array, distance: DistanceName, opts: EvalOptions = {},
 ): EvalReport {
   const t0 = performance.now();
-  const seed = opts.seed ?? 0;
   const retrieval = retrievalMetrics(vectors, dim, labels, distance, {
     blockRows: opts.blockRows, memoryBytes: opts.memoryBytes, kernel: opts.kernel, queryBlock: opts.queryBlock,
   });
   const t1 = performance.now();
+  const rest = evaluateClusteringAndVerification(vectors, dim, labels, distance, opts);
+  const t3 = performance.now();
+  return assembleReport(dim, labels, distance, retrieval, rest, { retrieval: t1 - t0, total: t3 - t0 });
+}
 
+/** The parts of evaluateTable after retrieval (k-means + NMI, verification): evaluate-parallel.ts runs them in a worker. */
+export interface ClusteringAndVerification {
+  classes: number;
+  labelled: number;
+  clustering: EvalReport['clustering'];
+  verification: VerificationResult;
+  timingsMs: { clustering: number; verification: number };
+}
+
+export function evaluateClusteringAndVerification(
+  vectors: Float32Array, dim: number, labels: Int32Array, distance: DistanceName, opts: EvalOptions = {},
+): ClusteringAndVerification {
+  const t1 = performance.now();
+  const seed = opts.seed ?? 0;
   const rows: number[] = [];
   for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) rows.push(i);
   const classes = new Set(Array.from(rows, (r) => labels[r])).size;
@@ -676,17 +693,25 @@ export function evaluateTable(
     clustering = { nmi: nmi(truth, km.assignments), k: classes, iterations: km.iterations, inertia: km.inertia, seed };
   }
   const t2 = performance.now();
-  const ver = verification(vectors, dim, labels, distance, { maxPairs: opts.maxPairs, seed, targetPrecision: opts.targetPrecision });
+  const verification_ = verification(vectors, dim, labels, distance, { maxPairs: opts.maxPairs, seed, targetPrecision: opts.targetPrecision });
   const t3 = performance.now();
+  return { classes, labelled: rows.length, clustering, verification: verification_, timingsMs: { clustering: t2 - t1, verification: t3 - t2 } };
+}
+
+/** The report from its parts; `total` is the wall-clock time of the whole evaluation. */
+export function assembleReport(
+  dim: number, labels: Int32Array, distance: DistanceName, retrieval: RetrievalMetrics,
+  rest: ClusteringAndVerification, t: { retrieval: number; total: number },
+): EvalReport {
   return {
     count: labels.length,
     dim,
     distance,
-    classes,
-    unlabelled: labels.length - rows.length,
+    classes: rest.classes,
+    unlabelled: labels.length - rest.labelled,
     retrieval,
-    clustering,
-    verification: ver,
-    timingsMs: { retrieval: t1 - t0, clustering: t2 - t1, verification: t3 - t2, total: t3 - t0 },
+    clustering: rest.clustering,
+    verification: rest.verification,
+    timingsMs: { retrieval: t.retrieval, clustering: rest.timingsMs.clustering, verification: rest.timingsMs.verification, total: t.total },
   };
 }
