@@ -26,6 +26,7 @@ import type { BackendName } from '../protocol/events';
 import { bundledTf, tf, useTf, type TfModule } from './tf';
 import { registerAdamKernel } from './kernels/adam';
 import { registerBatchNormKernels } from './kernels/batchnorm';
+import { registerReluGrad } from './kernels/relu-grad';
 import { isOurKernel, naiveConv2DGrads, registerWasmGradKernels, type ConvPad } from './kernels/conv-grad';
 import { initWebGpu, resolveWebGpuPackages } from './webgpu';
 
@@ -238,6 +239,7 @@ async function initWasm(opts: BackendOptions): Promise<BackendInfo> {
   registerWasmGradKernels(bundledTf);
   registerBatchNormKernels(bundledTf, 'wasm');
   registerAdamKernel(bundledTf);
+  registerReluGrad(bundledTf);
   await switchBundled('wasm');
   const simd = (await bundledTf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
   const parts = [`tfjs ${bundledTf.version_core}`, simd ? 'SIMD' : 'no SIMD (slow)', `${loaded.module.getThreadsCount()} thread`,

@@ -145,3 +145,18 @@ test('MaxPoolGrad on wasm (ours) equals the cpu backend\'s, ties included', asyn
     assert.ok(relError(wasm[i], cpu[i]) < 1e-6, `values ${JSON.stringify(c)}: ${relError(wasm[i], cpu[i])}`);
   });
 });
+
+test('ReLU gradient on wasm (one kernel) equals the cpu backend\'s stock mul(dy, step(x)), zeros and NaN included', async () => {
+  const xs = Float32Array.from([...rand(200, 51, 2), 0, -0, NaN, 1e-30, -1e-30, Infinity, -Infinity]);
+  const dys = Float32Array.from([...rand(200, 52, 3), 5, 6, 7, 8, 9, 10, 11]);
+  const grads = async (backend: 'wasm' | 'cpu') => {
+    await initBackend(backend);
+    const x = tf.tensor1d(xs), dy = tf.tensor1d(dys);
+    const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(tf.relu(xi), dy)))(x);
+    return dx.dataSync();
+  };
+  const cpu = await grads('cpu');
+  const wasm = await grads('wasm');
+  assert.equal(tf.getKernel('EmbedLabReluGrad', 'wasm') != null, true);
+  assert.deepEqual([...wasm].map(String), [...cpu].map(String));
+});
