@@ -14,6 +14,9 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
   });
 }
 
+type Grads = Parameters<tf.AdamOptimizer['applyGradients']>[0];
+const named = (vars: tf.Variable[], grads: tf.Tensor[]): Grads => Object.fromEntries(vars.map((v, i) => [v.name, grads[i]])) as unknown as Grads;
+
 test('adamUpdateInto: one step by hand', () => {
   // m = v = 0, g = 2, t = 1: m' = 0.2, v' = 0.004, m̂ = 2, v̂ = 4, w' = w − lr·2/(2 + ε).
   const out = [new Float32Array(1), new Float32Array(1), new Float32Array(1)];
@@ -34,8 +37,8 @@ test('fused Adam equals tf.train.adam bit for bit on wasm, and shares its state 
   assert.equal(optOurs.getClassName(), optStock.getClassName());
   for (let step = 0; step < 6; step++) {
     const grads = shapes.map((s, i) => tf.tensor(rand(s.reduce((a, b) => a * b, 1), 100 * step + i, step === 3 ? 1e-4 : 2), s));
-    optOurs.applyGradients(Object.fromEntries(ours.map((v, i) => [v.name, grads[i]])));
-    optStock.applyGradients(Object.fromEntries(stock.map((v, i) => [v.name, grads[i]])));
+    optOurs.applyGradients(named(ours, grads));
+    optStock.applyGradients(named(stock, grads));
     tf.dispose(grads);
     ours.forEach((v, i) => assert.deepEqual(v.dataSync(), stock[i].dataSync(), `step ${step}, variable ${i}`));
   }
@@ -47,7 +50,7 @@ test('fused Adam equals tf.train.adam bit for bit on wasm, and shares its state 
   await resumed.setWeights(ws.map((w) => ({ name: w.name.replace('stock', 'ours'), tensor: w.tensor })));
   const g = shapes.map((s, i) => tf.tensor(rand(s.reduce((a, b) => a * b, 1), 999 + i), s));
   const copy = ours.map((v, i) => tf.variable(stock[i].clone(), true, `copy_${i}`));
-  resumed.applyGradients(Object.fromEntries(copy.map((v, i) => [v.name, g[i]])));
-  optStock.applyGradients(Object.fromEntries(stock.map((v, i) => [v.name, g[i]])));
+  resumed.applyGradients(named(copy, g));
+  optStock.applyGradients(named(stock, g));
   copy.forEach((v, i) => assert.deepEqual(v.dataSync(), stock[i].dataSync(), `resumed variable ${i}`));
 });
