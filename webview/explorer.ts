@@ -1,14 +1,19 @@
-// Embedding explorer: the host's 2-D projection of every table row as one scattergl point (no sampling), coloured by
-// label or by k-means cluster; hover card with thumbnail, path and label; click = query; lasso = gallery filter.
-import type { ClustersView, ProjectionView, TableView, ThumbnailMap } from '../src/protocol/webview';
-import { thumbnailUri } from '../src/protocol/webview';
+// Embedding explorer: the host's 2-D projection (PCA, UMAP or t-SNE, chosen here; computed by the host's worker
+// thread and cached beside the table) of every table row as one scattergl point (no sampling), coloured by label or
+// by k-means cluster; hover card with thumbnail, path and label; click = query; lasso = gallery filter. While the
+// host computes, a progress bar (with its percentage in text) shows; the controls are native, keyboard-operable.
+import type { ClustersView, ProjectionMethod, ProjectionView, TableView, ThumbnailMap } from '../src/protocol/webview';
+import { isProjectionMethod, thumbnailUri } from '../src/protocol/webview';
 import { Plotly, type GraphDiv, type PlotlyEvent, type Trace } from './plotly';
 import { baseLayout, button, el, fmt, PLOT_CONFIG, readTheme, type HostApi } from './util';
 
 export interface ExplorerCallbacks {
   onSelection(rows: number[] | null): void;
   onColorBy(mode: 'label' | 'cluster', k: number): void;
+  onMethod(method: ProjectionMethod): void;
 }
+
+export const METHOD_LABELS: Record<ProjectionMethod, string> = { pca: 'PCA', umap: 'UMAP', tsne: 't-SNE' };
 
 export class ExplorerPanel {
   readonly root: HTMLElement;
@@ -26,6 +31,14 @@ export class ExplorerPanel {
   private readonly colorSel: HTMLSelectElement;
   private readonly kInput: HTMLInputElement;
   private readonly dragSel: HTMLSelectElement;
+  private readonly methodSel: HTMLSelectElement;
+  private readonly progress: HTMLProgressElement;
+  private readonly progressText: HTMLElement;
+  /** The method asked of the host and not arrived yet (null: none pending). */
+  private pendingMethod: ProjectionMethod | null = null;
+  /** The plot's uirevision: zoom and lasso belong to one projection of one table (see render). */
+  private revision: string | null = null;
+  private hasSelection = false;
   private bound = false;
   /** Groups (labels or clusters) hidden through the legend, and the groups of the last render, sorted. */
   private hiddenGroups = new Set<string>();
@@ -42,18 +55,81 @@ export class ExplorerPanel {
     this.colorSel = el('select', { id: 'color-by' }, el('option', { value: 'label' }, 'label'), el('option', { value: 'cluster' }, 'k-means cluster'));
     this.kInput = el('input', { type: 'number', id: 'cluster-k', min: 1, max: 200, value: 8, 'aria-label': 'k for k-means' });
     this.dragSel = el('select', { id: 'drag-mode' }, el('option', { value: 'zoom' }, 'zoom'), el('option', { value: 'pan' }, 'pan'), el('option', { value: 'lasso' }, 'lasso'), el('option', { value: 'select' }, 'box select'));
+    this.methodSel = el('select', { id: 'projection-method' }, ...(['pca', 'umap', 'tsne'] as const).map((m) => el('option', { value: m }, METHOD_LABELS[m])));
+    this.progress = el('progress', { id: 'projection-progress', class: 'hidden', max: 1, value: 0, 'aria-label': 'Projection progress' });
+    this.progressText = el('span', { id: 'projection-progress-text', class: 'muted', 'aria-live': 'polite' });
+    this.methodSel.addEventListener('change', () => this.requestMethod());
     this.colorSel.addEventListener('change', () => this.requestColor());
     this.kInput.addEventListener('change', () => { if (this.colorSel.value === 'cluster') this.requestColor(); });
     this.dragSel.addEventListener('change', () => void Plotly.relayout(this.gd, { dragmode: this.dragSel.value }));
     const controls = el('div', { class: 'controls' },
-      el('label', { for: 'color-by' }, 'Colour by '), this.colorSel,
+      el('label', { for: 'projection-method' }, 'Projection '), this.methodSel,
+      el('label', { for: 'color-by' }, ' Colour by '), this.colorSel,
       el('label', { for: 'cluster-k' }, ' k '), this.kInput,
       el('label', { for: 'drag-mode' }, ' Mouse '), this.dragSel,
-      button('Clear selection', { id: 'clear-selection' }, () => { void Plotly.restyle(this.gd, { selectedpoints: [null] }); this.cb.onSelection(null); }),
+      button('Clear selection', { id: 'clear-selection' }, () => this.clearSelection()),
       button('Export CSV', { id: 'export-projection' }, () => this.host.postMessage({ type: 'exportCsv', what: 'projection' })),
       button('Save PNG', { 'data-chart': 'projection' }, () => void this.savePng()));
     this.root = el('section', { class: 'panel', id: 'panel-explorer', 'aria-labelledby': 'h-explorer' },
-      el('h2', { id: 'h-explorer' }, 'Embedding explorer'), controls, this.info, el('div', { class: 'chart-wrap' }, this.gd, this.hover));
+      el('h2', { id: 'h-explorer' }, 'Embedding explorer'), controls, el('div', { class: 'progress-line' }, this.progress, this.progressText), this.info,
+      el('div', { class: 'chart-wrap' }, this.gd, this.hover));
+  }
+
+  /**
+   * Clears the lasso: plotly keeps a lasso as a shape in layout.selections (and re-applies it on every redraw), so
+   * resetting the trace's selectedpoints alone leaves it in place.
+   */
+  private clearSelection(): void {
+    this.hasSelection = false;
+    this.cb.onSelection(null);
+    void Plotly.relayout(this.gd, { selections: [] }).then(() => Plotly.restyle(this.gd, { selectedpoints: [null] }));
+  }
+
+  private requestMethod(): void {
+    const method = this.methodSel.value;
+    if (!isProjectionMethod(method)) return;
+    this.cb.onMethod(method);
+    if (this.projection?.method === method && this.pendingMethod === null) return;
+    this.showProgress(method, 0, 1);
+    this.host.postMessage({ type: 'requestProjection', method });
+  }
+
+  /** The method selector's value (the settings' method; the host computes it if the snapshot lacks it). */
+  setMethod(method: ProjectionMethod): void {
+    this.methodSel.value = method;
+    if (this.table && this.projection?.method !== method) {
+      if (this.pendingMethod !== method) this.showProgress(method, 0, 1);
+    } else if (this.pendingMethod !== null) {
+      this.pendingMethod = null;
+      this.hideProgress();
+    }
+  }
+
+  /** The host's progress on a projection: a determinate bar and its percentage. */
+  setProgress(method: ProjectionMethod, done: number, total: number): void {
+    if (this.pendingMethod !== null && method !== this.pendingMethod) return; // an older request's last word
+    this.showProgress(method, done, total);
+  }
+
+  private showProgress(method: ProjectionMethod, done: number, total: number): void {
+    this.pendingMethod = method;
+    const f = total > 0 ? Math.max(0, Math.min(1, done / total)) : 0;
+    this.progress.value = f;
+    this.progress.classList.remove('hidden');
+    this.progress.setAttribute('aria-valuetext', `${METHOD_LABELS[method]} ${Math.round(f * 100)} %`);
+    this.progressText.textContent = `Computing ${METHOD_LABELS[method]}… ${Math.round(f * 100)} %`;
+  }
+
+  /** The host could not compute the projection: the selector goes back to what is shown. */
+  projectionFailed(): void {
+    this.pendingMethod = null;
+    this.hideProgress();
+    if (this.projection) this.methodSel.value = this.projection.method;
+  }
+
+  private hideProgress(): void {
+    this.progress.classList.add('hidden');
+    this.progressText.textContent = '';
   }
 
   private requestColor(): void {
@@ -78,7 +154,15 @@ export class ExplorerPanel {
     this.render();
   }
 
-  setProjection(p: ProjectionView | null): void { this.projection = p; this.render(); }
+  setProjection(p: ProjectionView | null): void {
+    this.projection = p;
+    if (p && (this.pendingMethod === null || this.pendingMethod === p.method)) {
+      this.pendingMethod = null;
+      this.hideProgress();
+      this.methodSel.value = p.method;
+    }
+    this.render();
+  }
   setClusters(c: ClustersView | null): void { this.clusters = c; if (c) { this.kInput.value = String(c.k); } this.render(); }
   setColorBy(mode: 'label' | 'cluster', k: number): void { this.colorBy = mode; this.colorSel.value = mode; this.kInput.value = String(k); }
   setQuery(row: number | null): void {
@@ -95,6 +179,12 @@ export class ExplorerPanel {
     this.clusters = clusters;
     if (clusters) this.kInput.value = String(clusters.k);
     this.projection = projection && table && projection.x.length === table.rows ? projection : null;
+    if (this.projection && this.pendingMethod === this.projection.method) this.pendingMethod = null;
+    if (this.pendingMethod === null) this.hideProgress();
+    // Colouring by cluster was restored without clusters (the host computes them on request).
+    if (table && this.colorBy === 'cluster' && (!clusters || clusters.assignments.length !== table.rows)) {
+      this.host.postMessage({ type: 'requestClusters', k: Math.max(1, Math.floor(Number(this.kInput.value) || 8)) });
+    }
     this.render();
   }
 
@@ -144,12 +234,13 @@ export class ExplorerPanel {
     }
     const size = n > 20000 ? 3 : n > 2000 ? 4 : 6;
     const traces: Trace[] = [{
-      type: 'scattergl', mode: 'markers', name: 'points', uid: 'pts:all', x, y, customdata: rows, hoverinfo: 'none', showlegend: false,
+      type: 'scattergl', mode: 'markers', name: 'points', uid: 'pts-all', x, y, customdata: rows, hoverinfo: 'none', showlegend: false,
       marker: { size, color, opacity: 0.8 },
     }];
     if (names.length <= 40) {
       names.forEach((g, gi) => traces.push({
-        type: 'scatter', mode: 'markers', name: g, uid: `legend:${g}`, x: [null], y: [null], hoverinfo: 'skip',
+        // uid: plotly builds CSS selectors from it ('.cb' + uid) when a trace goes away, so no label text in it.
+        type: 'scatter', mode: 'markers', name: g, uid: `legend-${gi}`, meta: g, x: [null], y: [null], hoverinfo: 'skip',
         marker: { size: 8, color: t.palette[gi % t.palette.length] }, visible: this.hiddenGroups.has(g) ? 'legendonly' : true,
       }));
     }
@@ -158,11 +249,23 @@ export class ExplorerPanel {
       traces.push({ type: 'scattergl', mode: 'markers', name: 'query', uid: 'query', x: [p.x[q]], y: [p.y[q]], customdata: [q], hoverinfo: 'none', showlegend: false,
         marker: { size: 14, symbol: 'star', color: t.fg, line: { color: t.bg, width: 1 } } });
     }
-    const method = p.method.toUpperCase() + (p.seed !== undefined && p.method !== 'pca' ? ` (seed ${p.seed})` : '');
+    const params = p.params ? Object.entries(p.params).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+    const method = METHOD_LABELS[p.method] + (p.seed !== undefined && p.method !== 'pca' ? ` (seed ${p.seed}${params ? `, ${params}` : ''})` : '');
     const ev = p.explained ? ` — axes explain ${fmt(p.explained[0] * 100, 1)} % and ${fmt(p.explained[1] * 100, 1)} % of the variance` : '';
     const hid = this.hiddenGroups.size ? ` (${n - nShown} hidden)` : '';
     this.info.textContent = `${n} points${hid}, ${method}${p.cached ? ' (cached)' : ''}${ev}. Click a point to search its neighbours.`;
-    const layout = { ...baseLayout(t, '', p.method === 'pca' ? 'PC 1' : 'dim 1', p.method === 'pca' ? 'PC 2' : 'dim 2'), dragmode: this.dragSel.value, hovermode: 'closest', margin: { l: 40, r: 10, t: 10, b: 40 } };
+    // Zoom and lasso persist across redraws (uirevision) of the same projection of the same table; another projection
+    // starts afresh (a lasso drawn in t-SNE coordinates means nothing in PCA's), and its selection is dropped.
+    const revision = `${table.file}|${n}|${p.method}|${p.seed ?? ''}|${p.params ? JSON.stringify(p.params) : ''}`;
+    if (this.revision !== null && this.revision !== revision && this.hasSelection) {
+      this.hasSelection = false;
+      this.cb.onSelection(null);
+    }
+    this.revision = revision;
+    const layout = {
+      ...baseLayout(t, '', p.method === 'pca' ? 'PC 1' : 'dim 1', p.method === 'pca' ? 'PC 2' : 'dim 2'), uirevision: revision,
+      dragmode: this.dragSel.value, hovermode: 'closest', margin: { l: 40, r: 10, t: 10, b: 40 },
+    };
     this.rendered = Plotly.react(this.gd, traces, layout, PLOT_CONFIG).then(() => this.bind());
   }
 
@@ -175,16 +278,23 @@ export class ExplorerPanel {
     });
     this.gd.on('plotly_hover', (e: PlotlyEvent) => this.showHover(e));
     this.gd.on('plotly_unhover', () => this.hover.classList.add('hidden'));
-    this.gd.on('plotly_selected', (e: PlotlyEvent | undefined) => {
-      if (!e || !e.points) { this.cb.onSelection(null); return; }
+    this.gd.on('plotly_selected', (e: (PlotlyEvent & { selections?: unknown[]; lassoPoints?: unknown; range?: unknown }) | undefined) => {
+      // No event, or the one plotly sends when the lasso shapes are removed (Clear selection): no selection, which
+      // is not the same as a lasso around no point (an empty selection).
+      if (!e || !e.points || (Array.isArray(e.selections) && e.selections.length === 0 && !e.lassoPoints && !e.range)) {
+        this.hasSelection = false;
+        this.cb.onSelection(null);
+        return;
+      }
       const rows = e.points.map((pt) => pt.customdata).filter((r): r is number => typeof r === 'number' && pt_isPoint(r));
+      this.hasSelection = true;
       this.cb.onSelection(rows);
     });
-    this.gd.on('plotly_deselect', () => this.cb.onSelection(null));
+    this.gd.on('plotly_deselect', () => { this.hasSelection = false; this.cb.onSelection(null); });
     // Legend entries are stand-ins: toggling one rebuilds the single point trace without (or with) that group.
     const group = (e: { data?: Trace[]; curveNumber?: number }) => {
-      const uid = String(e.data?.[e.curveNumber ?? -1]?.uid ?? '');
-      return uid.startsWith('legend:') ? uid.slice(7) : null;
+      const tr = e.data?.[e.curveNumber ?? -1];
+      return String(tr?.uid ?? '').startsWith('legend-') && typeof tr?.meta === 'string' ? tr.meta : null;
     };
     this.gd.on('plotly_legendclick', (e: { data?: Trace[]; curveNumber?: number }) => {
       const g = group(e);
@@ -218,9 +328,14 @@ export class ExplorerPanel {
     this.hover.classList.remove('hidden');
   }
 
+  /** For tests: the method selected and the one shown. */
+  methods(): { selected: string; shown: ProjectionMethod | null; pending: ProjectionMethod | null } {
+    return { selected: this.methodSel.value, shown: this.projection?.method ?? null, pending: this.pendingMethod };
+  }
+
   /** For tests: points per trace (the query marker excluded). */
   pointCount(): number {
-    return (this.gd.data ?? []).filter((tr) => String(tr.uid).startsWith('pts:')).reduce((s, tr) => s + (tr.x as unknown[]).length, 0);
+    return (this.gd.data ?? []).filter((tr) => String(tr.uid).startsWith('pts-')).reduce((s, tr) => s + (tr.x as unknown[]).length, 0);
   }
 }
 

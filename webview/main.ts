@@ -24,6 +24,7 @@ const gallery = new GalleryPanel(host);
 const explorer = new ExplorerPanel(host, {
   onSelection: (rows) => { gallery.setSelection(rows); host.postMessage({ type: 'selection', rows: rows ?? [] }); },
   onColorBy: (colorBy, clusterK) => { settings = { ...settings, colorBy, clusterK }; persist(); },
+  onMethod: (projection) => { settings = { ...settings, projection }; persist(); },
 });
 const evaluation = new EvaluationPanel(host, (t) => { settings = { ...settings, threshold: t }; persist(); gallery.setThreshold(t); });
 
@@ -45,6 +46,7 @@ function applySettings(s: Partial<DashboardSettings>): void {
   if (s.smoothing !== undefined) training.setSmoothing(settings.smoothing);
   if (s.k !== undefined) gallery.setK(settings.k);
   if (s.colorBy !== undefined || s.clusterK !== undefined) explorer.setColorBy(settings.colorBy, settings.clusterK);
+  if (s.projection !== undefined) explorer.setMethod(settings.projection);
   if (s.threshold !== undefined) { evaluation.setUserThreshold(settings.threshold); gallery.setThreshold(evaluation.threshold()); }
 }
 
@@ -68,6 +70,7 @@ function handle(m: HostToWebview): void {
       training.setRuns(m.runs);
       explorer.setColorBy(settings.colorBy, settings.clusterK);
       explorer.setAll(m.table, m.thumbnails, m.clusters, m.projection); // one render, not three
+      explorer.setMethod(settings.projection); // the host computes it when the snapshot has another one
       gallery.setK(settings.k);
       gallery.setTable(m.table, m.thumbnails);
       evaluation.setUserThreshold(settings.threshold);
@@ -83,13 +86,16 @@ function handle(m: HostToWebview): void {
     case 'removeRun': training.removeRun(m.runId); break;
     case 'table': explorer.setTable(m.table, m.thumbnails); gallery.setTable(m.table, m.thumbnails); break;
     case 'projection': explorer.setProjection(m.projection); break;
-    case 'projectionProgress': status.textContent = `Computing ${m.method.toUpperCase()}: ${m.done} / ${m.total}`; break;
+    case 'projectionProgress': explorer.setProgress(m.method, m.done, m.total); break;
     case 'clusters': explorer.setClusters(m.clusters); break;
     case 'neighbors': setNeighbors(m.neighbors); break;
     case 'eval': evaluation.setEval(m.eval); gallery.setThreshold(evaluation.threshold()); break;
     case 'settings': applySettings(m.settings); break;
     case 'saved': status.textContent = `Saved ${m.what} to ${m.path}`; break;
-    case 'error': status.textContent = `Error${m.context ? ` (${m.context})` : ''}: ${m.message}`; break;
+    case 'error':
+      status.textContent = `Error${m.context ? ` (${m.context})` : ''}: ${m.message}`;
+      if (m.context === 'projection' || m.context === 'requestProjection') explorer.projectionFailed();
+      break;
     default: {
       const never: never = m;
       void never;
@@ -118,6 +124,7 @@ const api = {
   rendered: () => Promise.all([explorer.rendered, evaluation.rendered]),
   trainingCounts: () => training.counts(),
   projectionPoints: () => explorer.pointCount(),
+  projectionMethods: () => explorer.methods(),
   markerX: (name: string) => evaluation.markerX(name),
   threshold: () => evaluation.threshold(),
 };

@@ -68,7 +68,8 @@ export function readTheme(): Theme {
     font: v('--vscode-font-family', 'system-ui, sans-serif'),
     fg,
     bg: v('--vscode-editor-background', kind === 'light' ? '#ffffff' : '#1e1e1e'),
-    grid: v('--vscode-editorWidget-border', kind === 'light' ? '#d0d0d0' : '#454545'),
+    // High contrast: the grid and axis lines in the theme's contrast border colour, as VS Code draws its borders.
+    grid: kind === 'high-contrast' ? v('--vscode-contrastBorder', v('--vscode-editorWidget-border', '#6fc3df')) : v('--vscode-editorWidget-border', kind === 'light' ? '#d0d0d0' : '#454545'),
     muted: v('--vscode-descriptionForeground', kind === 'light' ? '#717171' : '#9d9d9d'),
     kind,
     palette: [

@@ -271,10 +271,20 @@ export function clusterAssignments(vectors: Float32Array, n: number, dim: number
 
 // ---------------------------------------------------------------------------------------------- cache beside the table
 
-export interface ProjectionCache {
-  version: 1;
-  method: 'pca' | 'umap' | 'tsne';
+export type ProjectionCacheMethod = 'pca' | 'umap' | 'tsne';
+
+/** What a cached projection was computed with: the method, its seed (null for PCA) and every parameter. */
+export interface ProjectionCacheKey {
+  method: ProjectionCacheMethod;
   seed: number | null;
+  /** The method's parameters (none for PCA): a cache computed with other values is not reused. */
+  params: Record<string, number | string>;
+}
+
+export const PCA_CACHE_KEY: ProjectionCacheKey = { method: 'pca', seed: null, params: {} };
+
+export interface ProjectionCache extends ProjectionCacheKey {
+  version: 2;
   /** Identity of the table the projection was computed from. */
   table: { rows: number; dim: number; size: number; mtimeMs: number };
   explained?: [number, number];
@@ -282,21 +292,40 @@ export interface ProjectionCache {
   y: number[];
 }
 
-/** `<table>.projection-<method>[-<seed>].json`, beside the table. */
-export function projectionCachePath(tablePath: string, method: ProjectionCache['method'], seed?: number): string {
-  return `${tablePath}.projection-${method}${method === 'pca' || seed === undefined ? '' : `-${seed}`}.json`;
+/** `<table>.projection-<method>[-<seed>].json`, beside the table (one file per method and seed; params are checked inside). */
+export function projectionCachePath(tablePath: string, method: ProjectionCacheMethod, seed?: number | null): string {
+  return `${tablePath}.projection-${method}${method === 'pca' || seed === undefined || seed === null ? '' : `-${seed}`}.json`;
 }
 
-export function makeProjectionCache(p: Pca2d, table: ProjectionCache['table']): ProjectionCache {
-  return { version: 1, method: 'pca', seed: null, table, explained: p.explained, x: Array.from(p.x), y: Array.from(p.y) };
+export function makeProjectionCache(
+  p: { x: ArrayLike<number>; y: ArrayLike<number>; explained?: [number, number] }, table: ProjectionCache['table'], key: ProjectionCacheKey = PCA_CACHE_KEY,
+): ProjectionCache {
+  const params: Record<string, number | string> = {};
+  for (const k of Object.keys(key.params).sort()) params[k] = key.params[k];
+  return {
+    version: 2, method: key.method, seed: key.method === 'pca' ? null : key.seed, params, table,
+    ...(p.explained ? { explained: [p.explained[0], p.explained[1]] as [number, number] } : {}), x: Array.from(p.x), y: Array.from(p.y),
+  };
 }
 
-/** Whether a parsed cache file still matches the table (same rows, dim, file size and mtime). */
-export function projectionCacheValid(c: unknown, table: ProjectionCache['table']): c is ProjectionCache {
+function sameParams(a: unknown, b: Record<string, number | string>): boolean {
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) return false;
+  const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && (a as Record<string, unknown>)[k] === b[k]);
+}
+
+/**
+ * Whether a parsed cache file holds the projection `key` asks for (method, seed, parameters) of this very table
+ * (same rows, dim, file size and mtime), with one finite coordinate pair per row.
+ */
+export function projectionCacheValid(c: unknown, table: ProjectionCache['table'], key: ProjectionCacheKey = PCA_CACHE_KEY): c is ProjectionCache {
   if (typeof c !== 'object' || c === null) return false;
   const p = c as Partial<ProjectionCache>;
-  return p.version === 1 && !!p.table && p.table.rows === table.rows && p.table.dim === table.dim && p.table.size === table.size
-    && p.table.mtimeMs === table.mtimeMs && Array.isArray(p.x) && Array.isArray(p.y) && p.x.length === table.rows && p.y.length === table.rows;
+  const seed = key.method === 'pca' ? null : key.seed;
+  return p.version === 2 && p.method === key.method && (p.seed ?? null) === seed && sameParams(p.params, key.params)
+    && !!p.table && p.table.rows === table.rows && p.table.dim === table.dim && p.table.size === table.size && p.table.mtimeMs === table.mtimeMs
+    && Array.isArray(p.x) && Array.isArray(p.y) && p.x.length === table.rows && p.y.length === table.rows
+    && p.x.every(Number.isFinite) && p.y.every(Number.isFinite);
 }
 
 // ---------------------------------------------------------------------------------------------- CSV

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { dashboardHtml, makeNonce } from '../protocol/dashboard-html';
+import { sanitizeSettings, type DashboardSettings } from '../protocol/webview';
 import { cliErrorMessage } from './cli-runner';
 import type { Ctx } from './ctx';
 import { DashboardSession, type CliNeighbor, type SessionStats } from './dashboard-state';
@@ -16,9 +17,11 @@ export const DASHBOARD_VIEW_TYPE = 'embeddingLab.dashboard';
 const STEP_FLUSH_MS = 100;
 const POLL_MS = 1000;
 const MEMENTO_KEY = 'embeddingLab.dashboards';
+/** Dashboard settings per run folder (workspaceState), so a dashboard opened again comes back as it was left. */
+const SETTINGS_KEY = 'embeddingLab.dashboardSettings';
 
-/** What a restored panel needs: the run, and the table it showed. */
-interface PanelState { runDir: string; table?: string | null }
+/** What a restored panel needs: the run, the table it showed, and its settings (from the webview's saved state). */
+interface PanelState { runDir: string; table?: string | null; settings?: Partial<DashboardSettings> }
 
 class DashboardPanel implements vscode.Disposable {
   readonly session: DashboardSession;
@@ -27,8 +30,13 @@ class DashboardPanel implements vscode.Disposable {
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private disposed = false;
 
-  constructor(private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, runDir: string, table: string | undefined, private readonly onDispose: (p: DashboardPanel) => void) {
+  constructor(
+    private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, runDir: string, table: string | undefined, settings: Partial<DashboardSettings> | undefined,
+    private readonly onDispose: (p: DashboardPanel) => void,
+  ) {
     const webview = panel.webview;
+    const key = path.resolve(runDir);
+    const saved = sanitizeSettings(ctx.ext.workspaceState.get<Record<string, unknown>>(SETTINGS_KEY, {})[key]);
     this.session = new DashboardSession(runDir, {
       post: (m) => webview.postMessage(m),
       log: (level, message) => ctx.log[level](message),
@@ -55,7 +63,14 @@ class DashboardPanel implements vscode.Disposable {
       stop: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.stopTraining', dir)),
       resume: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.resumeTraining', dir)),
       onRoots: () => this.setOptions(),
-    }, table);
+      saveSettings: (s) => {
+        void ctx.ext.workspaceState.update(SETTINGS_KEY, { ...ctx.ext.workspaceState.get<Record<string, unknown>>(SETTINGS_KEY, {}), [key]: s });
+      },
+    }, table, {
+      // A restored webview's own settings win over the ones saved for the run (they are the newer).
+      settings: { ...saved, ...(settings ?? {}) },
+      workerFile: vscode.Uri.joinPath(ctx.ext.extensionUri, 'dist', 'projection-worker.js').fsPath,
+    });
     panel.title = `Dashboard: ${this.session.name}`;
     panel.iconPath = vscode.Uri.joinPath(ctx.ext.extensionUri, 'media', 'embedding-lab.svg');
     this.setOptions();
@@ -140,7 +155,7 @@ export class DashboardPanels implements vscode.Disposable {
           panel.webview.html = '<!DOCTYPE html><html><body><p>This Embedding Lab dashboard cannot be restored: reopen it from the Runs view.</p></body></html>';
           return;
         }
-        this.adopt(panel, st.runDir, st.table ?? undefined);
+        this.adopt(panel, st.runDir, st.table ?? undefined, st.settings);
       },
     }));
   }
@@ -160,10 +175,10 @@ export class DashboardPanels implements vscode.Disposable {
     return this.adopt(panel, key, table);
   }
 
-  private adopt(panel: vscode.WebviewPanel, runDir: string, table?: string): DashboardPanel {
+  private adopt(panel: vscode.WebviewPanel, runDir: string, table?: string, settings?: Partial<DashboardSettings>): DashboardPanel {
     const key = path.resolve(runDir);
     this.panels.get(key)?.dispose();
-    const p = new DashboardPanel(this.ctx, panel, key, table, (gone) => {
+    const p = new DashboardPanel(this.ctx, panel, key, table, settings, (gone) => {
       if (this.panels.get(key) === gone) this.panels.delete(key);
     });
     this.panels.set(key, p);
@@ -198,11 +213,14 @@ export class DashboardPanels implements vscode.Disposable {
   }
 }
 
-/** The webview's saved state: `{ runDir, table }` if the webview keeps the snapshot's `host` (or its own copy). */
+/**
+ * The webview's saved state: `{ runDir, table }` if the webview keeps the snapshot's `host` (or its own copy), and
+ * its `settings` (the explorer's projection method among them) when valid.
+ */
 function restoredState(state: unknown): PanelState | undefined {
   if (!state || typeof state !== 'object') return undefined;
-  const s = state as { runDir?: unknown; table?: unknown; host?: { runDir?: unknown; table?: unknown } };
+  const s = state as { runDir?: unknown; table?: unknown; host?: { runDir?: unknown; table?: unknown }; settings?: unknown };
   const src = typeof s.runDir === 'string' ? s : s.host && typeof s.host.runDir === 'string' ? s.host : undefined;
   if (!src) return undefined;
-  return { runDir: src.runDir as string, table: typeof src.table === 'string' ? src.table : null };
+  return { runDir: src.runDir as string, table: typeof src.table === 'string' ? src.table : null, settings: sanitizeSettings(s.settings) };
 }

@@ -1,6 +1,8 @@
 // The dashboard's host side without VS Code: a run folder → snapshot and deltas, the answers to the webview's
-// messages, and the PCA projection computed in slices (never blocking the extension host for long). The panel
-// (dashboard-panel.ts) supplies the VS Code parts through DashboardDeps: posting, dialogs, webview URIs, the CLI.
+// messages, and the explorer's projections (PCA, UMAP, t-SNE) and k-means colouring, computed in a worker thread
+// (projection-client.ts → dist/projection-worker.js) so the extension host's event loop never waits on them, and
+// cached beside the table. The panel (dashboard-panel.ts) supplies the VS Code parts through DashboardDeps: posting,
+// dialogs, webview URIs, the CLI.
 //
 // The run folder is the single source of truth. events.jsonl is written by the engine before the event goes to the
 // supervisor (engine/train.ts appends, then emits), so a live update is always "read the file from the last offset":
@@ -11,12 +13,12 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic';
 import type { DistanceName } from '../core/config-types';
 import { knn } from '../core/knn';
-import { kmeans } from '../core/metrics';
-import { clusterAssignments, makeProjectionCache, projectionCachePath, projectionCacheValid, projectionCsv, neighborsCsv, pca2dFromCovariance, type Pca2d } from '../core/projection';
+import { makeProjectionCache, neighborsCsv, projectionCachePath, projectionCacheValid, projectionCsv, type ProjectionCacheKey } from '../core/projection';
 import { effectiveStatus, readRunInfo, runPaths } from '../core/run-folder';
 import { readTable, type Table } from '../core/table';
 import type { EpochEvent, LossType, RunStatus, WarningEvent, WorkerEvent } from '../protocol/events';
 import { parseEventLine } from '../protocol/events';
+import { DEFAULT_PROJECTION_SEED, jobMethod, jobParams, jobSeed, type ProjectionJob } from '../protocol/projection';
 import {
   DEFAULT_SETTINGS,
   emptySeries,
@@ -24,12 +26,14 @@ import {
   pushStep,
   StepBatcher,
   WEBVIEW_PROTOCOL_VERSION,
+  sanitizeSettings,
   type ClustersView,
   type DashboardSettings,
   type EpochPoint,
   type EvalView,
   type HostToWebview,
   type NeighborsView,
+  type ProjectionMethod,
   type ProjectionView,
   type RunView,
   type RunWarning,
@@ -39,6 +43,8 @@ import {
   type WebviewToHost,
 } from '../protocol/webview';
 import { readTableMeta as readTableSidecar, tablesOfRun } from './logic';
+import { ProjectionCancelled, ProjectionWorkerClient, toShared } from './projection-client';
+import { kmeansJob, projectionJob } from './projection-jobs';
 
 const DISTANCES: readonly DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
 
@@ -227,6 +233,8 @@ export interface LoadedTable {
   /** Identity for the projection cache. */
   id: { rows: number; dim: number; size: number; mtimeMs: number };
   rowOf: Map<string, number>;
+  /** The vectors in a SharedArrayBuffer for the worker thread (made on the first job; see sharedVectors). */
+  shared?: SharedArrayBuffer;
 }
 
 /** The table a dashboard shows: the one given, else the newest under `<run>/tables/`. */
@@ -301,131 +309,51 @@ export function neighborsFromCli(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// PCA in slices
+// Projections: the cache beside the table, and the worker thread's jobs
 
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+/** The table's vectors in a SharedArrayBuffer, copied once per loaded table; every worker job shares it. */
+export function sharedVectors(t: LoadedTable): SharedArrayBuffer {
+  t.shared ??= toShared(t.table.vectors, t.id.rows, t.id.dim);
+  return t.shared;
+}
 
-/**
- * core pca2d, computed in slices of about `sliceMs` with a yield to the event loop between them, so a 50 k-row
- * table never blocks the extension host (a synchronous pca2d takes ~2 s for 50 k × 128 on a 2-core machine, and
- * grows with dim²). The arithmetic is pca2d's, operation for operation (the covariance accumulates the same rows
- * in the same order), so the result is bit-identical to pca2d's; the unit test checks that.
- */
-export async function pca2dSliced(
-  vectors: Float32Array, n: number, dim: number,
-  o: { sliceMs?: number; onProgress?: (done: number, total: number) => void; signal?: { aborted: boolean } } = {},
-): Promise<Pca2d> {
-  if (!(dim >= 1)) throw new RangeError(`pca2d: bad dim ${dim}`);
-  if (vectors.length < n * dim) throw new RangeError('covariance: vectors shorter than n × dim');
-  const sliceMs = o.sliceMs ?? 30;
-  // covariance(), in slices of rows (multiples of 4, as its unrolled loop takes them).
-  const mean = new Float64Array(dim);
-  for (let i = 0; i < n; i++) {
-    const b = i * dim;
-    for (let j = 0; j < dim; j++) mean[j] += vectors[b + j];
-  }
-  if (n > 0) for (let j = 0; j < dim; j++) mean[j] /= n;
-  const cov = new Float64Array(dim * dim);
-  const r0 = new Float64Array(dim), r1 = new Float64Array(dim), r2 = new Float64Array(dim), r3 = new Float64Array(dim);
-  const center = (row: number, out: Float64Array) => {
-    const b = row * dim;
-    for (let j = 0; j < dim; j++) out[j] = vectors[b + j] - mean[j];
+/** The cache key of a projection job: method, seed and every parameter. */
+export function cacheKeyOf(job: ProjectionJob): ProjectionCacheKey {
+  return { method: jobMethod(job), seed: jobSeed(job), params: jobParams(job) };
+}
+
+export function projectionViewOf(key: ProjectionCacheKey, c: { x: number[]; y: number[]; explained?: [number, number] }, cached: boolean): ProjectionView {
+  return {
+    method: key.method, ...(key.seed !== null ? { seed: key.seed } : {}), ...(Object.keys(key.params).length ? { params: { ...key.params } } : {}),
+    x: c.x, y: c.y, ...(c.explained ? { explained: c.explained } : {}), ...(cached ? { cached: true } : {}),
   };
-  let i = 0;
-  let t0 = performance.now();
-  while (i + 4 <= n) {
-    for (; i + 4 <= n; i += 4) {
-      center(i, r0); center(i + 1, r1); center(i + 2, r2); center(i + 3, r3);
-      for (let a = 0; a < dim; a++) {
-        const a0 = r0[a], a1 = r1[a], a2 = r2[a], a3 = r3[a];
-        const base = a * dim;
-        for (let c = a; c < dim; c++) cov[base + c] += a0 * r0[c] + a1 * r1[c] + a2 * r2[c] + a3 * r3[c];
-      }
-      if ((i & 63) === 60 && performance.now() - t0 > sliceMs) { i += 4; break; }
-    }
-    if (i + 4 <= n) {
-      o.onProgress?.(i, n);
-      await yieldToLoop();
-      if (o.signal?.aborted) throw new Error('cancelled');
-      t0 = performance.now();
-    }
-  }
-  for (; i < n; i++) {
-    center(i, r0);
-    for (let a = 0; a < dim; a++) {
-      const a0 = r0[a];
-      if (a0 === 0) continue;
-      const base = a * dim;
-      for (let c = a; c < dim; c++) cov[base + c] += a0 * r0[c];
-    }
-  }
-  const denom = n > 1 ? n - 1 : 1;
-  for (let a = 0; a < dim; a++) {
-    for (let c = a; c < dim; c++) {
-      const v = cov[a * dim + c] / denom;
-      cov[a * dim + c] = v;
-      cov[c * dim + a] = v;
-    }
-  }
-  o.onProgress?.(n, n);
-  return pca2dFromCovariance(vectors, n, dim, mean, cov);
 }
 
-/** Rows k-means sees at most (k·dim·sample·100 iterations ≈ 1e8 multiply-adds, ~0.5 s); the rest are assigned. */
-export function kmeansSampleSize(n: number, k: number, dim: number): number {
-  return Math.min(n, Math.max(4 * k, 256, Math.floor(1e8 / (Math.max(1, k) * Math.max(1, dim) * 100))));
+/** The projection `key` of the table from the cache beside it, when the file is there and matches; else null. */
+export function readProjectionCache(t: LoadedTable, key: ProjectionCacheKey): ProjectionView | null {
+  try {
+    const c = JSON.parse(fs.readFileSync(projectionCachePath(t.file, key.method, key.seed), 'utf8')) as unknown;
+    return projectionCacheValid(c, t.id, key) ? projectionViewOf(key, c, true) : null;
+  } catch {
+    return null; // no cache, or unreadable: compute
+  }
 }
+
+/** Writes a projection beside the table (atomically: a reader never sees half a file). */
+export async function writeProjectionCache(t: LoadedTable, key: ProjectionCacheKey, p: { x: ArrayLike<number>; y: ArrayLike<number>; explained?: [number, number] }): Promise<string> {
+  const file = projectionCachePath(t.file, key.method, key.seed);
+  await writeFileAtomic(file, JSON.stringify(makeProjectionCache(p, t.id, key)) + '\n');
+  return file;
+}
+
+const METHOD_NAMES: Record<ProjectionMethod, string> = { pca: 'PCA', umap: 'UMAP', tsne: 't-SNE' };
 
 /**
- * Cluster colouring: core k-means (seeded) on all rows when the table is small; on a larger table, k-means on an
- * evenly strided sample, then every row goes to its nearest centroid (core knn, k = 1, in slices). A synchronous
- * k-means of 50 k × 128 takes ~50 s here, so exact k-means on everything is not an option in the host.
+ * The projection worker's bundle beside this file (dist/projection-worker.js next to dist/extension.js); from the
+ * sources (tests and tools under tsx, src/extension/) the repository's built dist/projection-worker.js.
  */
-export async function clustersOf(t: LoadedTable, k: number, seed: number): Promise<ClustersView> {
-  const { rows: n, dim } = t.id;
-  const kk = Math.max(1, Math.min(k, n));
-  await yieldToLoop();
-  const ns = kmeansSampleSize(n, kk, dim);
-  if (ns >= n) return { k: kk, seed, assignments: Array.from(clusterAssignments(t.table.vectors, n, dim, kk, seed)) };
-  const sample = new Float32Array(ns * dim);
-  for (let i = 0; i < ns; i++) {
-    const r = Math.floor((i * n) / ns);
-    sample.set(t.table.vectors.subarray(r * dim, (r + 1) * dim), i * dim);
-  }
-  const km = kmeans(sample, ns, dim, kk, seed);
-  const out = new Array<number>(n);
-  const chunk = 8192;
-  for (let r0 = 0; r0 < n; r0 += chunk) {
-    const m = Math.min(chunk, n - r0);
-    const res = knn(t.table.vectors.subarray(r0 * dim, (r0 + m) * dim), m, km.centroids, kk, dim, 1, 'euclidean');
-    for (let i = 0; i < m; i++) out[r0 + i] = res.indices[i];
-    await yieldToLoop();
-  }
-  return { k: kk, seed, assignments: out };
-}
-
-/** The PCA projection of a table: from the cache beside it when valid, else computed (sliced) and cached. */
-export async function projectionOf(
-  t: LoadedTable, o: { onProgress?: (done: number, total: number) => void; log?: (m: string) => void; signal?: { aborted: boolean } } = {},
-): Promise<ProjectionView> {
-  const cacheFile = projectionCachePath(t.file, 'pca');
-  try {
-    const c = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as unknown;
-    if (projectionCacheValid(c, t.id)) return { method: 'pca', x: c.x, y: c.y, explained: c.explained, cached: true };
-  } catch {
-    // no cache, or unreadable: compute
-  }
-  const t0 = performance.now();
-  const p = await pca2dSliced(t.table.vectors, t.id.rows, t.id.dim, o);
-  o.log?.(`PCA of ${path.basename(t.file)} (${t.id.rows} × ${t.id.dim}) in ${Math.round(performance.now() - t0)} ms`);
-  const cache = makeProjectionCache(p, t.id);
-  try {
-    await writeFileAtomic(cacheFile, JSON.stringify(cache) + '\n');
-  } catch (err) {
-    o.log?.(`cannot cache the projection beside the table (${cacheFile}): ${(err as Error).message}`);
-  }
-  return { method: 'pca', x: cache.x, y: cache.y, explained: cache.explained };
-}
+export const DEFAULT_PROJECTION_WORKER = [path.join(__dirname, 'projection-worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'projection-worker.js')]
+  .find((f) => fs.existsSync(f)) ?? path.join(__dirname, 'projection-worker.js');
 
 // ---------------------------------------------------------------------------------------------------------------
 // The session: one dashboard on one run
@@ -447,6 +375,15 @@ export interface DashboardDeps {
   resume(runDir: string): Promise<unknown>;
   /** Called when the folders the webview must read change (the table's image folder). */
   onRoots?(folders: string[]): void;
+  /** Called when a setting changes (the panel keeps them per run, so a reopened dashboard restores them). */
+  saveSettings?(settings: DashboardSettings): void;
+}
+
+export interface SessionOptions {
+  /** Settings to start from (a restored webview's, or the ones saved for the run); the rest are the defaults. */
+  settings?: Partial<DashboardSettings>;
+  /** The projection worker's entry (default: dist/projection-worker.js beside the extension bundle). */
+  workerFile?: string;
 }
 
 export interface SessionStats {
@@ -463,6 +400,12 @@ export interface SessionStats {
   epochPoints: number;
   status: RunStatus | null;
   projectionPoints: number;
+  /** The method of the last projection posted. */
+  projectionMethod: ProjectionMethod | null;
+  /** Projection jobs the worker thread ran to a result (a projection read from the cache is not one). */
+  projectionJobs: number;
+  /** k-means jobs the worker thread ran to a result. */
+  clusterJobs: number;
   neighbors: number;
   webviewErrors: string[];
   lastPosted: string | null;
@@ -498,8 +441,19 @@ export class DashboardSession {
   private loaded: LoadedTable | null = null;
   private loading: Promise<LoadedTable | null> | null = null;
   private projection: ProjectionView | null = null;
-  private projecting: Promise<void> | null = null;
+  /** JSON of the cache key of `projection`. */
+  private projectionKey: string | null = null;
+  /** JSON of the cache key of the projection the user asked for last (a result for another one is not shown). */
+  private wantedKey: string | null = null;
+  /** The seed t-SNE and UMAP use (the webview may ask for another). */
+  private projectionSeed = DEFAULT_PROJECTION_SEED;
+  private projecting: { key: string; promise: Promise<void> } | null = null;
   private clusters: ClustersView | null = null;
+  /** The k of the latest requestClusters (an older job's result is not shown). */
+  private wantedK: number | null = null;
+  /** Worker threads: one for projections, one for k-means, so a new colouring never cancels a long t-SNE. */
+  private readonly projector: ProjectionWorkerClient;
+  private readonly clusterer: ProjectionWorkerClient;
   private evalReport: EvalView | null = null;
   private evaluating: Promise<void> | null = null;
   private neighbors: NeighborsView | null = null;
@@ -510,20 +464,45 @@ export class DashboardSession {
   /** A snapshot is being built (the table loads asynchronously): deltas wait, so none arrives before it. */
   private building = 0;
   private disposed = false;
-  private readonly abort = { aborted: false };
   readonly stats: SessionStats;
 
-  constructor(runDir: string, private readonly deps: DashboardDeps, table?: string) {
+  constructor(runDir: string, private readonly deps: DashboardDeps, table?: string, opts: SessionOptions = {}) {
     this.runDir = path.resolve(runDir);
     this.name = path.basename(this.runDir);
     this.config = readRunConfig(this.runDir);
     this.series = new RunSeries(this.name, this.config);
     this.tail = new EventTail(runPaths(this.runDir).events);
     this.tableFile = defaultTable(this.runDir, table) ?? null;
+    this.settings = { ...DEFAULT_SETTINGS, ...sanitizeSettings(opts.settings) };
+    const workerFile = opts.workerFile ?? DEFAULT_PROJECTION_WORKER;
+    const log = (m: string) => this.deps.log('warn', `dashboard ${this.name}: ${m}`);
+    this.projector = new ProjectionWorkerClient(workerFile, { name: 'embedlab-projection', log });
+    this.clusterer = new ProjectionWorkerClient(workerFile, { name: 'embedlab-kmeans', log });
     this.stats = {
       runDir: this.runDir, table: this.tableFile, ready: 0, snapshots: 0, posted: {}, stepPoints: 0, snapshotStepPoints: 0, deltaStepPoints: 0,
-      epochPoints: 0, status: null, projectionPoints: 0, neighbors: 0, webviewErrors: [], lastPosted: null,
+      epochPoints: 0, status: null, projectionPoints: 0, projectionMethod: null, projectionJobs: 0, clusterJobs: 0, neighbors: 0, webviewErrors: [], lastPosted: null,
     };
+  }
+
+  /** The current settings (a copy). */
+  get currentSettings(): DashboardSettings {
+    return { ...this.settings };
+  }
+
+  /** The worker clients (for tests: thread ids, job counts). */
+  get workers(): { projector: ProjectionWorkerClient; clusterer: ProjectionWorkerClient } {
+    return { projector: this.projector, clusterer: this.clusterer };
+  }
+
+  private changeSettings(s: Partial<DashboardSettings>): void {
+    const next = { ...this.settings, ...s };
+    if ((Object.keys(s) as Array<keyof DashboardSettings>).every((k) => this.settings[k] === next[k])) return;
+    this.settings = next;
+    try {
+      this.deps.saveSettings?.({ ...next });
+    } catch (err) {
+      this.deps.log('warn', `dashboard ${this.name}: cannot save the settings: ${(err as Error).message}`);
+    }
   }
 
   get table(): string | null {
@@ -560,6 +539,7 @@ export class DashboardSession {
         s.epochPoints = m.runs.reduce((a, r) => a + r.epochPoints.length, 0);
         s.status = m.runs[0]?.status ?? null;
         s.projectionPoints = m.projection?.x.length ?? 0;
+        s.projectionMethod = m.projection?.method ?? null;
         s.neighbors = m.neighbors?.neighbors.length ?? 0;
         break;
       case 'steps': s.deltaStepPoints += m.steps.step.length; break;
@@ -568,7 +548,7 @@ export class DashboardSession {
         s.snapshotStepPoints = m.run.steps.step.length; s.deltaStepPoints = 0; s.epochPoints = m.run.epochPoints.length; s.status = m.run.status;
         break;
       case 'runStatus': s.status = m.status; break;
-      case 'projection': s.projectionPoints = m.projection.x.length; break;
+      case 'projection': s.projectionPoints = m.projection.x.length; s.projectionMethod = m.projection.method; break;
       case 'neighbors': s.neighbors = m.neighbors.neighbors.length; break;
     }
     s.stepPoints = s.snapshotStepPoints + s.deltaStepPoints;
@@ -622,12 +602,11 @@ export class DashboardSession {
       if (cached) this.evalReport = evalView(cached, t.table.labels);
     }
     if (t && !this.projection) {
-      try {
-        const c = JSON.parse(fs.readFileSync(projectionCachePath(t.file, 'pca'), 'utf8')) as unknown;
-        if (projectionCacheValid(c, t.id)) this.projection = { method: 'pca', x: c.x, y: c.y, explained: c.explained, cached: true };
-      } catch {
-        // computed after the snapshot
-      }
+      // The chosen method from the cache; else PCA's cache to look at while the chosen one is computed.
+      const want = cacheKeyOf(this.jobFor(t, this.settings.projection));
+      this.wantedKey = JSON.stringify(want);
+      const c = readProjectionCache(t, want) ?? (want.method !== 'pca' ? readProjectionCache(t, cacheKeyOf({ kind: 'pca' })) : null);
+      if (c) this.setProjection(c, c.method === want.method ? want : cacheKeyOf({ kind: 'pca' }));
     }
     const snap: SnapshotMessage & { host: { runDir: string; table: string | null } } = {
       type: 'snapshot', version: WEBVIEW_PROTOCOL_VERSION, runs: [this.series.view(st.status, st.resumable)],
@@ -657,36 +636,107 @@ export class DashboardSession {
     void this.completeTableViews();
   }
 
-  /** Projection and evaluation, when the snapshot did not have them (computed or asked of the CLI, then posted). */
+  /**
+   * What the snapshot did not have: the chosen projection (from the cache or the worker) and the evaluation (asked
+   * of the CLI). Each is posted when ready. (A webview restored to colour by cluster asks for the clusters itself.)
+   */
   completeTableViews(): Promise<void> {
     const t = this.loaded;
     if (!t || t.file !== this.tableFile) return Promise.resolve();
     const jobs: Array<Promise<void>> = [];
-    if (!this.projection) jobs.push(this.computeProjection(t));
+    const want = JSON.stringify(cacheKeyOf(this.jobFor(t, this.settings.projection)));
+    if (!this.projection || this.projectionKey !== want) jobs.push(this.showProjection(t, this.settings.projection));
     if (!this.evalReport) jobs.push(this.computeEval(t));
     return Promise.all(jobs).then(() => undefined);
   }
 
-  private computeProjection(t: LoadedTable): Promise<void> {
-    this.projecting ??= (async () => {
+  private jobFor(t: LoadedTable, method: ProjectionMethod): ProjectionJob {
+    return projectionJob(method, t.id.rows, t.distance, this.projectionSeed);
+  }
+
+  private setProjection(p: ProjectionView, key: ProjectionCacheKey): void {
+    this.projection = p;
+    this.projectionKey = JSON.stringify(key);
+  }
+
+  /**
+   * Shows projection `method` of the table: the one shown already, else the cache beside the table, else a job on
+   * the projection worker (which supersedes a job for another projection: the last choice wins). The result is
+   * cached beside the table (atomically) and posted when it is still the one wanted; progress is posted on the way
+   * (at most every 100 ms). A failure, or a crash of the worker, is posted as an error for the projection.
+   */
+  showProjection(t: LoadedTable, method: ProjectionMethod): Promise<void> {
+    const job = this.jobFor(t, method);
+    const key = cacheKeyOf(job);
+    const ks = JSON.stringify(key);
+    this.wantedKey = ks;
+    if (this.projection && this.projectionKey === ks) {
+      if (this.projecting && this.projecting.key !== ks) this.projector.cancel('superseded');
+      this.post({ type: 'projection', projection: this.projection });
+      return Promise.resolve();
+    }
+    if (this.projecting?.key === ks) return this.projecting.promise;
+    const cached = readProjectionCache(t, key);
+    if (cached) {
+      if (this.projecting) this.projector.cancel('superseded');
+      this.setProjection(cached, key);
+      this.post({ type: 'projection', projection: cached });
+      return Promise.resolve();
+    }
+    const token = { key: ks, promise: Promise.resolve() };
+    token.promise = (async () => {
+      const name = METHOD_NAMES[method];
       try {
-        let last = 0;
-        const p = await projectionOf(t, {
-          signal: this.abort, log: (m) => this.deps.log('info', m),
-          onProgress: (done, total) => {
-            if (total >= 20_000 && done - last >= total / 10) { last = done; this.post({ type: 'projectionProgress', method: 'pca', done, total }); }
-          },
+        let last = -Infinity;
+        this.post({ type: 'projectionProgress', method, done: 0, total: 1 });
+        const r = await this.projector.run(sharedVectors(t), t.id.rows, t.id.dim, job, (done, total) => {
+          const now = performance.now();
+          if (done < total && now - last < 100) return;
+          last = now;
+          if (this.wantedKey === ks) this.post({ type: 'projectionProgress', method, done, total });
         });
-        if (this.loaded !== t) return;
-        this.projection = p;
-        this.post({ type: 'projection', projection: p });
+        if (r.type !== 'projection') throw new Error(`the worker answered a ${name} job with ${r.type}`);
+        this.stats.projectionJobs++;
+        this.deps.log('info', `${name} of ${path.basename(t.file)} (${t.id.rows} × ${t.id.dim}) in ${r.ms} ms (worker thread)`);
+        const view = projectionViewOf(key, { x: Array.from(r.x), y: Array.from(r.y), explained: r.explained }, false);
+        try {
+          await writeProjectionCache(t, key, view);
+        } catch (err) {
+          this.deps.log('warn', `cannot cache the ${name} projection beside the table: ${(err as Error).message}`);
+        }
+        if (this.disposed || this.loaded !== t || this.wantedKey !== ks) return;
+        this.setProjection(view, key);
+        this.post({ type: 'projection', projection: view });
       } catch (err) {
-        if (!this.abort.aborted) this.post({ type: 'error', message: `PCA failed: ${(err as Error).message}`, context: 'projection' });
+        if (err instanceof ProjectionCancelled || this.disposed) return;
+        const message = `${name} failed: ${(err as Error).message}`;
+        this.deps.log('error', `dashboard ${this.name}: ${message}`);
+        if (this.loaded === t && this.wantedKey === ks) this.post({ type: 'error', message, context: 'projection' });
       } finally {
-        this.projecting = null;
+        if (this.projecting === token) this.projecting = null;
       }
     })();
-    return this.projecting;
+    this.projecting = token;
+    return token.promise;
+  }
+
+  /** k-means colouring on the k-means worker (the latest request supersedes a running one). Throws on failure. */
+  private async computeClusters(t: LoadedTable, k: number): Promise<void> {
+    this.wantedK = k;
+    let r;
+    try {
+      r = await this.clusterer.run(sharedVectors(t), t.id.rows, t.id.dim, kmeansJob(k, DEFAULT_PROJECTION_SEED));
+    } catch (err) {
+      if (err instanceof ProjectionCancelled || this.disposed) return;
+      throw new Error(`k-means failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (r.type !== 'clusters') throw new Error(`the worker answered a k-means job with ${r.type}`);
+    this.stats.clusterJobs++;
+    this.deps.log('info', `k-means (k = ${k}${r.sampled ? ', on a sample' : ''}) of ${path.basename(t.file)} in ${r.ms} ms (worker thread)`);
+    if (this.disposed || this.loaded !== t || this.wantedK !== k) return;
+    this.clusters = { k: r.k, seed: DEFAULT_PROJECTION_SEED, assignments: Array.from(r.assignments) };
+    this.changeSettings({ clusterK: k });
+    this.post({ type: 'clusters', clusters: this.clusters });
   }
 
   private computeEval(t: LoadedTable): Promise<void> {
@@ -765,7 +815,10 @@ export class DashboardSession {
     this.tableFile = abs;
     this.stats.table = abs;
     this.loaded = null;
+    this.projector.cancel('cancelled: the table changed');
+    this.clusterer.cancel('cancelled: the table changed');
     this.projection = null;
+    this.projectionKey = null;
     this.clusters = null;
     this.evalReport = null;
     this.neighbors = null;
@@ -841,7 +894,7 @@ export class DashboardSession {
         return;
       }
       case 'setK': {
-        this.settings.k = m.k;
+        this.changeSettings({ k: m.k });
         const q = this.neighbors?.query;
         if (q?.kind === 'row' && this.loaded) {
           this.neighbors = neighborsOfRow(this.loaded, q.row, m.k);
@@ -849,24 +902,20 @@ export class DashboardSession {
         }
         return;
       }
-      case 'setThreshold': this.settings.threshold = m.threshold; return;
-      case 'setSmoothing': this.settings.smoothing = m.smoothing; return;
+      case 'setThreshold': this.changeSettings({ threshold: m.threshold }); return;
+      case 'setSmoothing': this.changeSettings({ smoothing: m.smoothing }); return;
       case 'requestProjection': {
         const t = await this.ensureTable();
         if (!t) return;
-        if (m.method !== 'pca') this.post({ type: 'error', message: `${m.method.toUpperCase()} is not available in this version; showing PCA`, context: 'projection' });
-        if (this.projection) this.post({ type: 'projection', projection: this.projection });
-        else await this.computeProjection(t);
+        if (m.seed !== undefined) this.projectionSeed = m.seed;
+        this.changeSettings({ projection: m.method });
+        await this.showProjection(t, m.method);
         return;
       }
       case 'requestClusters': {
         const t = await this.ensureTable();
         if (!t) return;
-        const t0 = performance.now();
-        this.clusters = await clustersOf(t, m.k, 1);
-        this.deps.log('info', `k-means (k = ${m.k}) of ${path.basename(t.file)} in ${Math.round(performance.now() - t0)} ms`);
-        this.settings.clusterK = m.k;
-        this.post({ type: 'clusters', clusters: this.clusters });
+        await this.computeClusters(t, m.k);
         return;
       }
       case 'exportCsv': {
@@ -915,7 +964,8 @@ export class DashboardSession {
 
   dispose(): void {
     this.disposed = true;
-    this.abort.aborted = true;
+    this.projector.dispose(); // terminates a running job's thread
+    this.clusterer.dispose();
   }
 }
 

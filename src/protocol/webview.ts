@@ -84,7 +84,10 @@ export type ProjectionMethod = 'pca' | 'umap' | 'tsne';
 
 export interface ProjectionView {
   method: ProjectionMethod;
+  /** The seed of t-SNE and UMAP (absent for PCA, which needs none). */
   seed?: number;
+  /** The method's parameters (t-SNE: perplexity, iterations, theta, distance; UMAP: nNeighbors, minDist, spread, epochs, distance). */
+  params?: Record<string, number | string>;
   /** One coordinate per table row, in row order. */
   x: number[];
   y: number[];
@@ -160,9 +163,30 @@ export interface DashboardSettings {
   smoothing: number;
   colorBy: 'label' | 'cluster';
   clusterK: number;
+  /** The explorer's projection (restored from the cache beside the table when the panel comes back). */
+  projection: ProjectionMethod;
 }
 
-export const DEFAULT_SETTINGS: DashboardSettings = { k: 8, threshold: null, smoothing: 0.9, colorBy: 'label', clusterK: 8 };
+export const DEFAULT_SETTINGS: DashboardSettings = { k: 8, threshold: null, smoothing: 0.9, colorBy: 'label', clusterK: 8, projection: 'pca' };
+
+export const PROJECTION_METHODS: readonly ProjectionMethod[] = ['pca', 'umap', 'tsne'];
+
+export const isProjectionMethod = (v: unknown): v is ProjectionMethod => v === 'pca' || v === 'umap' || v === 'tsne';
+
+/** The valid fields of saved settings (a webview's state, a memento): anything else is dropped. */
+export function sanitizeSettings(v: unknown): Partial<DashboardSettings> {
+  if (typeof v !== 'object' || v === null) return {};
+  const s = v as Record<string, unknown>;
+  const out: Partial<DashboardSettings> = {};
+  const posInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1;
+  if (posInt(s.k)) out.k = s.k;
+  if (s.threshold === null || (typeof s.threshold === 'number' && Number.isFinite(s.threshold))) out.threshold = s.threshold as number | null;
+  if (typeof s.smoothing === 'number' && s.smoothing >= 0 && s.smoothing < 1) out.smoothing = s.smoothing;
+  if (s.colorBy === 'label' || s.colorBy === 'cluster') out.colorBy = s.colorBy;
+  if (posInt(s.clusterK)) out.clusterK = s.clusterK;
+  if (isProjectionMethod(s.projection)) out.projection = s.projection;
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------- host → webview
 
@@ -232,6 +256,7 @@ export type WebviewToHost =
   | { type: 'setK'; k: number }
   | { type: 'setThreshold'; threshold: number | null }
   | { type: 'setSmoothing'; smoothing: number }
+  /** Show this projection (from the cache beside the table, else computed by the host's worker thread); the host picks the seed unless given. */
   | { type: 'requestProjection'; method: ProjectionMethod; seed?: number }
   | { type: 'requestClusters'; k: number }
   | { type: 'exportCsv'; what: CsvExport }
@@ -274,7 +299,7 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
     case 'setK': case 'requestClusters': return Number.isInteger(m.k) && (m.k as number) >= 1;
     case 'setThreshold': return m.threshold === null || (typeof m.threshold === 'number' && Number.isFinite(m.threshold));
     case 'setSmoothing': return typeof m.smoothing === 'number' && m.smoothing >= 0 && m.smoothing < 1;
-    case 'requestProjection': return m.method === 'pca' || m.method === 'umap' || m.method === 'tsne';
+    case 'requestProjection': return isProjectionMethod(m.method) && (m.seed === undefined || (Number.isSafeInteger(m.seed) && (m.seed as number) >= 0));
     case 'exportCsv': return m.what === 'projection' || m.what === 'neighbors';
     case 'savePng': return typeof m.chart === 'string' && typeof m.dataUrl === 'string' && m.dataUrl.startsWith('data:image/png;base64,');
     case 'selection': return Array.isArray(m.rows);

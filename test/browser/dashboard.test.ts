@@ -3,7 +3,12 @@
 // test. Asserts: curve point counts = events; gallery order and distances = `embedlab knn`; one projection point
 // per row; the threshold marker at eval's F1-optimal threshold; keyboard and buttons post the right messages; no
 // console errors and no CSP violations. Screenshots (dark, light) go to test-artifacts/browser/.
-import { after, before, test } from 'node:test';
+// The explorer's second half runs the real host (DashboardSession, with its projection worker thread
+// dist/projection-worker.js) behind the page: a mouse lasso filters the gallery to the points inside the drawn
+// polygon (computed here independently); colour by k-means shows exactly core's clusters; t-SNE and UMAP chosen in
+// the page come back with one point per row, core's numbers; and the high-contrast theme (screenshot
+// dashboard-high-contrast.png) draws borders, focus rings, text and the plot's axes in the theme's colours.
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +17,12 @@ import { readTable, type Table } from '../../src/core/table';
 import type { DistanceName } from '../../src/core/config-types';
 import type { EvalView, SnapshotMessage } from '../../src/protocol/webview';
 import { DEFAULT_SETTINGS, WEBVIEW_PROTOCOL_VERSION } from '../../src/protocol/webview';
+import { DEFAULT_PROJECTION_SEED } from '../../src/protocol/projection';
+import { clusterAssignments, pca2d, projectionCachePath } from '../../src/core/projection';
+import { tsne2d } from '../../src/core/tsne';
+import { umap2d } from '../../src/core/umap';
+import { DashboardSession } from '../../src/extension/dashboard-state';
+import { projectionJob } from '../../src/extension/projection-jobs';
 import type { WorkerEvent } from '../../src/protocol/events';
 import { CHROMIUM, ROOT, setTheme, startHarness, type Harness } from './harness';
 import { epochPoint, neighborsOf, parseEvents, projectionView, runView, stepEvents, tableView } from './host-player';
@@ -22,6 +33,7 @@ const work = tmpDir('browser');
 const val = path.join(work, 'val');
 let events: WorkerEvent[] = [];
 let runName = '';
+let runDirPath = '';
 let table: Table;
 let tablePath = '';
 let evalReport: EvalView & { verification: NonNullable<EvalView['verification']> };
@@ -43,6 +55,7 @@ before(async () => {
   const t = await cli(['train', cfg, '--out', runs, '--json']);
   assert.equal(t.code, 0, `train failed: ${t.stderr}`);
   const runDir = onlyRunDir(runs);
+  runDirPath = runDir;
   runName = path.basename(runDir);
   events = parseEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8'));
   tablePath = path.join(work, 'val.parquet');
@@ -123,7 +136,7 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   const target = await page.evaluate(() => {
     type Ax = { _offset: number; l2p(v: number): number };
     const gd = document.getElementById('chart-projection') as unknown as { data: Array<{ uid: string; x: number[]; y: number[]; customdata: number[] }>; _fullLayout: { xaxis: Ax; yaxis: Ax } };
-    const pts = gd.data.filter((t) => t.uid.startsWith('pts:')).flatMap((t) => t.x.map((x, i) => ({ x, y: t.y[i], row: t.customdata[i] })));
+    const pts = gd.data.filter((t) => t.uid.startsWith('pts-')).flatMap((t) => t.x.map((x, i) => ({ x, y: t.y[i], row: t.customdata[i] })));
     // The most isolated point, so that the click cannot land on a neighbour.
     let best = pts[0], bestD = -1;
     for (const p of pts) {
@@ -210,4 +223,315 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   assert.deepEqual(h.cspViolations, [], 'no CSP violations');
   assert.deepEqual(h.consoleErrors, [], 'no console errors');
   assert.ok(!h.received.some((m) => m.type === 'webviewError'), JSON.stringify(h.received.filter((m) => m.type === 'webviewError')));
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The explorer with the real host session (and its worker thread) behind the page.
+
+type PlotTrace = { uid: string; meta?: string; x: number[]; y: number[]; customdata: number[]; marker: { color: number[][] | string } };
+type Ax = { l2p(v: number): number; _length: number };
+interface PlotState { traces: PlotTrace[]; box: { left: number; top: number; width: number; height: number } }
+
+/** The point trace and the plot area's position on the page (after scrolling the chart into view). */
+async function plotState(page: Harness['page']): Promise<PlotState & { px: number[]; py: number[] }> {
+  return page.evaluate(() => {
+    const gd = document.getElementById('chart-projection') as unknown as { data: PlotTrace[]; _fullLayout: { xaxis: Ax; yaxis: Ax } };
+    document.getElementById('chart-projection')!.scrollIntoView({ block: 'center' });
+    const r = (document.querySelector('#chart-projection .nsewdrag') as Element).getBoundingClientRect();
+    const pts = gd.data.find((t) => t.uid.startsWith('pts-'))!;
+    return {
+      traces: gd.data.map((t) => ({ uid: t.uid, meta: t.meta, x: t.x, y: t.y, customdata: t.customdata, marker: t.marker })),
+      box: { left: r.left, top: r.top, width: r.width, height: r.height },
+      // Page pixels of every point of the point trace, in trace order.
+      px: pts.x.map((v) => r.left + gd._fullLayout.xaxis.l2p(v)), py: pts.y.map((v) => r.top + gd._fullLayout.yaxis.l2p(v)),
+    };
+  });
+}
+
+/** Even–odd point-in-polygon and the distance from a point to the polygon's edges. */
+function inside(p: [number, number], poly: Array<[number, number]>): boolean {
+  let c = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i], [xj, yj] = poly[j];
+    if ((yi > p[1]) !== (yj > p[1]) && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) c = !c;
+  }
+  return c;
+}
+function edgeDistance(p: [number, number], poly: Array<[number, number]>): number {
+  let best = Infinity;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [ax, ay] = poly[j], [bx, by] = poly[i];
+    const dx = bx - ax, dy = by - ay;
+    const t = Math.max(0, Math.min(1, ((p[0] - ax) * dx + (p[1] - ay) * dy) / (dx * dx + dy * dy || 1)));
+    best = Math.min(best, Math.hypot(p[0] - (ax + t * dx), p[1] - (ay + t * dy)));
+  }
+  return best;
+}
+
+describe('explorer with the real host session and projection worker', { skip: haveChromium ? false : `no ${CHROMIUM}` }, () => {
+  const WORKER = path.join(ROOT, 'dist', 'projection-worker.js');
+  let hs: Harness | undefined;
+  let session: DashboardSession;
+  let sessionTable = '';
+  const hostErrors: string[] = [];
+  const api = <T>(page: Harness['page'], fn: string, arg?: unknown) =>
+    page.evaluate(({ f, a }) => (window as unknown as { __embedlab: Record<string, (x?: unknown) => unknown> }).__embedlab[f](a), { f: fn, a: arg }) as Promise<T>;
+
+  before(async () => {
+    // The table in a folder of its own (its projection caches start from nothing), images from `val`.
+    const dir = path.join(work, 'session-table');
+    fs.mkdirSync(dir, { recursive: true });
+    sessionTable = path.join(dir, 'val.parquet');
+    fs.copyFileSync(tablePath, sessionTable);
+    const meta = JSON.parse(fs.readFileSync(`${tablePath}.meta.json`, 'utf8')) as { folder?: string };
+    fs.writeFileSync(`${sessionTable}.meta.json`, JSON.stringify({ ...meta, folder: path.relative(dir, val) }));
+    let started!: (h: Harness) => void;
+    const ready = new Promise<Harness>((r) => { started = r; });
+    let chain: Promise<unknown> = Promise.resolve();
+    session = new DashboardSession(runDirPath, {
+      // Posted in order, once the page exists (the webview says `ready` while the harness is still starting).
+      post: (m) => (chain = chain.then(() => ready).then((h) => h.send(m)).catch((err: Error) => hostErrors.push(`post ${m.type}: ${err.message}`))),
+      log: (level, m) => { if (level === 'error') hostErrors.push(m); },
+      isSupervised: () => false,
+      webviewUri: () => `${hs!.origin}/img`,
+      evalTable: async () => evalReport as unknown as Record<string, unknown>,
+      knnImage: async () => { throw new Error('not in this test'); },
+      pickImage: async () => undefined,
+      saveDialog: async () => undefined,
+      stop: async () => undefined,
+      resume: async () => undefined,
+    }, sessionTable, { workerFile: WORKER });
+    hs = await startHarness({ imagesRoot: val, onMessage: (m) => void ready.then(() => session.onMessage(m)) });
+    started(hs);
+    await setTheme(hs.page, 'dark');
+    // The snapshot (no projection cached), then PCA from the worker.
+    await hs.page.waitForFunction((n) => (window as unknown as { __embedlab: { projectionPoints(): number } }).__embedlab.projectionPoints() === n, table.paths.length, { timeout: 30_000 });
+    await api(hs.page, 'rendered');
+  });
+
+  after(async () => {
+    session?.dispose();
+    await hs?.close();
+  });
+
+  it('PCA from the worker thread: one point per row, pca2d\'s coordinates', async () => {
+    const st = await plotState(hs!.page);
+    const pts = st.traces.find((t) => t.uid.startsWith('pts-'))!;
+    const ref = pca2d(table.vectors, table.paths.length, table.dim);
+    assert.equal(pts.x.length, table.paths.length);
+    pts.customdata.forEach((row, j) => {
+      assert.equal(pts.x[j], ref.x[row]);
+      assert.equal(pts.y[j], ref.y[row]);
+    });
+    assert.equal(session.stats.projectionJobs, 1);
+  });
+
+  it('a mouse lasso selects exactly the points inside it, and the gallery shows only those rows', async () => {
+    const { page } = hs!;
+    await page.selectOption('#drag-mode', 'lasso');
+    const st = await plotState(page);
+    const pts = st.traces.find((t) => t.uid.startsWith('pts-'))!;
+    const n = pts.x.length;
+    const { box } = st;
+    // A quadrilateral inside the plot area with no point within 4 px of its edges, holding some points but not all.
+    let poly: Array<[number, number]> | null = null;
+    for (let attempt = 0; attempt < 200 && !poly; attempt++) {
+      const f = (a: number) => ((Math.sin(attempt * 12.9898 + a * 78.233) * 43758.5453) % 1 + 1) % 1;
+      const cx = box.left + box.width * (0.3 + 0.4 * f(1)), cy = box.top + box.height * (0.3 + 0.4 * f(2));
+      const rx = box.width * (0.15 + 0.25 * f(3)), ry = box.height * (0.15 + 0.25 * f(4));
+      const cand: Array<[number, number]> = [[cx - rx, cy - ry * 0.6], [cx + rx * 0.8, cy - ry], [cx + rx, cy + ry * 0.7], [cx - rx * 0.7, cy + ry]]
+        .map(([x, y]) => [Math.round(Math.max(box.left + 3, Math.min(box.left + box.width - 3, x))), Math.round(Math.max(box.top + 3, Math.min(box.top + box.height - 3, y)))] as [number, number]);
+      const count = st.px.filter((x, j) => inside([x, st.py[j]], cand)).length;
+      const margin = Math.min(...st.px.map((x, j) => edgeDistance([x, st.py[j]], cand)));
+      if (count >= 3 && count <= n - 3 && margin >= 4) poly = cand;
+    }
+    assert.ok(poly, 'found a lasso polygon with clear margins');
+    const expected = pts.customdata.filter((_, j) => inside([st.px[j], st.py[j]], poly!)).sort((a, b) => a - b);
+    const nSel = hs!.received.length;
+    await page.mouse.move(poly[0][0], poly[0][1]);
+    await page.mouse.down();
+    for (const [x, y] of [...poly.slice(1), poly[0]]) await page.mouse.move(x, y, { steps: 12 });
+    await page.mouse.up();
+    const sel = await hs!.waitFor('selection', nSel, 10_000) as { rows: number[] };
+    assert.deepEqual([...sel.rows].sort((a, b) => a - b), expected, 'the rows plotly selected are the points inside the drawn polygon');
+    assert.deepEqual([...session.selectedRows].sort((a, b) => a - b), expected, 'the host got the selection');
+    await page.waitForSelector('#selection-box h3');
+    assert.equal(await page.textContent('#selection-box h3'), `Lasso selection: ${expected.length} images`);
+    const shown = (await page.$$eval('#selection-box .sel-item', (b) => b.map((e) => Number((e as HTMLElement).dataset.row)))).sort((a, b) => a - b);
+    assert.deepEqual(shown, expected.slice(0, 60), 'the selection box lists exactly the selected rows');
+    // A query inside the selection: the neighbour gallery keeps only neighbours inside the selection.
+    const q = expected[0];
+    await session.onMessage({ type: 'selectQuery', row: q });
+    await page.waitForFunction((p) => document.querySelector('#query-path')?.textContent === p, table.paths[q]);
+    const nb = neighborsOf(table, q, DEFAULT_SETTINGS.k, distance).neighbors;
+    const inSel = nb.filter((x) => expected.includes(x.row!));
+    const gallery = await page.$$eval('#gallery li[role=option]', (lis) => lis.map((li) => Number((li as HTMLElement).dataset.row)));
+    assert.deepEqual(gallery, inSel.map((x) => x.row), 'the gallery shows only the selected rows among the neighbours');
+    assert.ok(gallery.length < nb.length || inSel.length === nb.length);
+    if (inSel.length < nb.length) assert.match((await page.textContent('#gallery'))!, new RegExp(`${nb.length - inSel.length} outside the selection hidden`));
+    // Clearing the selection brings every neighbour back, and removes the lasso from the plot (no point dimmed).
+    await page.click('#clear-selection');
+    await page.waitForFunction((k) => document.querySelectorAll('#gallery li[role=option]').length === k, nb.length);
+    await page.waitForFunction(() => {
+      const gd = document.getElementById('chart-projection') as unknown as { data: Array<{ selectedpoints?: unknown }>; _fullLayout: { selections?: unknown[] } };
+      return (gd._fullLayout.selections ?? []).length === 0 && gd.data.every((t) => t.selectedpoints === undefined || t.selectedpoints === null);
+    }, undefined, { timeout: 5000 });
+    assert.equal(await page.$('#selection-box h3'), null, 'the selection box is empty');
+    await page.selectOption('#drag-mode', 'zoom');
+  });
+
+  it('colour by k-means: the points\' colours group exactly as core\'s clusters, k distinct colours', async () => {
+    const { page } = hs!;
+    const k = 4;
+    await page.fill('#cluster-k', String(k));
+    const nReq = hs!.received.length;
+    await page.selectOption('#color-by', 'cluster');
+    assert.deepEqual(await hs!.waitFor('requestClusters', nReq), { type: 'requestClusters', k });
+    const expected = clusterAssignments(table.vectors, table.paths.length, table.dim, k, 1);
+    await page.waitForFunction(() => {
+      const gd = document.getElementById('chart-projection') as unknown as { data: PlotTrace[] };
+      return gd.data.some((t) => t.uid.startsWith('legend-') && String(t.meta).startsWith('cluster '));
+    }, undefined, { timeout: 30_000 });
+    await api(page, 'rendered');
+    const st = await plotState(page);
+    const pts = st.traces.find((t) => t.uid.startsWith('pts-'))!;
+    assert.ok(Array.isArray(pts.marker.color));
+    const colourOf = new Map<number, string>();
+    pts.customdata.forEach((row, j) => colourOf.set(row, JSON.stringify((pts.marker.color as number[][])[j])));
+    assert.equal(colourOf.size, table.paths.length, 'every row is drawn');
+    assert.equal(new Set(colourOf.values()).size, new Set(expected).size, `${k} distinct colours`);
+    const clusterOfColour = new Map<string, number>();
+    const colourOfCluster = new Map<number, string>();
+    for (const [row, c] of colourOf) {
+      assert.equal(clusterOfColour.get(c) ?? expected[row], expected[row], `row ${row}: one colour, one cluster`);
+      assert.equal(colourOfCluster.get(expected[row]) ?? c, c, `row ${row}: one cluster, one colour`);
+      clusterOfColour.set(c, expected[row]);
+      colourOfCluster.set(expected[row], c);
+    }
+    const legend = st.traces.filter((t) => t.uid.startsWith('legend-')).map((t) => t.meta).sort();
+    assert.deepEqual(legend, [...new Set(expected)].sort().map((c) => `cluster ${c}`));
+    assert.equal(session.stats.clusterJobs, 1, 'computed by the k-means worker');
+    // The legend hides a cluster (a click on its entry) and shows it again. Clicks 600 ms apart: plotly counts two
+    // legend clicks within 300 ms as a double click (which isolates the group instead).
+    const c0 = expected.filter((c) => c === 0).length;
+    const toggle = async () => {
+      await page.waitForTimeout(600);
+      const b = (await page.locator('#chart-projection .legend .traces', { hasText: 'cluster 0' }).locator('.legendtoggle').boundingBox())!;
+      await page.mouse.click(b.x + b.width / 2, b.y + b.height / 2);
+    };
+    const points = (m: number) => page.waitForFunction((k) => (window as unknown as { __embedlab: { projectionPoints(): number } }).__embedlab.projectionPoints() === k, m, { timeout: 10_000 })
+      .catch(async (err: Error) => assert.fail(`${err.message}: ${await api<number>(page, 'projectionPoints')} points shown, expected ${m}`));
+    await toggle();
+    await points(table.paths.length - c0);
+    await toggle();
+    await points(table.paths.length);
+  });
+
+  it('t-SNE and UMAP chosen in the page (keyboard) are computed by the worker and drawn, one point per row, core\'s numbers', async () => {
+    const { page } = hs!;
+    // Record what the progress bar shows while the host computes.
+    await page.evaluate(() => {
+      const w = window as unknown as { __progress: string[] };
+      w.__progress = [];
+      const bar = document.getElementById('projection-progress')!;
+      new MutationObserver(() => { if (!bar.classList.contains('hidden')) w.__progress.push(bar.getAttribute('aria-valuetext') ?? ''); })
+        .observe(bar, { attributes: true, attributeFilter: ['class', 'aria-valuetext'] });
+    });
+    for (const method of ['umap', 'tsne'] as const) {
+      const nReq = hs!.received.length;
+      // Keyboard: the method selector is a native <select> in the tab order; arrows change it.
+      await page.focus('#color-by');
+      await page.keyboard.press('Shift+Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'projection-method', 'Shift+Tab reaches the method selector');
+      const before = await page.$eval('#projection-method', (e) => (e as HTMLSelectElement).value);
+      const target = method === 'umap' ? 'umap' : 'tsne';
+      for (let i = 0; i < 3 && (await page.$eval('#projection-method', (e) => (e as HTMLSelectElement).value)) !== target; i++) await page.keyboard.press('ArrowDown');
+      assert.notEqual(before, target);
+      assert.equal(await page.$eval('#projection-method', (e) => (e as HTMLSelectElement).value), target, 'the arrow keys chose the method');
+      const req = await hs!.waitFor('requestProjection', nReq) as { method: string };
+      assert.equal(req.method, method);
+      await page.waitForFunction((m) => {
+        const w = window as unknown as { __embedlab: { projectionMethods(): { shown: string; pending: string | null } } };
+        const s = w.__embedlab.projectionMethods();
+        return s.shown === m && s.pending === null;
+      }, method, { timeout: 60_000 });
+      await api(page, 'rendered');
+      assert.equal(await api<number>(page, 'projectionPoints'), table.paths.length, `${method}: one point per row`);
+      // The coordinates drawn are core's, on the fixed seed with the parameters the host recorded.
+      const job = projectionJob(method, table.paths.length, distance, DEFAULT_PROJECTION_SEED);
+      const xy = job.kind === 'tsne'
+        ? tsne2d(table.vectors, table.paths.length, table.dim, { seed: job.seed, perplexity: job.perplexity, iterations: job.iterations, theta: job.theta, distance: job.distance })
+        : job.kind === 'umap'
+          ? umap2d(table.vectors, table.paths.length, table.dim, { seed: job.seed, nNeighbors: job.nNeighbors, minDist: job.minDist, spread: job.spread, epochs: job.epochs, distance: job.distance })
+          : assert.fail('not t-SNE or UMAP');
+      const pts = (await plotState(page)).traces.find((t) => t.uid.startsWith('pts-'))!;
+      pts.customdata.forEach((row, j) => {
+        assert.equal(pts.x[j], xy[2 * row], `${method}: x of row ${row}`);
+        assert.equal(pts.y[j], xy[2 * row + 1], `${method}: y of row ${row}`);
+      });
+      const label = method === 'umap' ? 'UMAP' : 't-SNE';
+      assert.match((await page.textContent('#projection-info'))!, new RegExp(`^${table.paths.length} points, ${label} \\(seed ${DEFAULT_PROJECTION_SEED}, `));
+      assert.ok(await page.isHidden('#projection-progress'), 'the progress bar is gone');
+      assert.ok(fs.existsSync(projectionCachePath(sessionTable, method, DEFAULT_PROJECTION_SEED)), `${method} is cached beside the table`);
+    }
+    const progress = await page.evaluate(() => (window as unknown as { __progress: string[] }).__progress);
+    assert.ok(progress.some((p) => p.startsWith('UMAP')) && progress.some((p) => p.startsWith('t-SNE')), `progress shown: ${progress.join(' | ')}`);
+    assert.equal(session.stats.projectionJobs, 3, 'PCA, UMAP and t-SNE: one worker job each');
+    // Back to UMAP: from memory, no job.
+    const nReq = hs!.received.length;
+    await page.selectOption('#projection-method', 'umap');
+    await hs!.waitFor('requestProjection', nReq);
+    await page.waitForFunction(() => (window as unknown as { __embedlab: { projectionMethods(): { shown: string } } }).__embedlab.projectionMethods().shown === 'umap');
+    assert.equal(session.stats.projectionJobs, 3);
+    assert.equal(session.currentSettings.projection, 'umap', 'the host keeps the choice (saved for the next time)');
+  });
+
+  it('high contrast: text, borders, focus ring and the plot follow the theme\'s variables; screenshot', async () => {
+    const { page } = hs!;
+    await setTheme(page, 'high-contrast');
+    await api(page, 'rendered');
+    await page.waitForTimeout(300);
+    const styles = await page.evaluate(() => {
+      const cs = (sel: string) => getComputedStyle(document.querySelector(sel)!);
+      const b = cs('body'), panel = cs('#panel-explorer'), btn = cs('#export-projection'), select = cs('#projection-method'), input = cs('#cluster-k');
+      return {
+        color: b.color, background: b.backgroundColor,
+        panelBorder: [panel.borderTopStyle, panel.borderTopWidth, panel.borderTopColor],
+        buttonBorder: [btn.borderTopStyle, btn.borderTopWidth, btn.borderTopColor], buttonColor: btn.color,
+        selectBorder: [select.borderTopStyle, select.borderTopWidth, select.borderTopColor], selectColor: select.color, inputBorder: input.borderTopColor,
+      };
+    });
+    assert.equal(styles.color, 'rgb(255, 255, 255)', 'text in --vscode-foreground');
+    assert.equal(styles.background, 'rgb(0, 0, 0)', 'background from --vscode-editor-background');
+    const cyan = 'rgb(111, 195, 223)';
+    assert.deepEqual(styles.panelBorder, ['solid', '1px', cyan], 'panels bordered in --vscode-contrastBorder');
+    assert.deepEqual(styles.buttonBorder, ['solid', '1px', cyan], 'buttons bordered');
+    assert.deepEqual(styles.selectBorder, ['solid', '1px', cyan], 'selects bordered');
+    assert.equal(styles.inputBorder, cyan);
+    assert.equal(styles.buttonColor, 'rgb(255, 255, 255)');
+    assert.equal(styles.selectColor, 'rgb(255, 255, 255)');
+    // Keyboard focus: a 2 px ring in --vscode-contrastActiveBorder.
+    await page.focus('#color-by');
+    await page.keyboard.press('Shift+Tab');
+    const ring = await page.evaluate(() => {
+      const e = document.activeElement as HTMLElement;
+      const cs = getComputedStyle(e);
+      return { id: e.id, style: cs.outlineStyle, width: cs.outlineWidth, color: cs.outlineColor, visible: e.matches(':focus-visible') };
+    });
+    assert.deepEqual(ring, { id: 'projection-method', style: 'solid', width: '2px', color: 'rgb(243, 133, 24)', visible: true });
+    // The plot: font and axes in the foreground colour, grid in the contrast border colour.
+    const plot = await page.evaluate(() => {
+      const gd = document.getElementById('chart-projection') as unknown as { _fullLayout: { font: { color: string }; xaxis: { color: string; gridcolor: string }; yaxis: { color: string } } };
+      const tick = document.querySelector('#chart-projection .xtick text') as SVGTextElement | null;
+      return { font: gd._fullLayout.font.color, x: gd._fullLayout.xaxis.color, y: gd._fullLayout.yaxis.color, grid: gd._fullLayout.xaxis.gridcolor, tick: tick ? getComputedStyle(tick).fill : null };
+    });
+    assert.deepEqual(plot, { font: '#ffffff', x: '#ffffff', y: '#ffffff', grid: '#6fc3df', tick: 'rgb(255, 255, 255)' });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-high-contrast.png'), fullPage: true });
+    assert.ok(fs.statSync(path.join(ARTIFACTS, 'dashboard-high-contrast.png')).size > 10_000);
+
+    assert.deepEqual(hs!.cspViolations, [], 'no CSP violations');
+    assert.deepEqual(hs!.consoleErrors, [], 'no console errors');
+    assert.deepEqual(hostErrors, [], 'no host errors');
+    assert.ok(!hs!.received.some((m) => m.type === 'webviewError'), JSON.stringify(hs!.received.filter((m) => m.type === 'webviewError')));
+  });
 });

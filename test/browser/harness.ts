@@ -126,6 +126,13 @@ export const THEMES = {
   light: { cls: 'vscode-light', vars: { '--vscode-editor-background': '#ffffff', '--vscode-foreground': '#333333', '--vscode-descriptionForeground': '#717171', '--vscode-panel-border': '#d4d4d4', '--vscode-editorWidget-border': '#c8c8c8',
     '--vscode-button-background': '#005fb8', '--vscode-input-background': '#ffffff', '--vscode-input-foreground': '#333333', '--vscode-input-border': '#cecece', '--vscode-sideBar-background': '#f3f3f3',
     '--vscode-editorHoverWidget-background': '#f3f3f3', '--vscode-inputValidation-warningBackground': '#fff4ce' } },
+  /** VS Code's "Default High Contrast" (dark): black, white text, cyan contrast borders, orange focus. */
+  'high-contrast': { cls: 'vscode-high-contrast', vars: { '--vscode-editor-background': '#000000', '--vscode-foreground': '#ffffff', '--vscode-descriptionForeground': '#ffffff',
+    '--vscode-contrastBorder': '#6fc3df', '--vscode-contrastActiveBorder': '#f38518', '--vscode-focusBorder': '#f38518', '--vscode-panel-border': '#6fc3df',
+    '--vscode-editorWidget-border': '#6fc3df', '--vscode-button-background': '#000000', '--vscode-button-foreground': '#ffffff', '--vscode-button-border': '#6fc3df',
+    '--vscode-input-background': '#000000', '--vscode-input-foreground': '#ffffff', '--vscode-input-border': '#6fc3df', '--vscode-sideBar-background': '#000000',
+    '--vscode-editorHoverWidget-background': '#0c141f', '--vscode-editorHoverWidget-border': '#6fc3df', '--vscode-inputValidation-warningBackground': '#000000',
+    '--vscode-inputValidation-warningBorder': '#6fc3df', '--vscode-textLink-foreground': '#21a6ff' } },
 } as const;
 
 export async function setTheme(page: Page, theme: keyof typeof THEMES): Promise<void> {
@@ -134,7 +141,7 @@ export async function setTheme(page: Page, theme: keyof typeof THEMES): Promise<
     const root = document.documentElement;
     for (const k of [...root.style]) if (k.startsWith('--vscode-')) root.style.removeProperty(k);
     for (const [k, v] of Object.entries(vars)) root.style.setProperty(k, v); // CSSOM: allowed by the CSP
-    document.body.classList.remove('vscode-dark', 'vscode-light', 'vscode-high-contrast');
+    document.body.classList.remove('vscode-dark', 'vscode-light', 'vscode-high-contrast', 'vscode-high-contrast-light');
     document.body.classList.add(cls);
   }, t);
 }

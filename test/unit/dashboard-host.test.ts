@@ -1,27 +1,29 @@
 // The dashboard's host side without VS Code (src/extension/dashboard-state.ts), on a run folder written by the real
 // engine (`embedlab synth` + a 1-epoch `train` + `embed` + `eval`, as test/browser/dashboard.test.ts does): the
 // snapshot equals the run's events.jsonl, live appends become step/epoch deltas without duplicates, selectQuery
-// answers what `embedlab knn` answers, the sliced PCA is pca2d bit for bit and is cached beside the table, and
-// every webview message reaches the right dependency.
+// answers what `embedlab knn` answers, every webview message reaches the right dependency, and the explorer's
+// projections (PCA, t-SNE, UMAP) and k-means come from the worker thread (dist/projection-worker.js) with core's
+// numbers, are cached beside the table per method, seed and parameters, and are read back without a worker job.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cli, onlyRunDir, smallConfig, tmpDir, writeConfig } from '../integration/helpers';
-import { pca2d, projectionCachePath } from '../../src/core/projection';
+import { cli, onlyRunDir, ROOT, smallConfig, tmpDir, writeConfig } from '../integration/helpers';
+import { clusterAssignments, pca2d, projectionCachePath } from '../../src/core/projection';
+import { tsne2d } from '../../src/core/tsne';
 import { runPaths } from '../../src/core/run-folder';
 import type { StepEvent, WorkerEvent } from '../../src/protocol/events';
-import type { HostToWebview, SnapshotMessage, StepsMessage } from '../../src/protocol/webview';
+import type { DashboardSettings, HostToWebview, SnapshotMessage, StepsMessage } from '../../src/protocol/webview';
+import { DEFAULT_PROJECTION_SEED, type ProjectionJob } from '../../src/protocol/projection';
+import { projectionJob, umapParams } from '../../src/extension/projection-jobs';
 import { WEBVIEW_PROTOCOL_VERSION } from '../../src/protocol/webview';
 import {
-  clustersOf,
   DashboardSession,
   EventTail,
-  kmeansSampleSize,
   loadTable,
-  pca2dSliced,
   RunSeries,
   type DashboardDeps,
+  type LoadedTable,
 } from '../../src/extension/dashboard-state';
 
 const work = tmpDir('dashboard-host');
@@ -282,31 +284,182 @@ describe('dashboard host: messages', () => {
   });
 });
 
-describe('dashboard host: projection and clusters off the event loop', () => {
-  it('pca2dSliced is pca2d bit for bit, and yields', async () => {
-    const n = 1003, dim = 17;
-    const v = new Float32Array(n * dim);
-    let x = 7;
-    for (let i = 0; i < v.length; i++) { x = (x * 1103515245 + 12345) >>> 0; v[i] = (x / 2 ** 32) * (1 + (i % dim)); }
-    const ref = pca2d(v, n, dim);
-    let progress = 0;
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 0);
-    const got = await pca2dSliced(v, n, dim, { sliceMs: 0, onProgress: () => progress++ });
-    clearInterval(timer);
-    assert.deepEqual(Array.from(got.x), Array.from(ref.x));
-    assert.deepEqual(Array.from(got.y), Array.from(ref.y));
-    assert.deepEqual(got.explained, ref.explained);
-    assert.ok(progress > 2, `progress reported ${progress} times`);
-    assert.ok(ticks > 0, 'timers ran while it computed');
+describe('dashboard host: projections and k-means in the worker thread, cached beside the table', () => {
+  const WORKER = path.join(ROOT, 'dist', 'projection-worker.js');
+  let dir = '';
+  let copy = '';
+
+  before(() => {
+    // A copy of the table in a folder of its own, so its caches start from nothing.
+    dir = path.join(work, 'projections');
+    fs.mkdirSync(dir, { recursive: true });
+    copy = path.join(dir, 'val.parquet');
+    fs.copyFileSync(table, copy);
+    if (fs.existsSync(`${table}.meta.json`)) fs.copyFileSync(`${table}.meta.json`, `${copy}.meta.json`);
   });
 
-  it('large tables: k-means on a sample, every row assigned', async () => {
-    assert.equal(kmeansSampleSize(500, 8, 32), 500);
-    assert.ok(kmeansSampleSize(50_000, 8, 128) < 2000);
-    const t = await loadTable(table);
-    const c = await clustersOf(t, 4, 1);
-    assert.equal(c.assignments.length, 24);
-    assert.ok(c.assignments.every((a) => a >= 0 && a < 4));
+  const session = (f: Fake, o: { settings?: Partial<DashboardSettings>; workerFile?: string } = {}) =>
+    new DashboardSession(runDir, f.deps, copy, { workerFile: WORKER, ...o });
+  const projections = (f: Fake) => f.posted.filter((m): m is Extract<HostToWebview, { type: 'projection' }> => m.type === 'projection').map((m) => m.projection);
+  const errors = (f: Fake) => f.posted.filter((m): m is Extract<HostToWebview, { type: 'error' }> => m.type === 'error');
+  const tsneJob = (t: LoadedTable, seed: number) => projectionJob('tsne', t.id.rows, t.distance, seed) as Extract<ProjectionJob, { kind: 'tsne' }>;
+
+  it('PCA and k-means come from the worker thread and equal pca2d and clusterAssignments; PCA is cached beside the table', async () => {
+    assert.ok(fs.existsSync(WORKER), 'dist/projection-worker.js: run `npm run build` first');
+    const f = fake();
+    const s = session(f);
+    await s.onReady();
+    assert.equal((f.posted[0] as SnapshotMessage).projection, null, 'nothing cached yet');
+    await s.completeTableViews();
+    const t = await loadTable(copy);
+    const ref = pca2d(t.table.vectors, t.id.rows, t.id.dim);
+    const [p] = projections(f);
+    assert.equal(p.method, 'pca');
+    assert.equal(p.cached, undefined);
+    assert.deepEqual(p.x, Array.from(ref.x), 'PCA through the worker = pca2d');
+    assert.deepEqual(p.y, Array.from(ref.y));
+    assert.deepEqual(p.explained, ref.explained);
+    assert.equal(s.stats.projectionJobs, 1);
+    assert.equal(s.workers.projector.stats.workers, 1, 'one worker thread ran it');
+    const cache = JSON.parse(fs.readFileSync(projectionCachePath(copy, 'pca'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual({ version: cache.version, method: cache.method, seed: cache.seed, params: cache.params, table: cache.table },
+      { version: 2, method: 'pca', seed: null, params: {}, table: t.id });
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'written atomically: no temp file left');
+
+    await s.onMessage({ type: 'requestClusters', k: 3 });
+    const cl = f.posted.filter((m) => m.type === 'clusters').pop();
+    assert.ok(cl && cl.type === 'clusters');
+    assert.deepEqual(cl.clusters.assignments, Array.from(clusterAssignments(t.table.vectors, t.id.rows, t.id.dim, 3, 1)), 'k-means through the worker = clusterAssignments');
+    assert.equal(cl.clusters.k, 3);
+    assert.equal(s.stats.clusterJobs, 1);
+    assert.equal(s.currentSettings.clusterK, 3);
+    s.dispose();
+  });
+
+  it('t-SNE and UMAP: progress, then a projection per row on a fixed seed, cached per method and seed; the choice is saved', async () => {
+    const saved: DashboardSettings[] = [];
+    const f = fake({ saveSettings: (st) => { saved.push(st); } });
+    const s = session(f);
+    await s.onReady();
+    const t = await loadTable(copy);
+    for (const method of ['tsne', 'umap'] as const) {
+      const before = projections(f).length;
+      await s.onMessage({ type: 'requestProjection', method });
+      const p = projections(f).slice(before);
+      assert.equal(p.length, 1, `${method}: one projection posted`);
+      assert.equal(p[0].method, method);
+      assert.equal(p[0].seed, DEFAULT_PROJECTION_SEED, `${method}: the fixed seed is recorded`);
+      assert.equal(p[0].x.length, t.id.rows, `${method}: one point per row`);
+      assert.equal(p[0].y.length, t.id.rows);
+      assert.ok([...p[0].x, ...p[0].y].every(Number.isFinite));
+      assert.ok(f.posted.some((m) => m.type === 'projectionProgress' && m.method === method), `${method}: progress posted`);
+      const file = projectionCachePath(copy, method, DEFAULT_PROJECTION_SEED);
+      const c = JSON.parse(fs.readFileSync(file, 'utf8')) as { method: string; seed: number; params: Record<string, unknown>; x: number[] };
+      assert.equal(c.method, method);
+      assert.equal(c.seed, DEFAULT_PROJECTION_SEED);
+      assert.deepEqual(c.params, p[0].params, `${method}: the parameters are part of the cache`);
+      assert.deepEqual(c.x, p[0].x);
+      assert.equal(saved.at(-1)?.projection, method, `${method}: the choice is saved for the run`);
+    }
+    assert.equal(s.stats.projectionJobs, 2);
+    // t-SNE through the session = core tsne2d with the recorded parameters.
+    const tsne = JSON.parse(fs.readFileSync(projectionCachePath(copy, 'tsne', DEFAULT_PROJECTION_SEED), 'utf8')) as { x: number[]; y: number[] };
+    const job = tsneJob(t, DEFAULT_PROJECTION_SEED);
+    const direct = tsne2d(t.table.vectors, t.id.rows, t.id.dim, { seed: job.seed, perplexity: job.perplexity, iterations: job.iterations, theta: job.theta, distance: job.distance });
+    assert.deepEqual(tsne.x, Array.from(direct.filter((_, i) => i % 2 === 0)));
+    assert.deepEqual(tsne.y, Array.from(direct.filter((_, i) => i % 2 === 1)));
+    s.dispose();
+  });
+
+  it('a reopened dashboard restores the chosen method from the cache without a worker job; another seed, method or parameter is computed', async () => {
+    const f = fake();
+    const s = session(f, { settings: { projection: 'tsne' } });
+    await s.onReady();
+    const snap = f.posted[0] as SnapshotMessage;
+    assert.equal(snap.settings.projection, 'tsne');
+    assert.equal(snap.projection?.method, 'tsne');
+    assert.equal(snap.projection?.cached, true, 'read from the cache beside the table');
+    await s.completeTableViews();
+    await s.onMessage({ type: 'requestProjection', method: 'tsne' });
+    assert.equal(s.stats.projectionJobs, 0, 'no worker job');
+    assert.equal(s.workers.projector.stats.workers, 0, 'not even a worker thread');
+    const tsne1 = JSON.parse(fs.readFileSync(projectionCachePath(copy, 'tsne', 1), 'utf8')) as { x: number[] };
+    // Another seed: its own cache file, computed; the seed-1 file is untouched.
+    await s.onMessage({ type: 'requestProjection', method: 'tsne', seed: 2 });
+    assert.equal(s.stats.projectionJobs, 1);
+    const p2 = projections(f).at(-1)!;
+    assert.equal(p2.seed, 2);
+    assert.equal(p2.cached, undefined);
+    assert.notDeepEqual(p2.x, tsne1.x);
+    assert.ok(fs.existsSync(projectionCachePath(copy, 'tsne', 2)));
+    assert.deepEqual((JSON.parse(fs.readFileSync(projectionCachePath(copy, 'tsne', 1), 'utf8')) as { x: number[] }).x, tsne1.x);
+    // Back to seed 1: the cache again.
+    await s.onMessage({ type: 'requestProjection', method: 'tsne', seed: 1 });
+    assert.equal(s.stats.projectionJobs, 1);
+    assert.equal(projections(f).at(-1)!.cached, true);
+    assert.deepEqual(projections(f).at(-1)!.x, tsne1.x);
+    s.dispose();
+
+    // A cache made with other parameters (or for another table) is not used.
+    const file = projectionCachePath(copy, 'umap', 1);
+    const c = JSON.parse(fs.readFileSync(file, 'utf8')) as { params: Record<string, number | string>; seed: number };
+    fs.writeFileSync(file, JSON.stringify({ ...c, params: { ...c.params, minDist: 0.5 } }));
+    const g = fake();
+    const s2 = session(g, { settings: { projection: 'umap' } });
+    await s2.onReady();
+    assert.equal((g.posted[0] as SnapshotMessage).projection?.method, 'pca', 'meanwhile the cached PCA');
+    await s2.completeTableViews();
+    assert.equal(s2.stats.projectionJobs, 1, 'recomputed');
+    assert.equal(projections(g).at(-1)!.method, 'umap');
+    assert.equal((JSON.parse(fs.readFileSync(file, 'utf8')) as { params: { minDist: number } }).params.minDist, umapParams(24, 'euclidean').minDist, 'and rewritten');
+    // A PCA file holding a UMAP result is not a PCA cache.
+    fs.copyFileSync(file, projectionCachePath(copy, 'pca'));
+    const h = fake();
+    const s3 = session(h);
+    await s3.onReady();
+    assert.equal((h.posted[0] as SnapshotMessage).projection, null);
+    s2.dispose();
+    s3.dispose();
+  });
+
+  it('a crashed worker becomes an error in the panel, not a hang; closing the panel or a new choice ends a running job', async () => {
+    const crashy = path.join(dir, 'exit-worker.js');
+    fs.writeFileSync(crashy, `require('node:worker_threads').parentPort.on('message', () => process.exit(9));\n`);
+    const f = fake();
+    const s = session(f, { workerFile: crashy });
+    await s.onReady();
+    await s.onMessage({ type: 'requestProjection', method: 'umap', seed: 77 }); // not cached
+    const e = errors(f).find((m) => m.context === 'projection');
+    assert.ok(e, JSON.stringify(f.posted.map((m) => m.type)));
+    assert.equal(e.message, 'UMAP failed: the projection worker stopped unexpectedly (exit code 9) while computing UMAP');
+    await s.onMessage({ type: 'requestClusters', k: 4 });
+    const ek = errors(f).find((m) => m.context === 'requestClusters');
+    assert.ok(ek);
+    assert.match(ek.message, /^k-means failed: the projection worker stopped unexpectedly \(exit code 9\) while computing k-means \(k = 4\)$/);
+    s.dispose();
+
+    // A worker that never answers: a new choice supersedes it (its thread is terminated), closing the panel ends the next.
+    const stuck = path.join(dir, 'stuck-worker.js');
+    fs.writeFileSync(stuck, `require('node:worker_threads').parentPort.on('message', () => { for (;;) {} });\n`);
+    const g = fake();
+    const s2 = session(g, { workerFile: stuck });
+    await s2.onReady(); // no PCA cached (it holds a UMAP result now): PCA starts on the stuck worker
+    const first = s2.completeTableViews();
+    assert.equal(s2.workers.projector.busy, true);
+    const thread1 = s2.workers.projector.threadId;
+    assert.notEqual(thread1, null);
+    await new Promise((r) => setTimeout(r, 100));
+    const second = s2.onMessage({ type: 'requestProjection', method: 'umap', seed: 78 });
+    await first; // cancelled, not failed
+    assert.notEqual(s2.workers.projector.threadId, thread1, 'the first job\'s thread was terminated');
+    assert.equal(s2.workers.projector.stats.cancelled, 1, JSON.stringify(s2.workers.projector.stats));
+    assert.equal(s2.workers.projector.busy, true, 'the UMAP job runs');
+    s2.dispose(); // the panel closes
+    await second;
+    assert.equal(s2.workers.projector.threadId, null, 'no thread left running');
+    assert.equal(s2.workers.projector.stats.cancelled, 2);
+    assert.equal(s2.workers.projector.stats.workers, 2);
+    assert.deepEqual(errors(g), [], 'cancelled jobs are not errors');
+    assert.equal(projections(g).length, 0);
   });
 });

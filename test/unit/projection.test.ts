@@ -152,6 +152,19 @@ test('k-means colouring, cache validity and CSV exports', () => {
   assert.ok(!projectionCacheValid({ ...(c as object), x: [1] }, id));
   assert.equal(projectionCachePath('/t/a.parquet', 'pca'), '/t/a.parquet.projection-pca.json');
   assert.equal(projectionCachePath('/t/a.parquet', 'umap', 3), '/t/a.parquet.projection-umap-3.json');
+  // The key: method, seed and every parameter must match; a v1 file (no key) is stale.
+  const umapKey = { method: 'umap' as const, seed: 3, params: { nNeighbors: 15, minDist: 0.1, distance: 'euclidean' } };
+  const u = JSON.parse(JSON.stringify(makeProjectionCache({ x: [1, 2, 3, 4], y: [4, 3, 2, 1] }, id, umapKey))) as Record<string, unknown>;
+  assert.ok(projectionCacheValid(u, id, umapKey));
+  assert.ok(projectionCacheValid(u, id, { ...umapKey, params: { distance: 'euclidean', minDist: 0.1, nNeighbors: 15 } }), 'key order does not matter');
+  assert.ok(!projectionCacheValid(u, id), 'a UMAP cache is not a PCA cache');
+  assert.ok(!projectionCacheValid(c, id, umapKey), 'a PCA cache is not a UMAP cache');
+  assert.ok(!projectionCacheValid(u, id, { ...umapKey, seed: 4 }), 'another seed');
+  assert.ok(!projectionCacheValid(u, id, { ...umapKey, method: 'tsne' }), 'another method');
+  assert.ok(!projectionCacheValid(u, id, { ...umapKey, params: { ...umapKey.params, minDist: 0.2 } }), 'another parameter value');
+  assert.ok(!projectionCacheValid(u, id, { ...umapKey, params: { nNeighbors: 15, minDist: 0.1 } }), 'a parameter missing');
+  assert.ok(!projectionCacheValid({ ...(u as object), x: [1, 2, null, 4] }, id, umapKey), 'a non-finite coordinate');
+  assert.ok(!projectionCacheValid({ ...(c as object), version: 1 }, id), 'version 1 files are recomputed');
 
   assert.equal(projectionCsv(['a/1.png', 'b,"x".png'], ['a', 'b'], [0.5, -1], [2, 1e-7], [0, 1]),
     'path,label,x,y,cluster\na/1.png,a,0.5,2,0\n"b,""x"".png",b,-1,1e-7,1\n');
