@@ -1,15 +1,24 @@
-// Embedding throughput benchmark: `embedFolder` end to end (decode + normalise + predict + table write), plus a
-// decode-only and an inference-only pass so the bottleneck is visible, plus a PyTorch reference of the same
-// network over the same files (bench/torch_embed.py), all in one run.
+// Embedding throughput benchmark: `embedFolder` end to end (decode + normalise + embed + table write), plus a
+// decode-only and an inference-only pass so the bottleneck is visible, for each embedding engine (ONNX Runtime and
+// TensorFlow.js wasm), plus a PyTorch reference of the same network over the same files (bench/torch_embed.py), all
+// in one run.
 //
 //   node --import tsx bench/embed-throughput.ts [--images 20000] [--source-size 64] [--format png|jpeg]
-//        [--runs 2] [--batch N] [--concurrency N] [--uv N] [--embed-module <file.ts>] [--no-torch] [--phases e2e,decode,infer]
+//        [--runs 2] [--engines onnx,tfjs] [--threads 1,2] [--batch N] [--concurrency N] [--uv N]
+//        [--sharp-cache on|off|both] [--embed-module <file.ts>] [--no-torch] [--phases e2e,decode,infer]
 //
+// --uv: libuv's thread-pool size (sharp decodes there); default as `embedlab embed` sets it: one per core, at least 2.
+//
+// --engines: the engines measured (e2e and infer run once per engine; decode once). --threads: ONNX Runtime
+// intra-op thread counts (each is its own e2e/infer pass). --sharp-cache: libvips' operation cache in the decode
+// phase (on: sharp's default; off: sharp.cache(false), as embedFolder sets it; `both`: the decode phase both ways).
 // Each measured pass runs in its own child process, so its peak RSS (process.resourceUsage().maxRSS, the same
-// number `/usr/bin/time -v` prints) belongs to that pass alone; RSS is also sampled every 50 ms. Every pass does
-// a warm-up then `--runs` timed runs; the median is reported. The dataset (seeded generateShapes) and the model
-// (width-0.25 resnet18, Dense(128) + L2, input 64×64×3, exported like src/engine/export.ts does) are cached under
-// $TMPDIR/embedlab-bench/.
+// number `/usr/bin/time -v` prints) belongs to that pass alone; RSS is also sampled every 50 ms, and the CPU time of
+// the pass (process.cpuUsage: this thread, libuv's decoders and ORT's threads) is reported per image. Every pass
+// does a warm-up then `--runs` timed runs; the median is reported. The dataset (seeded generateShapes) and the
+// model (width-0.25 resnet18, Dense(128) + L2, input 64×64×3, written by src/engine/export.ts's exportModels:
+// model.json + weights.bin + model.onnx + preprocessing.json with the width, so the tfjs engine folds BatchNorm as
+// `embedlab embed` does) are cached under $TMPDIR/embedlab-bench/.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,6 +35,12 @@ const { values: a } = parseArgs({
     concurrency: { type: 'string' },
     uv: { type: 'string' },
     'embed-module': { type: 'string' },
+    engines: { type: 'string', default: 'onnx,tfjs' },
+    threads: { type: 'string', default: '1,2' },
+    'sharp-cache': { type: 'string', default: 'both' },
+    engine: { type: 'string' }, // internal: the child's engine
+    'ort-threads': { type: 'string' }, // internal: the child's ORT threads
+    'sharp-cache-child': { type: 'string' }, // internal
     'no-torch': { type: 'boolean', default: false },
     phases: { type: 'string', default: 'e2e,decode,infer' },
     'infer-batches': { type: 'string', default: '32,64,128' },
@@ -61,87 +76,105 @@ function rssSampler() {
 // Child: one phase.
 
 async function child(phase: string): Promise<void> {
-  const { initBackend } = await import('../src/engine/backend');
-  const { loadExportedModel } = await import('../src/engine/export');
   const embedMod = (a['embed-module'] ? await import(path.resolve(a['embed-module'])) : await import('../src/engine/embed')) as typeof import('../src/engine/embed');
   const { decodeImage, normalizeInto } = await import('../src/engine/images');
-  const { tf } = await import('../src/engine/tf');
-  const backend = await initBackend('wasm');
-  const loaded = await loadExportedModel(a.model!, 'branch', { foldBatchNorm: true }); // as the CLI's embed does
-  const spec = embedMod.specOf(loaded.pre);
+  const sharp = (await import('sharp')).default;
+  if (a['sharp-cache-child'] === 'off') sharp.cache(false);
+  const engineName = (a.engine ?? 'tfjs') as 'onnx' | 'tfjs';
+  // The tfjs engine on the wasm backend (the default everywhere); ONNX Runtime with the given intra-op threads.
+  const opened = await embedMod.openEmbedder(a.model!, { engine: engineName, backend: 'wasm', threads: a['ort-threads'] ? Number(a['ort-threads']) : undefined });
+  const { embedder, pre } = opened;
+  const spec = embedMod.specOf(pre);
   const per = spec.height * spec.width * spec.channels;
   const rssStart = process.memoryUsage().rss;
   const sampler = rssSampler();
   const times: number[] = [];
+  const cpuMsPerImage: number[] = [];
   const extra: Record<string, unknown> = {};
   const batchOpt = a.batch ? Number(a.batch) : undefined;
   const concOpt = a.concurrency ? Number(a.concurrency) : undefined;
+  const timed = async (rows: number, fn: () => Promise<void>) => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await fn();
+    const s = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    return { s, cpuMs: (c.user + c.system) / 1000 / Math.max(1, rows) };
+  };
 
   if (phase === 'e2e') {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'embedlab-bench-out-')), 'x.parquet');
     let rows = 0;
     for (let r = 0; r <= RUNS; r++) {
-      const t0 = performance.now();
-      const res = await embedMod.embedFolder({ model: loaded.model, pre: loaded.pre, modelDir: loaded.dir, folder: a.folder!, out, batchSize: batchOpt, concurrency: concOpt });
-      const s = (performance.now() - t0) / 1000;
-      rows = res.rows;
-      if (r > 0) times.push(s); // r = 0: warm-up
+      const { images } = embedMod.listImages(a.folder!, pre.labelLevel);
+      const m = await timed(images.length, async () => {
+        const res = await embedMod.embedFolder({ embedder, pre, modelDir: opened.dir, folder: a.folder!, out, batchSize: batchOpt, concurrency: concOpt });
+        rows = res.rows;
+      });
+      if (r > 0) { times.push(m.s); cpuMsPerImage.push(m.cpuMs); } // r = 0: warm-up
     }
     extra.rows = rows;
     extra.tableBytes = fs.statSync(out).size;
     fs.rmSync(path.dirname(out), { recursive: true, force: true });
   } else if (phase === 'decode') {
-    // What embedFolder does minus predict/write: decode every file (K in flight) and normalise into a batch buffer.
-    const { images } = embedMod.listImages(a.folder!, loaded.pre.labelLevel);
+    // What embedFolder does minus embed/write: decode every file (K in flight) and normalise into a batch buffer.
+    const { images } = embedMod.listImages(a.folder!, pre.labelLevel);
     const K = concOpt ?? 4;
     const batch = batchOpt ?? 64;
     const buf = new Float32Array(batch * per);
     let sum = 0;
     for (let r = 0; r <= RUNS; r++) {
-      const t0 = performance.now();
-      let next = 0;
-      const worker = async () => {
-        for (let i = next++; i < images.length; i = next++) {
-          const px = await decodeImage(images[i].path, spec);
-          normalizeInto(buf, (i % batch) * per, px, spec);
-        }
-      };
-      await Promise.all(Array.from({ length: K }, worker));
-      sum += buf[0];
-      if (r > 0) times.push((performance.now() - t0) / 1000);
+      const m = await timed(images.length, async () => {
+        let next = 0;
+        const worker = async () => {
+          for (let i = next++; i < images.length; i = next++) {
+            const px = await decodeImage(images[i].path, spec);
+            normalizeInto(buf, (i % batch) * per, px, spec);
+            if (i < batch) for (let j = 0; j < per; j += 97) sum += px[j];
+          }
+        };
+        await Promise.all(Array.from({ length: K }, worker));
+      });
+      if (r > 0) { times.push(m.s); cpuMsPerImage.push(m.cpuMs); }
     }
     extra.inFlight = K;
     extra.rows = images.length;
-    extra.checksum = sum;
+    extra.checksum = sum; // the same pixels whatever the sharp settings
   } else if (phase === 'infer') {
-    // predict on random normalised batches (no decode): the wasm backend's ceiling.
+    // The engine on random normalised batches (no decode): its ceiling.
     const sizes = (a['infer-batches'] ?? '64').split(',').map(Number);
     const perBatch: Record<string, number> = {};
+    const cpuPerBatch: Record<string, number> = {};
     const x = new Float32Array(Math.max(...sizes) * per);
     for (let i = 0; i < x.length; i++) x[i] = Math.random() * 4 - 2;
     for (const b of sizes) {
       const n = Math.max(b, Math.floor(Math.min(N, 4096) / b) * b);
       const ts: number[] = [];
+      const cs: number[] = [];
       for (let r = 0; r <= RUNS; r++) {
-        const t0 = performance.now();
-        for (let done = 0; done < n; done += b) await embedMod.embedPixels(loaded.model, x.subarray(0, b * per), b, spec);
-        if (r > 0) ts.push(n / ((performance.now() - t0) / 1000));
+        const m = await timed(n, async () => {
+          for (let done = 0; done < n; done += b) await embedder.embed(x.subarray(0, b * per), b);
+        });
+        if (r > 0) { ts.push(n / m.s); cs.push(m.cpuMs); }
       }
       perBatch[b] = Math.round(median(ts));
+      cpuPerBatch[b] = Math.round(median(cs) * 1000) / 1000;
     }
     extra.imagesPerSecByBatch = perBatch;
-    extra.tensorsLeft = tf.memory().numTensors;
+    extra.cpuMsPerImageByBatch = cpuPerBatch;
+    if (embedder.engine === 'tfjs') extra.tensorsLeft = (await import('../src/engine/tf')).tf.memory().numTensors;
   }
   const rssPeakSampled = sampler.stop();
   const rows = (extra.rows as number | undefined) ?? 0;
   const result = {
-    phase, backend: backend.name, backendDetail: backend.detail, times,
+    phase, engine: embedder.name, engineDetail: embedder.detail, sharpCache: phase === 'decode' ? a['sharp-cache-child'] ?? 'on' : undefined, times,
     imagesPerSec: times.length ? Math.round(rows / median(times)) : undefined,
+    cpuMsPerImage: cpuMsPerImage.length ? Math.round(median(cpuMsPerImage) * 1000) / 1000 : undefined,
     rssStartMiB: mib(rssStart), rssPeakSampledMiB: mib(rssPeakSampled), maxRssMiB: mib(process.resourceUsage().maxRSS * 1024),
     ...extra,
   };
   process.stdout.write('RESULT ' + JSON.stringify(result) + '\n');
-  loaded.model.dispose();
+  await embedder.dispose();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -162,27 +195,25 @@ async function ensureDataset(): Promise<string> {
 }
 
 async function ensureModel(): Promise<string> {
-  const dir = path.join(CACHE, 'model-resnet18-w0.25-d128');
+  // v2: written by exportModels (preprocessing with `width`, so the tfjs engine folds BatchNorm; model.onnx beside).
+  const dir = path.join(CACHE, 'model-resnet18-w0.25-d128-v2');
   if (fs.existsSync(path.join(dir, 'preprocessing.json'))) return dir;
   const { initBackend } = await import('../src/engine/backend');
   const { buildBranch } = await import('../src/engine/models');
-  const { saveLayersModel } = await import('../src/engine/model-io');
+  const { exportModels } = await import('../src/engine/export');
   await initBackend('wasm');
-  const branch = buildBranch({ backbone: 'resnet18', width: 0.25, embeddingDim: 128, normalize: true, inputShape: [64, 64, 3], seed: 3 });
-  // As src/engine/export.ts writeExport: model.json + weights.bin + preprocessing.json.
-  const pre = {
-    format: 'embedding-lab/preprocessing', version: 1, modelType: 'branch', imageSize: [64, 64], channels: 3, fit: 'cover',
-    normalize: 'imagenet', embeddingDim: 128, l2Normalized: true, distance: 'euclidean', labelLevel: 1, lossType: 'triplet',
-    inputs: branch.inputs.map((i) => i.name.replace(/\/.*$/, '')), outputs: branch.outputNames, backbone: 'resnet18',
-    sourceRun: null, checkpoint: 'untrained', createdAt: new Date().toISOString(),
-  };
-  const tmp = `${dir}.tmp`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  await saveLayersModel(branch, tmp, { embeddingLab: pre });
-  fs.writeFileSync(path.join(tmp, 'preprocessing.json'), JSON.stringify(pre, null, 2));
-  // Weights for the torch reference (same shapes; torch re-creates the network itself).
-  fs.renameSync(tmp, dir);
+  const config = {
+    name: 'bench',
+    data: { train: '/nowhere', labelLevel: 1, imageSize: [64, 64], channels: 3, fit: 'cover', normalize: 'imagenet', samplesPerEpoch: 64,
+      positiveRatio: 0.5, augment: null, cacheMB: 16, decodeConcurrency: 2, validationLimit: 100 },
+    model: { backbone: 'resnet18', width: 0.25, embeddingDim: 128, normalize: true },
+    loss: { type: 'triplet', margin: 0.2, margin2: 0.1, distance: 'euclidean', mining: 'none' },
+    training: { epochs: 1, batchSize: 8, classesPerBatch: 2, imagesPerClass: 4, optimizer: { type: 'adam', learningRate: 0.001, momentum: 0 },
+      seed: 3, backend: 'wasm', checkpointEverySteps: 0 },
+  } as unknown as import('../src/core/config-types').ExperimentConfig;
+  const branch = buildBranch({ ...config.model, inputShape: [64, 64, 3], seed: 3 });
+  // As `embedlab export --format both`: model.json + weights.bin + model.onnx + preprocessing.json (untrained weights).
+  await exportModels(CACHE, config, branch, ['branch'], { branch: dir }, 'untrained', ['tfjs', 'onnx']);
   branch.dispose();
   return dir;
 }
@@ -220,20 +251,35 @@ async function main(): Promise<void> {
   const folder = await ensureDataset();
   const model = await ensureModel();
   const env = { ...process.env };
-  if (a.uv) env.UV_THREADPOOL_SIZE = a.uv;
+  // As `embedlab embed` sizes it (src/cli/scoring.ts), unless --uv or UV_THREADPOOL_SIZE says otherwise.
+  const { decodeThreadsDefault } = await import('../src/cli/scoring');
+  env.UV_THREADPOOL_SIZE = a.uv ?? env.UV_THREADPOOL_SIZE ?? String(decodeThreadsDefault(os.availableParallelism()));
   const pass = ['--images', String(N), '--runs', String(RUNS), '--folder', folder, '--model', model];
   if (a.batch) pass.push('--batch', a.batch);
   if (a.concurrency) pass.push('--concurrency', a.concurrency);
   if (a['embed-module']) pass.push('--embed-module', a['embed-module']);
   pass.push('--infer-batches', a['infer-batches']!);
   const results: Record<string, unknown> = {};
-  console.log(`# embed-throughput: ${N} × ${SIZE}px ${FORMAT}, runs ${RUNS} (+1 warm-up), UV_THREADPOOL_SIZE=${env.UV_THREADPOOL_SIZE ?? '(default 4)'}, `
-    + `embed ${a['embed-module'] ?? 'src/engine/embed.ts'}, load avg ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  const engines = a.engines!.split(',').map((e) => e.trim()).filter(Boolean);
+  const threads = a.threads!.split(',').map((t) => t.trim()).filter(Boolean);
+  const sharpCache = a['sharp-cache'] === 'both' ? ['on', 'off'] : [a['sharp-cache'] ?? 'on'];
+  console.log(`# embed-throughput: ${N} × ${SIZE}px ${FORMAT}, runs ${RUNS} (+1 warm-up), UV_THREADPOOL_SIZE=${env.UV_THREADPOOL_SIZE}, `
+    + `embed ${a['embed-module'] ?? 'src/engine/embed.ts'}, engines ${engines.join(', ')} (ORT threads ${threads.join(', ')}), load avg ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  const fmt = (r: Record<string, unknown>) => `peak RSS ${r.maxRssMiB} MiB (sampled ${r.rssPeakSampledMiB}, at start ${r.rssStartMiB})`;
   for (const phase of a.phases!.split(',')) {
-    const r = await runChild(['--child', phase, ...pass], env);
-    results[phase] = r;
-    const ips = phase === 'infer' ? JSON.stringify(r.imagesPerSecByBatch) : `${r.imagesPerSec} img/s (runs ${(r.times as number[]).map((t) => t.toFixed(2)).join(', ')} s)`;
-    console.log(`${phase.padEnd(7)} ${ips}  peak RSS ${r.maxRssMiB} MiB (sampled ${r.rssPeakSampledMiB}, at start ${r.rssStartMiB})`);
+    // decode does not depend on the engine: once per sharp-cache setting. e2e / infer: once per engine (× ORT threads).
+    const variants = phase === 'decode'
+      ? sharpCache.map((c) => ({ key: `decode-cache-${c}`, args: ['--engine', engines[0], '--sharp-cache-child', c] }))
+      : engines.flatMap((e) => (e === 'onnx' ? threads.map((t) => ({ key: `${phase}-onnx-t${t}`, args: ['--engine', 'onnx', '--ort-threads', t] }))
+        : [{ key: `${phase}-${e}`, args: ['--engine', e] }]));
+    for (const v of variants) {
+      const r = await runChild(['--child', phase, ...v.args, ...pass], env);
+      results[v.key] = r;
+      const ips = phase === 'infer'
+        ? `${JSON.stringify(r.imagesPerSecByBatch)} img/s, CPU ms/img ${JSON.stringify(r.cpuMsPerImageByBatch)}`
+        : `${r.imagesPerSec} img/s, CPU ${r.cpuMsPerImage} ms/img (runs ${(r.times as number[]).map((t) => t.toFixed(2)).join(', ')} s)`;
+      console.log(`${v.key.padEnd(18)} ${ips}  ${fmt(r)}  [${r.engineDetail}]`);
+    }
   }
   if (!a['no-torch']) {
     const t = await runTorch(folder);

@@ -52,6 +52,15 @@ const target = option('--target') ?? hostTarget();
 if (!TARGETS.includes(target)) fail(`unknown --target ${target} (one of ${TARGETS.join(', ')})`);
 /** sharp's platform package suffix for a vsce target (@img/sharp-<p>, @img/sharp-libvips-<p>). */
 const sharpPlatform = target.replace(/^alpine-/, 'linuxmusl-').replace(/-armhf$/, '-arm');
+/**
+ * onnxruntime-node (optional dependency: the embedding engine) ships every platform's binaries in one package
+ * (288 MB); the VSIX gets the target's folder only (linux-x64: +17.5 MB compressed). Targets left out: win32 (its
+ * onnxruntime.dll needs DirectML.dll beside it: +47 MB, and untested here), alpine (the binaries are glibc builds),
+ * darwin-x64 and linux-armhf (no binaries). There `embedlab embed --engine auto` runs on TensorFlow.js.
+ */
+const ORT_PLATFORMS = { 'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'darwin-arm64': 'darwin/arm64' };
+const ortPlatform = ORT_PLATFORMS[target];
+const ORT_PACKAGES = ['onnxruntime-node', 'onnxruntime-common'];
 
 const run = (cmd, args, opts = {}) => {
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'], encoding: 'utf8', ...opts });
@@ -72,7 +81,7 @@ if (!flag('--no-build')) {
   log('== build (production)');
   run(process.execPath, ['scripts/build.mjs', '--production']);
 }
-for (const f of ['dist/cli.js', 'dist/worker.js']) if (!fs.existsSync(path.join(ROOT, f))) fail(`${f} is missing after the build`);
+for (const f of ['dist/cli.js', 'dist/worker.js', 'dist/projection-worker.js']) if (!fs.existsSync(path.join(ROOT, f))) fail(`${f} is missing after the build`);
 if (!pkg.main) console.warn('package: warning: package.json has no "main" yet: the VSIX will hold no extension entry point');
 else if (!fs.existsSync(path.join(ROOT, pkg.main)) && !fs.existsSync(path.join(ROOT, pkg.main + '.js'))) fail(`"main" ${pkg.main} does not exist after the build`);
 
@@ -93,17 +102,17 @@ const ignoreRx = patterns.filter((i) => !i.startsWith('!')).map((i) => new Minim
 const negateRx = patterns.filter((i) => i.startsWith('!')).map((i) => new Minimatch(i.slice(1), { dot: true }));
 const admitted = (rel) => !ignoreRx.some((m) => m.match(rel)) || negateRx.some((m) => m.match(rel));
 /** Hard-links (or copies, across file systems) the admitted files of a tree; `keep(rel)` admits more. */
-function linkTree(src, keep = () => false, skipNodeModules = false) {
+function linkTree(src, keep = () => false, skipNodeModules = false, want = () => true) {
   const st = fs.lstatSync(src);
   const rel = path.relative(ROOT, src).split(path.sep).join('/');
   if (st.isDirectory()) {
     for (const name of fs.readdirSync(src)) {
       if (skipNodeModules && name === 'node_modules') continue;
-      linkTree(path.join(src, name), keep, skipNodeModules);
+      linkTree(path.join(src, name), keep, skipNodeModules, want);
     }
     return;
   }
-  if (!(st.isFile() || st.isSymbolicLink()) || !(admitted(rel) || keep(rel))) return;
+  if (!(st.isFile() || st.isSymbolicLink()) || !(admitted(rel) || keep(rel)) || !want(rel)) return;
   const dst = path.join(STAGE, rel);
   fs.mkdirSync(path.dirname(dst), { recursive: true });
   try { fs.linkSync(src, dst); } catch { fs.copyFileSync(src, dst); }
@@ -124,11 +133,19 @@ if (ls.status !== 0) fail(`npm ls --omit=dev failed (run \`npm ci\` first):\n${l
 const depDirs = ls.stdout.split('\n').map((l) => l.trim()).filter((l) => l && path.isAbsolute(l) && l !== ROOT);
 const otherSharp = /[\\/]node_modules[\\/]@img[\\/]sharp-(?:libvips-)?(.+)$/;
 const wantSharp = [`@img/sharp-${sharpPlatform}`, `@img/sharp-libvips-${sharpPlatform}`];
+const ortBin = /^node_modules\/onnxruntime-node\/bin\/napi-v\d+\/([^/]+\/[^/]+)\//;
 for (const dir of depDirs) {
   const m = otherSharp.exec(dir);
   if (m && m[1] !== sharpPlatform) continue; // another platform's sharp binaries (only with a cross --target)
-  const pkgJson = path.relative(ROOT, path.join(dir, 'package.json')).split(path.sep).join('/');
-  linkTree(dir, (rel) => rel === pkgJson, true);
+  const rel = path.relative(ROOT, dir).split(path.sep).join('/');
+  if (!ortPlatform && ORT_PACKAGES.includes(rel.replace(/^node_modules\//, ''))) continue; // no ORT for this target
+  const pkgJson = `${rel}/package.json`;
+  if (rel === 'node_modules/onnxruntime-node') {
+    // Only the target's binaries (the whitelist admits every platform's: it cannot know the target).
+    linkTree(dir, (r) => r === pkgJson, true, (r) => { const b = ortBin.exec(r); return !b || b[1] === ortPlatform; });
+    continue;
+  }
+  linkTree(dir, (r) => r === pkgJson, true);
 }
 // sharp needs @img/sharp-<platform> (and libvips beside it, except on win32/wasm where it is inside).
 const needSharp = wantSharp.filter((p) => !(p.includes('libvips') && target.startsWith('win32')));
@@ -204,14 +221,18 @@ const BUNDLED = {
   'plotly.js-strict-dist-min': 'bundled into dist/webview.js',
 };
 const unshipped = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })
-  .filter((d) => !BUNDLED[d] && !files.some((e) => e.name === `extension/node_modules/${d}/package.json`));
+  .filter((d) => !BUNDLED[d] && !(ORT_PACKAGES.includes(d) && !ortPlatform) && !files.some((e) => e.name === `extension/node_modules/${d}/package.json`));
+if (!ortPlatform) console.log(`note: onnxruntime-node is not shipped for ${target} (see ORT_PLATFORMS): embedding runs on TensorFlow.js there`);
+else if (!files.some((e) => e.name.startsWith(`extension/node_modules/onnxruntime-node/bin/napi-v6/${ortPlatform}/`) && e.name.endsWith('.node'))) {
+  fail(`the VSIX lacks onnxruntime-node's ${ortPlatform} binding: is the optional dependency installed (npm ci)?`);
+}
 if (unshipped.length) {
   fail(`dependencies not in the VSIX: ${unshipped.join(', ')}.\n  Add their run-time files to .vscodeignore, or, when esbuild bundles them, add them to BUNDLED in scripts/package.mjs.`);
 }
 const forbidden = files.filter((e) => /^extension\/(src|test|bench|docs|scripts|webview|demo|runs|\.e2e|\.tmp|\.ci|test-artifacts|out)\//.test(e.name) ||
   /\.map$/.test(e.name) || /(^|\/)\.vscodeignore$/.test(e.name) || /\.d\.[mc]?ts$/.test(e.name) || /^extension\/[^/]+\.ts$/.test(e.name));
 if (forbidden.length) fail(`the VSIX holds files it must not:\n  ${forbidden.slice(0, 20).map((e) => e.name).join('\n  ')}`);
-for (const need of ['extension/package.json', 'extension/dist/cli.js', 'extension/dist/worker.js', 'extension/schemas/embedding.schema.json', 'extension/bin/embedlab.js',
+for (const need of ['extension/package.json', 'extension/dist/cli.js', 'extension/dist/worker.js', 'extension/dist/projection-worker.js', 'extension/schemas/embedding.schema.json', 'extension/bin/embedlab.js',
   ...(pkg.main ? [`extension/${path.posix.normalize(pkg.main).replace(/^\.\//, '')}`] : [])]) {
   if (!files.some((e) => e.name === need || e.name === need + '.js')) fail(`the VSIX lacks ${need}`);
 }
@@ -251,7 +272,7 @@ else if (!flag('--no-smoke')) {
     }
   }
   // Packages the engine loads by computed name (require(WASM_PKG), require.resolve(TFJS_WEBGPU_PKG)).
-  for (const spec of ['@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-cpu']) {
+  for (const spec of ['@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-cpu', ...(ortPlatform ? ['onnxruntime-node'] : [])]) {
     try {
       const resolved = createRequire(path.join(ext, 'dist', 'worker.js')).resolve(spec);
       if (!resolved.startsWith(ext + path.sep)) problems.push(`worker.js: ${spec} resolves outside the VSIX: ${resolved}`);
@@ -264,8 +285,26 @@ else if (!flag('--no-smoke')) {
   const env = { ...process.env, NODE_PATH: '' }; // nothing from outside the VSIX
   const step = (args) => run(process.execPath, [cli, ...args], { cwd: SMOKE, env, stdio: ['ignore', 'pipe', 'pipe'] });
   log('\n== smoke test from the unpacked VSIX');
+  // the packaged projection worker thread runs a PCA job (the extension host starts it for the explorer)
+  const pw = spawnSync(process.execPath, ['-e', `
+    const { Worker } = require('node:worker_threads');
+    const n = 64, dim = 8, sab = new SharedArrayBuffer(n * dim * 4), v = new Float32Array(sab);
+    for (let i = 0; i < v.length; i++) v[i] = Math.sin(i * 0.37) + (i % dim);
+    const w = new Worker(process.argv[1], { execArgv: [] });
+    const timer = setTimeout(() => { console.error('no answer within 20 s'); process.exit(1); }, 20000);
+    w.on('message', (m) => { if (m.type === 'progress') return; clearTimeout(timer);
+      if (m.type !== 'projection' || m.x.length !== n || m.y.length !== n) { console.error(JSON.stringify(m)); process.exit(1); }
+      console.log('projection worker: PCA of ' + n + ' rows in ' + m.ms + ' ms'); process.exit(0); });
+    w.on('error', (e) => { console.error(e); process.exit(1); });
+    w.postMessage({ type: 'run', jobId: 1, vectors: sab, n, dim, job: { kind: 'pca' } });`, path.join(ext, 'dist', 'projection-worker.js')],
+  { cwd: SMOKE, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' } });
+  if (pw.status !== 0) fail(`the packaged dist/projection-worker.js does not run:\n${pw.stdout}${pw.stderr}`);
+  log('  ' + pw.stdout.trim());
   const envOut = step(['env']).stdout;
   if (!/✓ wasm/.test(envOut) || !envOut.includes(path.join(ext, 'node_modules'))) fail(`\`cli.js env\` from the VSIX does not find the wasm backend inside it:\n${envOut}`);
+  if (ortPlatform && !envOut.split('\n').some((l) => l.startsWith('✓ onnxruntime') && l.includes(path.join(ext, 'node_modules')))) {
+    fail(`\`cli.js env\` from the VSIX does not load onnxruntime-node inside it:\n${envOut}`);
+  }
   log(envOut.split('\n').filter((l) => /^\s*[✓✗]|^node v/.test(l)).map((l) => '  ' + l).join('\n'));
   step(['synth', path.join(W, 'data'), '--classes', '4', '--per-class', '4', '--size', '32', '--seed', '5']);
   const cfgFile = path.join(W, 'smoke.embedding.json');
@@ -284,7 +323,11 @@ else if (!flag('--no-smoke')) {
   const runJson = runDir && JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
   if (!runJson || runJson.status !== 'done' || runJson.step !== 2) fail(`smoke training did not finish 2 steps: ${JSON.stringify(runJson)}`);
   if (!fs.existsSync(path.join(runDir, 'checkpoints', 'last', 'state.json'))) fail('smoke training wrote no checkpoint');
-  log(`  env, synth, init, train (${runJson.step} steps, ${runJson.backend}) ok from ${ext}`);
+  // The trained run's branch on the embedding engine: ONNX Runtime where it ships, else the tfjs fallback of auto.
+  const embedOut = step(['embed', '--model', runDir, path.join(W, 'data'), '--out', path.join(W, 'smoke.parquet'), '--engine', ortPlatform ? 'onnx' : 'auto', '--json']).stdout;
+  const embedded = embedOut.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((o) => o.type === 'embedded');
+  if (!embedded || embedded.rows !== 16 || embedded.engine !== (ortPlatform ? 'onnxruntime' : 'tfjs-wasm')) fail(`smoke embed failed: ${embedOut}`);
+  log(`  env, synth, init, train (${runJson.step} steps, ${runJson.backend}), embed (${embedded.engine}) ok from ${ext}`);
   fs.rmSync(SMOKE, { recursive: true, force: true });
 }
 if (!flag('--keep-stage')) fs.rmSync(STAGE, { recursive: true, force: true });

@@ -16,10 +16,10 @@ Usage:
   embedlab init --type contrastive|triplet|quartet [--train <dir>] [--validation <dir>] [--backbone resnet18|convnet] [--out <file>]
   embedlab train <config.embedding.json> [--out <runsDir>] [--backend <name>] [--json]
   embedlab train --resume <runDir> [--json]
-  embedlab export <runDir> --type branch|full [--out <dir>]
-  embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--json]
+  embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>]
+  embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--json]
   embedlab eval <table> [--reference <table>] [--precision 0.95] [--json]
-  embedlab knn <table> --query <image|path-in-table> [-k 10] [--json]
+  embedlab knn <table> --query <image|path-in-table> [-k 10] [--engine auto|onnx|tfjs] [--json]
   embedlab synth <outDir> [--classes 12] [--per-class 40] [--size 64] [--seed 1]
   embedlab env [--json]
 
@@ -116,8 +116,13 @@ async function cmdEnv(args: string[]): Promise<number> {
   const searchPaths = (r.values['backend-path'] as string[] | undefined) ?? [];
   const probes = await probeBackends({ searchPaths });
   const webgpu = await probeWebGpu({ searchPaths });
+  const { loadOrt } = await import('../engine/onnx-runtime');
+  const ortLoad = loadOrt();
+  const onnxruntime = ortLoad.ok
+    ? { name: 'onnxruntime', available: true, detail: `onnxruntime-node ${ortLoad.version} (CPU; the embedding engine of embed / knn --engine auto|onnx) at ${ortLoad.file}` }
+    : { name: 'onnxruntime', available: false, detail: '', reason: `${ortLoad.reason} — embed / knn run on TensorFlow.js`, fix: ortLoad.fix };
   if (r.values.json) {
-    process.stdout.write(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, backends: [...probes, webgpu] }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ node: process.version, platform: `${process.platform}-${process.arch}`, backends: [...probes, webgpu], engines: [onnxruntime] }, null, 2) + '\n');
     return 0;
   }
   process.stdout.write(`node ${process.version} on ${process.platform}-${process.arch}\n`);
@@ -129,6 +134,8 @@ async function cmdEnv(args: string[]): Promise<number> {
     process.stdout.write(`  adapter: ${a.description || a.device} (${a.vendor}/${a.architecture})${a.isFallbackAdapter || a.software ? ' — software fallback, not used by auto' : ''}\n`);
   }
   for (const pr of webgpu.problems) process.stdout.write(`  webgpu: ${pr.reason}${pr.fix ? `\n    fix: ${pr.fix}` : ''}\n`);
+  process.stdout.write(`${onnxruntime.available ? '✓' : '✗'} ${'onnxruntime'.padEnd(15)} ${onnxruntime.available ? onnxruntime.detail : onnxruntime.reason}\n`);
+  if (!onnxruntime.available && onnxruntime.fix) process.stdout.write(`  fix: ${onnxruntime.fix}\n`);
   return 0;
 }
 

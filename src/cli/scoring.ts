@@ -1,5 +1,6 @@
 // CLI commands that deploy and score: export, embed, eval, knn, synth.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DistanceName } from '../core/config-types';
 import { knn } from '../core/knn';
@@ -35,28 +36,74 @@ function progressPrinter(json: boolean, task: ProgressEvent['task']) {
   };
 }
 
+const FORMATS = ['tfjs', 'onnx', 'both'] as const;
+
 async function cmdExport(args: string[]): Promise<number> {
-  const usage = 'embedlab export <runDir> --type branch|full [--out <dir>] [--untrained] [--backend <name>]';
-  const r = parse(args, { type: { type: 'string' }, out: { type: 'string' }, untrained: { type: 'boolean' }, backend: { type: 'string' } }, { min: 1, max: 1, usage });
+  const usage = 'embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>] [--untrained] [--backend <name>]\n'
+    + '  --format  the branch\'s file format (default tfjs: model.json + weights.bin; onnx: model.onnx, opset 13, input "image"\n'
+    + '            [N,H,W,C] float32 normalised pixels, output "embedding" [N,D]; both). The full model is tfjs only.\n'
+    + '            An export into the run\'s own model/branch always keeps model.json as well.';
+  const r = parse(args, { type: { type: 'string' }, out: { type: 'string' }, untrained: { type: 'boolean' }, backend: { type: 'string' }, format: { type: 'string' } }, { min: 1, max: 1, usage });
   if (!r) return 0;
   const type = r.values.type as string | undefined;
   if (type !== 'branch' && type !== 'full') throw new UsageError(`--type must be branch or full (got ${type === undefined ? 'nothing' : JSON.stringify(type)})\nusage: ${usage}`);
+  const format = (r.values.format as string | undefined) ?? 'tfjs';
+  if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got ${JSON.stringify(format)})\nusage: ${usage}`);
+  if (type === 'full' && format !== 'tfjs') throw new UsageError(`--format ${format}: only the branch exports to ONNX (the full model is TensorFlow.js only)`);
   const runDir = path.resolve(r.positionals[0]);
   if (!fs.existsSync(runDir)) throw new UsageError(`run folder does not exist: ${runDir}`);
   const e = await engine();
   await e.initBackend((r.values.backend as 'wasm' | undefined) ?? 'wasm');
   const out = r.values.out ? path.resolve(r.values.out as string) : undefined;
   if (out && !fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
-  const res = await e.exportRun(runDir, type, out, { untrained: Boolean(r.values.untrained) });
-  process.stdout.write(`exported ${type} model from ${res.checkpoint} to ${res.dir}\n`);
+  const formats: Array<'tfjs' | 'onnx'> = format === 'both' ? ['tfjs', 'onnx'] : [format as 'tfjs' | 'onnx'];
+  const res = await e.exportRun(runDir, type, out, { untrained: Boolean(r.values.untrained), formats });
+  const files = fs.readdirSync(res.dir).filter((f) => /^model\.(json|onnx)$/.test(f)).sort();
+  process.stdout.write(`exported ${type} model (${files.join(', ')}) from ${res.checkpoint} to ${res.dir}\n`);
   return 0;
 }
 
+/**
+ * libuv's thread-pool size for embedding. sharp decodes on that pool (default 4 threads), and embedding is
+ * decode-bound: one pool thread per core (the JS thread, which runs ONNX Runtime, comes on top) took ~10 % less CPU
+ * per image than libuv's 4 on 2 cores, and a bigger machine gets all its cores (bench/embed-throughput.ts --uv).
+ */
+export function decodeThreadsDefault(cores: number): number {
+  return Math.max(2, Math.min(64, cores));
+}
+
+/**
+ * Sizes libuv's thread pool for embedding. Must run before the pool starts (the process's first async fs / sharp
+ * call); a UV_THREADPOOL_SIZE the user set wins.
+ */
+function decodeThreads(): void {
+  if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(decodeThreadsDefault(os.availableParallelism()));
+}
+
+const ENGINE_HELP = '  --engine   auto (default: ONNX Runtime when onnxruntime-node loads, converting model.json in memory when the\n'
+  + '             folder has no model.onnx; else TensorFlow.js), onnx (never falls back: exit 2 with the reason) or tfjs\n'
+  + '  --threads  ONNX Runtime intra-op threads (default 1; decoding uses the other cores)\n'
+  + '  --backend  the TensorFlow.js backend when tfjs runs (default auto)';
+
+function engineOptions(v: { engine?: string; threads?: string; backend?: string }): { engine: 'auto' | 'onnx' | 'tfjs'; threads?: number; backend?: string } {
+  const engineName = v.engine ?? 'auto';
+  if (engineName !== 'auto' && engineName !== 'onnx' && engineName !== 'tfjs') throw new UsageError(`--engine must be auto, onnx or tfjs (got ${JSON.stringify(engineName)})`);
+  let threads: number | undefined;
+  if (v.threads !== undefined) {
+    threads = Number(v.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a positive integer (got ${v.threads})`);
+  }
+  return { engine: engineName, threads, backend: v.backend };
+}
+
 async function cmdEmbed(args: string[]): Promise<number> {
-  const usage = 'embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--batch 64] [--json]';
-  const r = parse(args, { model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } }, { min: 1, max: 1, usage });
+  const usage = 'embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]\n' + ENGINE_HELP;
+  const r = parse(args, {
+    model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' },
+    engine: { type: 'string' }, threads: { type: 'string' },
+  }, { min: 1, max: 1, usage });
   if (!r) return 0;
-  const v = r.values as { model?: string; out?: string; batch?: string; json?: boolean; backend?: string };
+  const v = r.values as { model?: string; out?: string; batch?: string; json?: boolean; backend?: string; engine?: string; threads?: string };
   if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
   if (!v.out) throw new UsageError(`missing --out <table.parquet|table.csv>\nusage: ${usage}`);
   const out = path.resolve(v.out);
@@ -64,29 +111,36 @@ async function cmdEmbed(args: string[]): Promise<number> {
   if (!fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
   const folder = path.resolve(r.positionals[0]);
   if (!fs.existsSync(folder)) throw new UsageError(`folder does not exist: ${folder}`);
+  const eo = engineOptions(v);
+  decodeThreads();
   const e = await engine();
-  await e.initBackend((v.backend as 'wasm' | undefined) ?? 'auto');
-  const loaded = await e.loadExportedModel(path.resolve(v.model), 'branch', { foldBatchNorm: true });
+  const opened = await e.openEmbedder(path.resolve(v.model), eo);
+  const { embedder } = opened;
+  if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
+  else if (opened.fallbackReason) process.stderr.write(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`);
   let stop = false;
   const onSig = () => { stop = true; };
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   try {
     const res = await e.embedFolder({
-      model: loaded.model, pre: loaded.pre, modelDir: loaded.dir, folder, out,
+      embedder, pre: opened.pre, modelDir: opened.dir, folder, out,
       batchSize: v.batch ? Number(v.batch) : undefined, onProgress: progressPrinter(Boolean(v.json), 'embed'), shouldStop: () => stop,
     });
-    const summary = { type: 'embedded', table: res.out, rows: res.rows, skipped: res.skipped.length, ignored: res.ignored, seconds: res.seconds, imagesPerSec: res.rows / Math.max(res.seconds, 1e-9) };
+    const summary = {
+      type: 'embedded', table: res.out, rows: res.rows, skipped: res.skipped.length, ignored: res.ignored, seconds: res.seconds,
+      imagesPerSec: res.rows / Math.max(res.seconds, 1e-9), engine: res.engine, engineDetail: res.engineDetail,
+    };
     if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
-      process.stdout.write(`wrote ${res.out}: ${res.rows} rows × ${loaded.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s)\n`);
+      process.stdout.write(`wrote ${res.out}: ${res.rows} rows × ${opened.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s; ${res.engineDetail})\n`);
       if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} unreadable image(s), listed in ${res.out}.skipped.txt\n`);
     }
     return 0;
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
-    loaded.model.dispose();
+    await embedder.dispose();
   }
 }
 
@@ -174,10 +228,15 @@ export function formatReport(report: Record<string, unknown>): string {
 }
 
 async function cmdKnn(args: string[]): Promise<number> {
-  const usage = 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--json]';
-  const r = parse(args, { query: { type: 'string' }, k: { type: 'string', short: 'k' }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' } }, { min: 1, max: 1, usage });
+  const usage = 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--model <runDir|modelDir>] [--engine auto|onnx|tfjs] [--threads 1] [--json]\n'
+    + '  An image outside the table is embedded with --model (default: the model recorded in the table\'s metadata):\n' + ENGINE_HELP;
+  const r = parse(args, {
+    query: { type: 'string' }, k: { type: 'string', short: 'k' }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' },
+    engine: { type: 'string' }, threads: { type: 'string' }, backend: { type: 'string' },
+  }, { min: 1, max: 1, usage });
   if (!r) return 0;
-  const v = r.values as { query?: string; k?: string; distance?: string; json?: boolean; model?: string };
+  const v = r.values as { query?: string; k?: string; distance?: string; json?: boolean; model?: string; engine?: string; threads?: string; backend?: string };
+  const eo = engineOptions(v);
   if (!v.query) throw new UsageError(`missing --query <image|path-in-table>\nusage: ${usage}`);
   const k = v.k ? Number(v.k) : 10;
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`-k must be a positive integer (got ${v.k})`);
@@ -188,6 +247,7 @@ async function cmdKnn(args: string[]): Promise<number> {
   const dim = table.dim;
   let q: Float32Array;
   let source: string;
+  let engineUsed: Record<string, string> = {};
   const row = table.paths.indexOf(v.query.split(path.sep).join('/'));
   if (row >= 0) {
     q = table.vectors.slice(row * dim, (row + 1) * dim);
@@ -198,21 +258,21 @@ async function cmdKnn(args: string[]): Promise<number> {
     const modelDir = v.model ?? (table.meta?.model as string | undefined);
     if (!modelDir) throw new UsageError(`${file} records no model in its metadata; pass --model <runDir|modelDir> to embed the query image`);
     const e = await engine();
-    await e.initBackend('auto');
-    const loaded = await e.loadExportedModel(modelDir, 'branch', { foldBatchNorm: true });
+    const opened = await e.openEmbedder(modelDir, eo);
     try {
-      if (loaded.pre.embeddingDim !== dim) throw new UsageError(`model ${loaded.dir} gives vectors of length ${loaded.pre.embeddingDim}, the table has ${dim}`);
-      q = await e.embedFiles(loaded.model, loaded.pre, [img]);
+      if (opened.pre.embeddingDim !== dim) throw new UsageError(`model ${opened.dir} gives vectors of length ${opened.pre.embeddingDim}, the table has ${dim}`);
+      q = await e.embedFiles(opened.embedder, opened.pre, [img]);
     } finally {
-      loaded.model.dispose();
+      await opened.embedder.dispose();
     }
-    source = `embedded with ${loaded.dir}`;
+    source = `embedded with ${opened.dir} (${opened.embedder.name})`;
+    engineUsed = { engine: opened.embedder.name, engineDetail: opened.embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) };
   }
   const n = table.paths.length;
   const res = knn(q, 1, table.vectors, n, dim, Math.min(k, n), distance);
   const hits = Array.from(res.indices, (idx, i) => ({ rank: i + 1, path: table.paths[idx], label: table.labels[idx], distance: res.distances[i] }));
   if (v.json) {
-    process.stdout.write(JSON.stringify({ query: v.query, source, distance, k: hits.length, neighbors: hits }) + '\n');
+    process.stdout.write(JSON.stringify({ query: v.query, source, ...engineUsed, distance, k: hits.length, neighbors: hits }) + '\n');
     return 0;
   }
   process.stdout.write(`query ${v.query} (${source}), ${distance} distance\n`);

@@ -1,15 +1,20 @@
-// Deployment exports. Both are TensorFlow.js layers models (model.json + weights.bin) with a small
-// preprocessing.json beside them, so that scoring needs no experiment config:
-//   branch: one image [H, W, C] in → one embedding vector out;
-//   full:   2, 3 or 4 image streams in → the distances out (d(a,b); d(a,p), d(a,n); d(a,p), d(a,n1), d(n1,n2)).
+// Deployment exports, each a folder with a small preprocessing.json, so that scoring needs no experiment config:
+//   branch: one image [H, W, C] in → one embedding vector out — TensorFlow.js layers model (model.json +
+//           weights.bin) and/or ONNX (model.onnx, src/engine/onnx.ts; named by preprocessing.json's `onnx`);
+//   full:   2, 3 or 4 image streams in → the distances out (d(a,b); d(a,p), d(a,n); d(a,p), d(a,n1), d(n1,n2)) —
+//           TensorFlow.js only.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type * as TF from '@tensorflow/tfjs';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { DistanceName, ExperimentConfig, FitMode, NormalizeMode } from '../core/config-types';
 import { runPaths } from '../core/run-folder';
 import type { LossType } from '../protocol/events';
 import { loadLayersModelFromDir, loadWeightsInto, readableDir, saveLayersModel, writeDirAtomic } from './model-io';
 import { buildBranch, buildFullModel, foldBatchNorm } from './models';
+import { branchToOnnx, OnnxExportError, type LayersArtifacts } from './onnx';
+import { ONNX_FILE } from './onnx-runtime';
+import { tf } from './tf';
 
 export const PREPROCESSING_FILE = 'preprocessing.json';
 
@@ -31,6 +36,10 @@ export interface Preprocessing {
   backbone: string;
   /** The backbone's width multiplier (absent in exports made before it was recorded). */
   width?: number;
+  /** The ONNX graph of the branch in this folder (`model.onnx`), when it was exported; absent otherwise. */
+  onnx?: string;
+  /** The TensorFlow.js model in this folder (`model.json`); absent in an ONNX-only export. */
+  tfjs?: string;
   sourceRun: string | null;
   checkpoint: string;
   createdAt: string;
@@ -51,21 +60,62 @@ export function streamsFor(lossType: LossType): 2 | 3 | 4 {
   return lossType === 'contrastive' ? 2 : lossType === 'triplet' ? 3 : 4;
 }
 
-async function writeExport(dir: string, model: LayersModel, pre: Preprocessing): Promise<void> {
+export type ExportFormat = 'tfjs' | 'onnx';
+
+/** The layers-format artifacts of a model in memory (topology + float32 weights), as model.json + weights.bin hold them. */
+export async function artifactsOf(model: LayersModel): Promise<LayersArtifacts> {
+  let art: LayersArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (a: TF.io.ModelArtifacts) => {
+    const wd = a.weightData;
+    const parts = wd === undefined ? [] : Array.isArray(wd) ? wd : [wd];
+    const bytes = Buffer.concat(parts.map((b) => Buffer.from(b)));
+    art = { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs ?? [], weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  return art!;
+}
+
+/** The ONNX bytes of a branch in memory, with its preprocessing in the model's metadata. */
+export async function branchOnnxBytes(branch: LayersModel, pre?: Preprocessing): Promise<Uint8Array> {
+  return branchToOnnx(await artifactsOf(branch), pre ? { metadata: { 'embedding-lab/preprocessing': JSON.stringify(pre) } } : {});
+}
+
+async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, formats: readonly ExportFormat[], onnxBestEffort: boolean): Promise<void> {
+  const tfjs = pre.modelType === 'full' || formats.includes('tfjs');
+  const onnx = pre.modelType === 'branch' && formats.includes('onnx');
+  let full: Preprocessing = { ...pre, ...(tfjs ? { tfjs: 'model.json' } : {}), ...(onnx ? { onnx: ONNX_FILE } : {}) };
+  // Converted before the folder is touched: an unsupported layer leaves the previous export in place.
+  let onnxBytes: Uint8Array | undefined;
+  try {
+    onnxBytes = onnx ? await branchOnnxBytes(model, full) : undefined;
+  } catch (err) {
+    // Best effort (the default of exportModels, at the end of training): the tfjs export is written without it.
+    if (!(onnxBestEffort && tfjs && err instanceof OnnxExportError)) throw err;
+    full = { ...full, onnx: undefined };
+  }
   await writeDirAtomic(dir, async (tmp) => {
-    await saveLayersModel(model, tmp, { embeddingLab: pre as unknown as object });
-    fs.writeFileSync(path.join(tmp, PREPROCESSING_FILE), JSON.stringify(pre, null, 2));
+    if (tfjs) await saveLayersModel(model, tmp, { embeddingLab: full as unknown as object });
+    if (onnxBytes) fs.writeFileSync(path.join(tmp, ONNX_FILE), onnxBytes);
+    fs.writeFileSync(path.join(tmp, PREPROCESSING_FILE), JSON.stringify(full, null, 2));
   });
 }
 
-/** Writes model/branch and model/full of a run from the given branch weights (called at the end of training). */
-export async function exportModels(runDir: string, config: ExperimentConfig, branch: LayersModel, which: Array<'branch' | 'full'> = ['branch', 'full'], outDirs?: Partial<Record<'branch' | 'full', string>>, checkpoint = 'final'): Promise<string[]> {
+/**
+ * Writes model/branch and model/full of a run from the given branch weights (called at the end of training).
+ * `formats` applies to the branch; the full model is always TensorFlow.js. By default the branch gets both
+ * model.json + weights.bin and model.onnx, the ONNX graph best effort (a layer without an ONNX mapping leaves it
+ * out instead of failing the export); formats given explicitly are all required.
+ */
+export async function exportModels(runDir: string, config: ExperimentConfig, branch: LayersModel, which: Array<'branch' | 'full'> = ['branch', 'full'], outDirs?: Partial<Record<'branch' | 'full', string>>, checkpoint = 'final', explicitFormats?: readonly ExportFormat[]): Promise<string[]> {
+  const formats = explicitFormats ?? ['tfjs', 'onnx'];
   const p = runPaths(runDir);
   const written: string[] = [];
   for (const type of which) {
     const dir = outDirs?.[type] ?? (type === 'branch' ? p.branch : p.full);
+    // The run's own model folders always keep the TensorFlow.js model (the run folder layout promises model.json).
+    const fmts: readonly ExportFormat[] = path.resolve(dir) === path.resolve(type === 'branch' ? p.branch : p.full) && !formats.includes('tfjs') ? [...formats, 'tfjs'] : formats;
     const model = type === 'branch' ? branch : buildFullModel(branch, streamsFor(config.loss.type), config.loss.distance);
-    await writeExport(dir, model, preprocessingOf(config, type, model, path.basename(runDir), checkpoint));
+    await writeExport(dir, model, preprocessingOf(config, type, model, path.basename(runDir), checkpoint), fmts, explicitFormats === undefined);
     written.push(dir);
   }
   return written;
@@ -75,7 +125,7 @@ export async function exportModels(runDir: string, config: ExperimentConfig, bra
  * Exports from a run folder's best checkpoint (else its last). With `untrained`, exports the network as it was
  * before training instead (initial weights are a function of the seed), as a baseline to compare against.
  */
-export async function exportRun(runDir: string, type: 'branch' | 'full', outDir?: string, opts: { untrained?: boolean } = {}): Promise<{ dir: string; checkpoint: string }> {
+export async function exportRun(runDir: string, type: 'branch' | 'full', outDir?: string, opts: { untrained?: boolean; formats?: readonly ExportFormat[] } = {}): Promise<{ dir: string; checkpoint: string }> {
   const p = runPaths(runDir);
   if (!fs.existsSync(p.config)) throw new Error(`not a run folder (no config.json): ${runDir}`);
   const config = JSON.parse(fs.readFileSync(p.config, 'utf8')) as ExperimentConfig;
@@ -86,7 +136,7 @@ export async function exportRun(runDir: string, type: 'branch' | 'full', outDir?
   const branch = buildBranch({ ...config.model, inputShape: [h, w, config.data.channels], seed: config.training.seed });
   try {
     if (!opts.untrained) await loadWeightsInto(branch, ckpt);
-    const [dir] = await exportModels(runDir, config, branch, [type], outDir ? { [type]: outDir } : undefined, opts.untrained ? 'untrained' : path.relative(runDir, ckpt));
+    const [dir] = await exportModels(runDir, config, branch, [type], outDir ? { [type]: outDir } : undefined, opts.untrained ? 'untrained' : path.relative(runDir, ckpt), opts.formats);
     return { dir, checkpoint: ckpt };
   } finally {
     branch.dispose();
@@ -99,24 +149,66 @@ export interface LoadedModel {
   dir: string;
 }
 
+export interface ExportLocation {
+  dir: string;
+  pre: Preprocessing;
+  /** model.json is there (TensorFlow.js). */
+  hasTfjs: boolean;
+  /** model.onnx is there (named by pre.onnx). */
+  hasOnnx: boolean;
+}
+
+/** `dir` or `dir.old` (an interrupted swap): the one holding preprocessing.json and a model. */
+function exportDirOf(dir: string): string | undefined {
+  for (const d of [dir, `${dir}.old`]) {
+    if (fs.existsSync(path.join(d, 'model.json'))) return d;
+    const pre = path.join(d, PREPROCESSING_FILE);
+    if (fs.existsSync(pre)) {
+      try {
+        const onnx = (JSON.parse(fs.readFileSync(pre, 'utf8')) as Preprocessing).onnx;
+        if (onnx && fs.existsSync(path.join(d, onnx))) return d;
+      } catch { /* unreadable: not this one */ }
+    }
+  }
+  return undefined;
+}
+
 /**
- * Resolves `<runDir>` (its model/branch) or a model folder, and loads the model with its preprocessing.
- * With `foldBatchNorm` (scoring), a branch of ours is replaced by its BN-folded inference copy.
+ * Resolves `<runDir>` (its model/branch or model/full; exported first when missing — `beforeExport` runs before,
+ * e.g. to start a tfjs backend) or a model folder, and reads its preprocessing. Loads no model.
  */
-export async function loadExportedModel(runOrModelDir: string, type: 'branch' | 'full' = 'branch', opts: { foldBatchNorm?: boolean } = {}): Promise<LoadedModel> {
+export async function locateExport(runOrModelDir: string, type: 'branch' | 'full' = 'branch', opts: { beforeExport?: () => Promise<void> } = {}): Promise<ExportLocation> {
   let dir = runOrModelDir;
   if (!fs.existsSync(dir)) throw new Error(`model folder does not exist: ${dir}`);
   if (!fs.existsSync(path.join(dir, PREPROCESSING_FILE)) && fs.existsSync(runPaths(dir).config)) {
     dir = type === 'branch' ? runPaths(dir).branch : runPaths(dir).full;
-    if (!readableDir(dir)) {
+    if (!exportDirOf(dir)) {
+      await opts.beforeExport?.();
       await exportRun(runOrModelDir, type);
     }
   }
-  const readable = readableDir(dir);
-  if (!readable) throw new Error(`no model.json in ${dir}: pass a run folder or a folder written by \`embedlab export\``);
+  const readable = exportDirOf(dir);
+  if (!readable) throw new Error(`no model.json or model.onnx in ${dir}: pass a run folder or a folder written by \`embedlab export\``);
   const prePath = path.join(readable, PREPROCESSING_FILE);
   if (!fs.existsSync(prePath)) throw new Error(`model folder ${readable} has no ${PREPROCESSING_FILE}; export it again with \`embedlab export\``);
   const pre = JSON.parse(fs.readFileSync(prePath, 'utf8')) as Preprocessing;
+  return {
+    dir: readable, pre,
+    hasTfjs: fs.existsSync(path.join(readable, 'model.json')),
+    hasOnnx: Boolean(pre.onnx && fs.existsSync(path.join(readable, pre.onnx))),
+  };
+}
+
+/**
+ * Resolves `<runDir>` (its model/branch) or a model folder, and loads the TensorFlow.js model with its
+ * preprocessing. With `foldBatchNorm` (scoring), a branch of ours is replaced by its BN-folded inference copy.
+ */
+export async function loadExportedModel(runOrModelDir: string, type: 'branch' | 'full' = 'branch', opts: { foldBatchNorm?: boolean } = {}): Promise<LoadedModel> {
+  const loc = await locateExport(runOrModelDir, type);
+  const { pre, dir: readable } = loc;
+  if (!loc.hasTfjs) {
+    throw new Error(`${readable} holds only the ONNX model (${pre.onnx}); embed it with --engine onnx (or auto), or export it again with --format tfjs or both`);
+  }
   let model = await loadLayersModelFromDir(readable);
   if (opts.foldBatchNorm && type === 'branch' && pre.width !== undefined && (pre.backbone === 'resnet18' || pre.backbone === 'convnet')) {
     const folded = foldBatchNorm(model, {

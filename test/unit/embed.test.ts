@@ -1,5 +1,6 @@
 // embedFolder: rows in sorted file order with labels, corrupt files skipped and listed, vectors equal to a direct
-// model.predict on the same decoded images (second implementation), batch size / decode-ahead independence.
+// model.predict on the same decoded images (second implementation), batch size / decode-ahead independence; the same
+// on the ONNX Runtime embedder.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend';
-import { embedFolder, listImages, specOf } from '../../src/engine/embed';
-import type { Preprocessing } from '../../src/engine/export';
+import { embedFolder, listImages, onnxEmbedder, specOf } from '../../src/engine/embed';
+import { branchOnnxBytes, type Preprocessing } from '../../src/engine/export';
+import { loadOrt } from '../../src/engine/onnx-runtime';
 import { decodeImage, normalizeInto } from '../../src/engine/images';
 import { buildBranch } from '../../src/engine/models';
 import { generateShapes } from '../../src/engine/synth';
@@ -84,6 +86,26 @@ for (const [batchSize, decodeAhead, concurrency] of [[64, 2, undefined], [5, 1, 
     assert.equal(tf.memory().numTensors, model.weights.length, 'no tensors leaked');
   });
 }
+
+test('embedFolder on the ONNX Runtime embedder: same rows, skips and vectors (within 1e-5) as the tfjs reference', { skip: loadOrt().ok ? false : 'onnxruntime-node is not available' }, async () => {
+  const embedder = await onnxEmbedder(await branchOnnxBytes(model), pre);
+  try {
+    const out = join(dir, 'onnx.parquet');
+    const res = await embedFolder({ embedder, pre, modelDir: dir, folder: data, out, batchSize: 5, decodeAhead: 2 });
+    assert.equal(res.engine, 'onnxruntime');
+    assert.equal(res.skipped.length, 3);
+    const table = await readTable(out);
+    assert.equal((table.meta?.engine as { name: string }).name, 'onnxruntime');
+    const ref = await reference(listImages(data, 1).images.map((i) => i.path));
+    assert.equal(table.paths.length, ref.size);
+    table.paths.forEach((rel, r) => {
+      const want = ref.get(join(data, rel))!;
+      for (let j = 0; j < 8; j++) assert.ok(Math.abs(table.vectors[r * 8 + j] - want[j]) < 1e-5, `${rel}[${j}]`);
+    });
+  } finally {
+    await embedder.dispose();
+  }
+});
 
 test('embedFolder: a folder of only unreadable images fails with exit code 1 and leaves no table', async () => {
   const bad = join(dir, 'bad');
