@@ -160,3 +160,25 @@ test('ReLU gradient on wasm (one kernel) equals the cpu backend\'s stock mul(dy,
   assert.equal(tf.getKernel('EmbedLabReluGrad', 'wasm') != null, true);
   assert.deepEqual([...wasm].map(String), [...cpu].map(String));
 });
+
+test('the WebAssembly SIMD batch-norm passes equal the JavaScript kernels (forward and backward)', async () => {
+  await initBackend('wasm');
+  const { simdKernels } = await import('../../src/engine/kernels/simd');
+  assert.ok(simdKernels(tf.backend()), 'SIMD kernels bound to the wasm backend memory');
+  for (const shape of [[7, 5, 3, 8], [96, 4, 4, 64]] as [number, number, number, number][]) {
+    const n = shape.reduce((a, b) => a * b, 1), c = shape[3], m = n / c;
+    const xv = rand(n, 61, 3, 0.4), dyv = rand(n, 62), gv = rand(c, 63, 0.5, 1), bv = rand(c, 64);
+    const [y, mean, variance, invStd] = tf.engine().runKernel('EmbedLabBatchNormTrain',
+      { x: tf.tensor(xv, shape), gamma: tf.tensor1d(gv), beta: tf.tensor1d(bv) }, { epsilon: 1e-5 } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const ry = new Float32Array(n), rm = new Float32Array(c), rv = new Float32Array(c), rs = new Float32Array(c);
+    batchNormTrainForward(xv, m, c, gv, bv, 1e-5, ry, rm, rv, rs);
+    assert.ok(relError(y.dataSync(), ry) < 1e-5, `y ${relError(y.dataSync(), ry)}`);
+    assert.ok(relError(mean.dataSync(), rm) < 1e-6 && relError(variance.dataSync(), rv) < 1e-5 && relError(invStd.dataSync(), rs) < 1e-5);
+    const [dx, dg, db] = tf.engine().runKernel('EmbedLabBatchNormTrainGrad',
+      { dy: tf.tensor(dyv, shape), x: tf.tensor(xv, shape), gamma: tf.tensor1d(gv), mean, invStd }, {}) as tf.Tensor[];
+    const rdx = new Float32Array(n), rdg = new Float32Array(c), rdb = new Float32Array(c);
+    batchNormTrainBackward(dyv, xv, m, c, gv, rm, rs, rdx, rdg, rdb);
+    assert.ok(relError(dx.dataSync(), rdx) < 1e-5, `dx ${relError(dx.dataSync(), rdx)}`);
+    assert.ok(relError(dg.dataSync(), rdg) < 1e-5 && relError(db.dataSync(), rdb) < 1e-5);
+  }
+});

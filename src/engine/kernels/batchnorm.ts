@@ -14,6 +14,7 @@
 // in place (no copies); on cpu they use its value arrays. Other backends keep the stock layer (see models.ts).
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { TfModule } from '../tf';
+import { simdKernels, type SimdKernels } from './simd';
 
 export const BN_TRAIN = 'EmbedLabBatchNormTrain';
 export const BN_TRAIN_GRAD = 'EmbedLabBatchNormTrainGrad';
@@ -135,6 +136,86 @@ function withArrays(
   return outShapes.map((s, i) => b.makeTensorInfo(s, 'float32', outVals[i]));
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The same two kernels with the passes over the activation in WebAssembly SIMD (simd.ts) on the wasm backend's
+// memory: channels in groups of 4 (every ResNet/convnet width here), per-channel arithmetic in JS.
+
+interface WasmBackendLike extends WasmLike {
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  wasm: { HEAPU8: Uint8Array };
+}
+
+const ptr = (b: WasmBackendLike, t: TensorInfo): number => b.dataIdMap.get(t.dataId).memoryOffset;
+
+function forwardSimd(k: SimdKernels, b: WasmBackendLike, x: TensorInfo, gamma: TensorInfo, beta: TensorInfo, eps: number): TensorInfo[] {
+  const c = x.shape[x.shape.length - 1];
+  const m = x.shape.reduce((p, q) => p * q, 1) / c;
+  const outs = [b.makeOutput(x.shape, 'float32'), b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+  const acc = k.malloc(16 * c + 8 * c);
+  try {
+    new Float64Array(b.wasm.HEAPU8.buffer, acc, 2 * c).fill(0);
+    k.stats(ptr(b, x), m, c / 4, acc);
+    const sums = new Float64Array(b.wasm.HEAPU8.buffer, acc, 2 * c);
+    const [mean, variance, invStd] = outs.slice(1).map((t) => b.typedArrayFromHeap(t));
+    const g = b.typedArrayFromHeap(gamma), bt = b.typedArrayFromHeap(beta);
+    let shifted = false;
+    for (let i = 0; i < c; i++) {
+      const mu = sums[i] / m;
+      const v = Math.max(0, sums[c + i] / m - mu * mu);
+      if (mu * mu > 1e10 * v) shifted = true;
+      mean[i] = mu;
+      variance[i] = v;
+    }
+    if (shifted) { // rare: |μ|/σ > 10⁵; the JS kernel's shifted pass
+      const y = b.typedArrayFromHeap(outs[0]);
+      batchNormTrainForward(b.typedArrayFromHeap(x), m, c, g, bt, eps, y, mean, variance, invStd);
+      return outs;
+    }
+    const coef = new Float32Array(b.wasm.HEAPU8.buffer, acc + 16 * c, 2 * c);
+    for (let i = 0; i < c; i++) {
+      const s = 1 / Math.sqrt(variance[i] + eps);
+      invStd[i] = s;
+      coef[i] = g[i] * s;
+      coef[c + i] = bt[i] - (sums[i] / m) * g[i] * s;
+    }
+    k.affine(ptr(b, x), ptr(b, outs[0]), m, c / 4, acc + 16 * c);
+    return outs;
+  } finally {
+    k.free(acc);
+  }
+}
+
+function backwardSimd(k: SimdKernels, b: WasmBackendLike, dy: TensorInfo, x: TensorInfo, gamma: TensorInfo, mean: TensorInfo, invStd: TensorInfo): TensorInfo[] {
+  const c = x.shape[x.shape.length - 1];
+  const m = x.shape.reduce((p, q) => p * q, 1) / c;
+  const outs = [b.makeOutput(x.shape, 'float32'), b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+  const acc = k.malloc(16 * c + 12 * c);
+  try {
+    new Float64Array(b.wasm.HEAPU8.buffer, acc, 2 * c).fill(0);
+    k.gradStats(ptr(b, dy), ptr(b, x), m, c / 4, acc);
+    const sums = new Float64Array(b.wasm.HEAPU8.buffer, acc, 2 * c);
+    const coef = new Float32Array(b.wasm.HEAPU8.buffer, acc + 16 * c, 3 * c);
+    const [dGamma, dBeta] = outs.slice(1).map((t) => b.typedArrayFromHeap(t));
+    const g = b.typedArrayFromHeap(gamma), mu = b.typedArrayFromHeap(mean), is = b.typedArrayFromHeap(invStd);
+    for (let i = 0; i < c; i++) {
+      const s = is[i];
+      const sdy = sums[i];
+      const centred = sums[c + i] - mu[i] * sdy;
+      const a = g[i] * s;
+      const bb = -g[i] * s * s * s * centred / m;
+      coef[i] = a;
+      coef[c + i] = bb;
+      coef[2 * c + i] = -a * sdy / m - bb * mu[i];
+      dGamma[i] = centred * s;
+      dBeta[i] = sdy;
+    }
+    k.affine2(ptr(b, dy), ptr(b, x), ptr(b, outs[0]), m, c / 4, acc + 16 * c);
+    return outs;
+  } finally {
+    k.free(acc);
+  }
+}
+
 /** The backends these kernels are written for. */
 export const BATCH_NORM_BACKENDS = ['wasm', 'cpu'] as const;
 
@@ -147,6 +228,8 @@ export function batchNormKernels(backendName: string): TfTypes.KernelConfig[] {
         const c = x.shape[x.shape.length - 1];
         const m = x.shape.reduce((p, q) => p * q, 1) / c;
         const eps = (attrs as unknown as { epsilon: number }).epsilon;
+        const simd = backendName === 'wasm' && c % 4 === 0 && x.dtype === 'float32' ? simdKernels(backend) : null;
+        if (simd) return forwardSimd(simd, backend as unknown as WasmBackendLike, x, gamma, beta, eps);
         return withArrays(backendName, backend, [x, gamma, beta], [x.shape, [c], [c], [c]], ([xv, g, bt], [y, mu, v, s]) =>
           batchNormTrainForward(xv, m, c, g, bt, eps, y, mu, v, s));
       },
@@ -157,6 +240,8 @@ export function batchNormKernels(backendName: string): TfTypes.KernelConfig[] {
         const { dy, x, gamma, mean, invStd } = inputs as Record<string, TensorInfo>;
         const c = x.shape[x.shape.length - 1];
         const m = x.shape.reduce((p, q) => p * q, 1) / c;
+        const simd = backendName === 'wasm' && c % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32' ? simdKernels(backend) : null;
+        if (simd) return backwardSimd(simd, backend as unknown as WasmBackendLike, dy, x, gamma, mean, invStd);
         return withArrays(backendName, backend, [dy, x, gamma, mean, invStd], [x.shape, [c], [c]], ([g, xv, gm, mu, s], [dx, dg, db]) =>
           batchNormTrainBackward(g, xv, m, c, gm, mu, s, dx, dg, db));
       },

@@ -6,6 +6,7 @@
 // gradient config is replaced for all backends; those without the kernel get the stock expression.
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { TfModule } from '../tf';
+import { simdKernels } from './simd';
 
 export const RELU_GRAD = 'EmbedLabReluGrad';
 
@@ -36,7 +37,11 @@ export function registerReluGrad(tf: TfModule): void {
         if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`${RELU_GRAD} takes float32`);
         const b = backend as unknown as WasmLike;
         const out = b.makeOutput(x.shape, 'float32');
-        reluGradInto(b.typedArrayFromHeap(x), b.typedArrayFromHeap(dy), b.typedArrayFromHeap(out));
+        const xv = b.typedArrayFromHeap(x), dyv = b.typedArrayFromHeap(dy), dxv = b.typedArrayFromHeap(out);
+        const simd = simdKernels(backend);
+        const n4 = simd ? xv.length >> 2 : 0;
+        if (simd && n4 > 0) simd.reluGrad(xv.byteOffset, dyv.byteOffset, dxv.byteOffset, n4);
+        reluGradInto(xv.subarray(4 * n4), dyv.subarray(4 * n4), dxv.subarray(4 * n4)); // the tail (all of it without SIMD)
         return out;
       },
     });
