@@ -153,19 +153,33 @@ suite('workflow', function () {
 
   test('a running training adds points to the open dashboard live', async () => {
     assert.ok(st.config, 'needs the config');
-    const res = await exec('embeddingLab.trainExperiment', vscode.Uri.file(st.config), { force: true });
+    // A long run (the small one now finishes in a few seconds, before a panel can open): stopped once deltas arrive.
+    const liveConfig = st.config.replace(/\.embedding\.json$/, '-live.embedding.json');
+    const cfg = readJson(st.config);
+    cfg.name = 'e2e-live';
+    cfg.training = { ...cfg.training, epochs: 200, checkpointEverySteps: 50 };
+    assert.deepEqual(schemaErrors(cfg), [], 'the live config does not validate');
+    fs.writeFileSync(liveConfig, JSON.stringify(cfg, null, 2));
+    const res = await exec('embeddingLab.trainExperiment', vscode.Uri.file(liveConfig), { force: true });
     const runDir = fsPathOf(res && res.runDir);
     assert.ok(runDir && !samePath(runDir, st.runDir), `a new run, got ${JSON.stringify(res)}`);
     await exec('embeddingLab.openDashboard', runDir);
     const first = await poll(async () => { const x = await dashboardEntry(runDir); return x && x.snapshots >= 1 && x; }, 'the live dashboard snapshot', 90000);
+    assert.equal(first.status, 'running', 'the run is still training when the panel gets its snapshot');
     const s0 = first.stepPoints;
     const live = await poll(async () => { const x = await dashboardEntry(runDir); return x && x.deltaStepPoints > 0 && x.stepPoints > s0 && x; },
       'step points arriving as deltas while training runs', 120000);
     e2eLog(`live dashboard: ${s0} points at the snapshot, ${live.stepPoints} after deltas (${live.deltaStepPoints} by delta)`);
-    const done = await poll(async () => { const x = await dashboardEntry(runDir); return x && x.status === 'done' && x; }, 'the live run to finish', 240000);
+    await exec('embeddingLab.stopTraining', runDir);
+    const stopped = await poll(async () => { const x = await dashboardEntry(runDir); return x && x.status !== 'running' && x; }, 'the live run to stop', 120000);
     await poll(async () => { const x = await dashboardEntry(runDir); return x && x.stepPoints === eventCount(runDir, 'step') && x; },
       'every step event on the curve, none twice', 30000);
-    assert.deepEqual(done.webviewErrors, []);
+    assert.deepEqual(stopped.webviewErrors, []);
+    // Leave the workspace as the later UI test expects it: one experiment, finished runs only.
+    await exec('workbench.action.closeAllEditors');
+    fs.rmSync(runDir, { recursive: true, force: true });
+    fs.rmSync(liveConfig, { force: true });
+    await exec('embeddingLab.refreshRuns');
   });
 
   suiteTeardown(async () => {
