@@ -5,71 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fastPow, findAB, fuzzyGraph, smoothKnnDist, umap2d } from '../../src/core/umap';
 import { symmetrize, type SparseRows } from '../../src/core/tsne';
+import { blobs, gaussian, knnAccuracy, mulberry32, ranking, sqDist, trustworthiness } from './projection-fixtures';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());
-}
-
-function blobs(classes: number, per: number, dim: number, seed: number, spread = 1, noise = 0.35): { v: Float32Array; labels: Int32Array; n: number } {
-  const r = mulberry32(seed);
-  const n = classes * per;
-  const centres = Array.from({ length: classes }, () => Array.from({ length: dim }, () => gaussian(r) * spread));
-  const v = new Float32Array(n * dim);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % classes;
-    labels[i] = c;
-    for (let j = 0; j < dim; j++) v[i * dim + j] = centres[c][j] + gaussian(r) * noise;
-  }
-  return { v, labels, n };
-}
-
-function sqDist(v: ArrayLike<number>, dim: number, i: number, j: number): number {
-  let s = 0;
-  for (let d = 0; d < dim; d++) { const x = v[i * dim + d] - v[j * dim + d]; s += x * x; }
-  return s;
-}
-
-function ranking(v: ArrayLike<number>, n: number, dim: number, i: number): number[] {
-  const js = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i);
-  const d = js.map((j) => sqDist(v, dim, i, j));
-  return js.map((j, t) => [d[t], j]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[1]);
-}
-
-function knnAccuracy(Y: ArrayLike<number>, labels: Int32Array, n: number, k = 5): number {
-  let ok = 0;
-  for (let i = 0; i < n; i++) {
-    const votes = new Map<number, number>();
-    for (const j of ranking(Y, n, 2, i).slice(0, k)) votes.set(labels[j], (votes.get(labels[j]) ?? 0) + 1);
-    const best = [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
-    if (best === labels[i]) ok++;
-  }
-  return ok / n;
-}
-
-function trustworthiness(X: ArrayLike<number>, dim: number, Y: ArrayLike<number>, n: number, k: number): number {
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const inRank = new Map<number, number>();
-    ranking(X, n, dim, i).forEach((j, r) => inRank.set(j, r + 1));
-    for (const j of ranking(Y, n, 2, i).slice(0, k)) {
-      const r = inRank.get(j) as number;
-      if (r > k) sum += r - k;
-    }
-  }
-  return 1 - (2 / (n * k * (2 * n - 3 * k - 1))) * sum;
-}
 
 function dense(P: SparseRows): number[][] {
   const D = Array.from({ length: P.n }, () => new Array<number>(P.n).fill(0));
