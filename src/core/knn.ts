@@ -43,6 +43,7 @@
 // is made once. Ranks and distances are those of the symmetric path ((s, index) is a total order).
 
 import type { DistanceName } from './config-types';
+import { section, sleb, str, uleb, vec } from './wasm-encode';
 
 export interface KnnOptions {
   /** Queries and gallery are the same table (pass the same array): skip the pair i == j. */
@@ -752,22 +753,6 @@ export function knnUsesWasm(): boolean {
 }
 
 function assembleKernel(): Uint8Array {
-  const uleb = (n: number): number[] => {
-    const out: number[] = [];
-    do { let b = n & 0x7f; n >>>= 7; if (n !== 0) b |= 0x80; out.push(b); } while (n !== 0);
-    return out;
-  };
-  const sleb = (n: number): number[] => {
-    const out: number[] = [];
-    for (;;) {
-      const b = n & 0x7f; n >>= 7;
-      if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
-      out.push(b | 0x80);
-    }
-  };
-  const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-  const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
   const I32 = 0x7f;
   const F64 = 0x7c;

@@ -12,6 +12,7 @@
 // The optimizer state (names, order, accBeta) is the stock AdamOptimizer's, so checkpoints are interchangeable.
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { TfModule } from '../tf';
+import type { WasmHeapBackend } from './simd';
 
 export const ADAM_UPDATE = 'EmbedLabAdamUpdate';
 
@@ -38,10 +39,6 @@ export function adamUpdateInto(
   }
 }
 
-interface WasmLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
 
 /** The kernel for the wasm backend (reads and writes its heap in place). */
 export function adamKernel(): TfTypes.KernelConfig {
@@ -51,7 +48,7 @@ export function adamKernel(): TfTypes.KernelConfig {
     kernelFunc: ({ inputs, attrs, backend }) => {
       const { value, m, v, g } = inputs as Record<string, TensorInfo>;
       for (const t of [value, m, v, g]) if (t.dtype !== 'float32') throw new Error(`Adam kernel takes float32, got ${t.dtype}`);
-      const b = backend as unknown as WasmLike;
+      const b = backend as unknown as WasmHeapBackend;
       const outs = [b.makeOutput(value.shape, 'float32'), b.makeOutput(value.shape, 'float32'), b.makeOutput(value.shape, 'float32')];
       const n = value.shape.reduce((p, q) => p * q, 1);
       const [ov, om, ovv] = outs.map((t) => b.typedArrayFromHeap(t));

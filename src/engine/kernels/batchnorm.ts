@@ -14,7 +14,7 @@
 // in place (no copies); on cpu they use its value arrays. Other backends keep the stock layer (see models.ts).
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { TfModule } from '../tf';
-import { simdKernels, type SimdKernels } from './simd';
+import { simdKernels, type SimdKernels, type WasmHeapBackend } from './simd';
 
 export const BN_TRAIN = 'EmbedLabBatchNormTrain';
 export const BN_TRAIN_GRAD = 'EmbedLabBatchNormTrainGrad';
@@ -109,10 +109,6 @@ export function batchNormTrainBackward(
 // ---------------------------------------------------------------------------------------------------------
 // Typed-array access to a backend's tensors.
 
-interface WasmLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
 interface CpuLike {
   data: { get(dataId: object): { values: unknown } };
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
@@ -125,7 +121,7 @@ function withArrays(
 ): TensorInfo[] {
   for (const t of inputs) if (t.dtype !== 'float32') throw new Error(`batch norm kernels take float32, got ${t.dtype}`);
   if (backendName === 'wasm') {
-    const b = backend as WasmLike;
+    const b = backend as WasmHeapBackend;
     const outs = outShapes.map((s) => b.makeOutput(s, 'float32'));
     body(inputs.map((t) => b.typedArrayFromHeap(t)), outs.map((t) => b.typedArrayFromHeap(t)));
     return outs;
@@ -140,7 +136,7 @@ function withArrays(
 // The same two kernels with the passes over the activation in WebAssembly SIMD (simd.ts) on the wasm backend's
 // memory: channels in groups of 4 (every ResNet/convnet width here), per-channel arithmetic in JS.
 
-interface WasmBackendLike extends WasmLike {
+interface WasmBackendLike extends WasmHeapBackend {
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   wasm: { HEAPU8: Uint8Array };
 }

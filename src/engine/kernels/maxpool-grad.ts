@@ -6,6 +6,7 @@
 // adds its dy there: a few milliseconds. NHWC, dilation 1.
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { TfModule } from '../tf';
+import type { WasmHeapBackend } from './simd';
 
 type TensorInfo = TfTypes.TensorInfo;
 
@@ -47,10 +48,6 @@ export function maxPoolGradInto(x: Float32Array, dy: Float32Array, dx: Float32Ar
   }
 }
 
-interface WasmLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
 
 /** Our MaxPoolGrad kernel for wasm; shapes it does not handle (dilation, non-float) go to the stock kernel. */
 export function maxPoolGradKernel(tf: TfModule, stock: TfTypes.KernelConfig | undefined): TfTypes.KernelConfig {
@@ -69,7 +66,7 @@ export function maxPoolGradKernel(tf: TfModule, stock: TfTypes.KernelConfig | un
         if (!stock) throw new Error('MaxPoolGrad: unsupported input and no stock kernel');
         return stock.kernelFunc(args);
       }
-      const backend = args.backend as unknown as WasmLike;
+      const backend = args.backend as unknown as WasmHeapBackend;
       const dx = backend.makeOutput(input.shape, 'float32');
       const dxv = backend.typedArrayFromHeap(dx);
       dxv.fill(0);

@@ -6,7 +6,7 @@
 // gradient config is replaced for all backends; those without the kernel get the stock expression.
 import type * as TfTypes from '@tensorflow/tfjs';
 import type { TfModule } from '../tf';
-import { simdKernels } from './simd';
+import { simdKernels, type WasmHeapBackend } from './simd';
 
 export const RELU_GRAD = 'EmbedLabReluGrad';
 
@@ -19,10 +19,6 @@ export function reluGradInto(x: Float32Array, dy: Float32Array, dx: Float32Array
   }
 }
 
-interface WasmLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
 
 const registered = new WeakSet<object>();
 
@@ -35,7 +31,7 @@ export function registerReluGrad(tf: TfModule): void {
       kernelFunc: ({ inputs, backend }) => {
         const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
         if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`${RELU_GRAD} takes float32`);
-        const b = backend as unknown as WasmLike;
+        const b = backend as unknown as WasmHeapBackend;
         const out = b.makeOutput(x.shape, 'float32');
         const xv = b.typedArrayFromHeap(x), dyv = b.typedArrayFromHeap(dy), dxv = b.typedArrayFromHeap(out);
         const simd = simdKernels(backend);

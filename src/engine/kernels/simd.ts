@@ -12,6 +12,15 @@
 //   reluGrad(x, dy, dx, n4)         dx = x > 0 ? dy : (x is NaN ? x : 0), 4 floats at a time
 // Sums are Float64 (each float promoted, products of two floats exact), the affine maps Float32.
 
+import type { TensorInfo } from '@tensorflow/tfjs';
+import { section, sleb, str, uleb, vec } from '../../core/wasm-encode';
+
+/** What our JS kernels use of tfjs-backend-wasm's backend: fresh outputs and views of tensors on its heap. */
+export interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
 interface WasmModuleLike { asm?: { memory?: unknown }; _malloc?(bytes: number): number; _free?(ptr: number): void }
 
 export interface SimdKernels {
@@ -54,22 +63,6 @@ export function simdKernels(backend: unknown): SimdKernels | null {
 }
 
 export function assemble(): Uint8Array {
-  const uleb = (n: number): number[] => {
-    const out: number[] = [];
-    do { let byte = n & 0x7f; n >>>= 7; if (n !== 0) byte |= 0x80; out.push(byte); } while (n !== 0);
-    return out;
-  };
-  const sleb = (n: number): number[] => {
-    const out: number[] = [];
-    for (;;) {
-      const byte = n & 0x7f; n >>= 7;
-      if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) { out.push(byte); return out; }
-      out.push(byte | 0x80);
-    }
-  };
-  const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-  const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
   const I32 = 0x7f, V128 = 0x7b;
   const get = (l: number): number[] => [0x20, ...uleb(l)];
   const set = (l: number): number[] => [0x21, ...uleb(l)];
