@@ -18,8 +18,10 @@
  */
 import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
-import { AtomicFileWriter, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AtomicFileWriter, describeWriteError, removeStaleTemps, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { BadDataError, LabError } from './errors';
 import { ParquetEmbeddingWriter, type ParquetWriterOptions } from './parquet-writer';
 
 export type TableFormat = 'parquet' | 'csv';
@@ -76,7 +78,7 @@ export function tableFormat(path: string): TableFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.parquet') return 'parquet';
   if (ext === '.csv') return 'csv';
-  throw new Error(`unsupported table format "${ext || '(no extension)'}" for ${path}: use .parquet or .csv`);
+  throw new BadDataError(`unsupported table format "${ext || '(no extension)'}" for ${path}: use .parquet or .csv`);
 }
 
 /** `<table>.meta.json` */
@@ -149,11 +151,26 @@ class TableWriterImpl implements TableWriter {
       } else if (file.bytesWritten === 0) {
         await file.write(csvHeader(this.dim));
       }
-      // Drop a stale sidecar first, so an old meta never sits beside the new table.
-      await fsp.unlink(tableMetaPath(this.path)).catch(() => undefined);
-      await file.commit();
-      this.state = 'committed';
-      await writeJsonAtomic(tableMetaPath(this.path), meta);
+      // The table and its meta are a pair: both or neither. The meta is written and synced to a temp file first
+      // (a full disk fails here, and the table's temp file is dropped); then the table is renamed into place,
+      // then the meta over the old one (a rename needs no space; should it fail all the same, the new table and
+      // the old meta are removed). A failure before the table's rename leaves an older table and meta as they were.
+      const metaPath = tableMetaPath(this.path);
+      const metaTemp = await writeSyncedTemp(metaPath, JSON.stringify(meta, null, 2) + '\n');
+      try {
+        await file.commit();
+        this.state = 'committed';
+        try {
+          await fsp.rename(metaTemp, metaPath);
+        } catch (err) {
+          await fsp.unlink(this.path).catch(() => undefined);
+          await fsp.unlink(metaPath).catch(() => undefined);
+          throw describeWriteError(err, metaPath);
+        }
+      } catch (err) {
+        await fsp.unlink(metaTemp).catch(() => undefined);
+        throw err;
+      }
       return { rows: this.count, path: this.path };
     });
   }
@@ -182,6 +199,28 @@ class TableWriterImpl implements TableWriter {
   }
 }
 
+/**
+ * Writes `text` to a new temp file beside `path` (`.<name>.<pid>.<hex>.tmp`, the name atomic.ts's stale-temp
+ * cleanup knows), fsyncs and closes it, and returns its path; on failure nothing is left.
+ */
+async function writeSyncedTemp(path: string, text: string): Promise<string> {
+  removeStaleTemps(path);
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await fsp.open(temp, 'wx');
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    return temp;
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    await fsp.unlink(temp).catch(() => undefined);
+    throw describeWriteError(err, path);
+  }
+}
+
 function validateBatch(path: string, dim: number, rows: readonly TableRow[], vectors: Float32Array, before: number): void {
   if (!(vectors instanceof Float32Array)) throw new Error(`cannot write ${path}: vectors must be a Float32Array`);
   if (vectors.length !== rows.length * dim) {
@@ -203,8 +242,12 @@ function csvHeader(dim: number): string {
   return cols.join(',') + '\n';
 }
 
-/** RFC 4180: quote a field containing a comma, a quote or a line break; double inner quotes. */
+/**
+ * RFC 4180: quote a field containing a comma, a quote or a line break; double inner quotes. The empty string is
+ * written `""`, so that pandas and DuckDB read an empty label as "" (an empty field is their NaN / NULL).
+ */
 export function csvQuote(s: string): string {
+  if (s === '') return '""';
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -237,7 +280,7 @@ function trimZeros(s: string): string {
  * `Math.fround(Number(formatFloat32(x))) === Math.fround(x)` always. 8 significant digits when they
  * suffice, else 9 (which always round-trip a float32); trailing zeros trimmed. (A true shortest search
  * from 1 digit up costs ~4× more for ~0.4 chars less per value.) NaN and ±Infinity print as JavaScript
- * does; readTable parses them back.
+ * does; readTable refuses them, and parses them back with { nonFinite: 'keep' }.
  */
 export function formatFloat32(v: number): string {
   v = Math.fround(v);
@@ -251,22 +294,50 @@ export function formatFloat32(v: number): string {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+export interface ReadTableOptions {
+  /** 'refuse' (default): a NaN or ±Infinity value is an error naming its row and column; 'keep': read as is. */
+  nonFinite?: 'refuse' | 'keep';
+}
+
 /**
- * Reads a whole table (format by extension). Errors name the file and, where it applies, the row:
- * missing columns, mixed vector lengths ("row 17 has 63 values, expected 64"), non-numeric values,
- * an empty table.
+ * Reads a whole table (format by extension). Errors are BadDataError (exit 2) naming the file and, where it
+ * applies, the row: missing columns, mixed vector lengths ("row 17 has 63 values, expected 64"), non-numeric
+ * values, NaN or ±Infinity ("row 3, column emb_5: NaN"), an empty table, an unreadable Parquet file. Errors of the
+ * file system (EACCES, EIO, …) pass through as they are.
  */
-export async function readTable(path: string): Promise<Table> {
+export async function readTable(path: string, opts: ReadTableOptions = {}): Promise<Table> {
   const format = tableFormat(path);
   try {
     await fsp.access(path);
   } catch {
-    throw new Error(`table not found: ${path}`);
+    throw new BadDataError(`table not found: ${path}`);
   }
-  const table = format === 'parquet' ? await readParquetTable(path) : await readCsvTable(path);
+  let table: Table;
+  try {
+    table = format === 'parquet' ? await readParquetTable(path) : await readCsvTable(path);
+  } catch (err) {
+    if (err instanceof LabError || typeof (err as NodeJS.ErrnoException | null)?.code === 'string') throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new BadDataError(message.includes(path) ? message : `${path}: ${message}`, { cause: err });
+  }
+  if (opts.nonFinite !== 'keep') assertFinite(path, format, table);
   const sidecar = await readTableMeta(path);
   if (sidecar) table.meta = sidecar;
   return table;
+}
+
+/** Refuses a NaN or ±Infinity value, naming the first one's row (1-based) and column. */
+export function assertFinite(path: string, format: TableFormat, table: Pick<Table, 'vectors' | 'dim'>): void {
+  const { vectors, dim } = table;
+  for (let i = 0; i < vectors.length; i++) {
+    const v = vectors[i];
+    if (v - v !== 0) { // false only for NaN and ±Infinity
+      const row = Math.floor(i / dim) + 1;
+      const col = i % dim;
+      throw new BadDataError(`${path}: row ${row}, column ${format === 'csv' ? `emb_${col}` : `embedding[${col}]`}: ${String(v)}; `
+        + 'a table must hold finite numbers (had the model diverged when it embedded this image?)');
+    }
+  }
 }
 
 /** Grows a Float32Array as rows arrive (amortized doubling). */
@@ -507,6 +578,8 @@ function fileAsyncBuffer(fh: FileHandle, size: number) {
 
 async function readParquetTable(path: string): Promise<Table> {
   const hp = await import('hyparquet');
+  // ZSTD, GZIP, BROTLI, LZ4, LZ4_RAW and (a faster) SNAPPY: hyparquet itself reads only SNAPPY and uncompressed.
+  const { compressors } = await import('hyparquet-compressors');
   const fh = await fsp.open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -515,7 +588,7 @@ async function readParquetTable(path: string): Promise<Table> {
     try {
       metadata = await hp.parquetMetadataAsync(file);
     } catch (err) {
-      throw new Error(`${path}: not a readable Parquet file: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new BadDataError(`${path}: not a readable Parquet file: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     const columns = hp.parquetSchema(metadata).children.map((c) => c.element.name);
     const missing = ['path', 'label', 'embedding'].filter((c) => !columns.includes(c));
@@ -544,7 +617,9 @@ async function readParquetTable(path: string): Promise<Table> {
     for (const rg of metadata.row_groups) {
       const groupEnd = groupStart + Number(rg.num_rows);
       const rows = await hp.parquetReadObjects({
-        file, metadata, columns: ['path', 'label', 'embedding'], rowStart: groupStart, rowEnd: groupEnd,
+        file, metadata, columns: ['path', 'label', 'embedding'], rowStart: groupStart, rowEnd: groupEnd, compressors,
+      }).catch((err: unknown) => {
+        throw new BadDataError(`${path}: cannot read rows ${groupStart + 1}–${groupEnd}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       });
       for (const r of rows) {
         const rowNo = row + 1;
@@ -598,9 +673,9 @@ export async function readTableMeta(tablePath: string): Promise<Record<string, u
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${metaPath}: invalid JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new BadDataError(`${metaPath}: invalid JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${metaPath}: expected a JSON object`);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new BadDataError(`${metaPath}: expected a JSON object`);
   return parsed as Record<string, unknown>;
 }
 

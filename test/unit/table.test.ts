@@ -169,14 +169,19 @@ test('formatFloat32 round-trips every kind of float32 exactly', () => {
   assert.equal(formatFloat32(NaN), 'NaN');
 });
 
-test('CSV keeps NaN, ±Infinity and -0', async () => {
+test('CSV keeps NaN, ±Infinity and -0 (read back with nonFinite: keep; refused by default, naming row and column)', async () => {
   const dir = tempDir();
   try {
     const p = join(dir, 's.csv');
     const w = openTableWriter(p, { dim: 4 });
     await w.append([{ path: 'x', label: 'y' }], new Float32Array([NaN, Infinity, -Infinity, -0]));
     await w.commit();
-    const t = await readTable(p);
+    await assert.rejects(readTable(p), (err: Error & { exitCode?: number }) => {
+      assert.match(err.message, /s\.csv: row 1, column emb_0: NaN/);
+      assert.equal(err.exitCode, 2);
+      return true;
+    });
+    const t = await readTable(p, { nonFinite: 'keep' });
     assert.ok(Number.isNaN(t.vectors[0]));
     assert.equal(t.vectors[1], Infinity);
     assert.equal(t.vectors[2], -Infinity);
