@@ -122,6 +122,13 @@ export function knn(
   }
   const same = queries === gallery && nq === ng && offset === undefined;
   if (excludeSelf && !same && offset === undefined) throw new Error('knn: excludeSelf needs the queries to be the gallery (same array, nq === ng)');
+  // NaN passes no threshold test: such a row would never be ranked and its top-k would stay at its initial fill.
+  // With queryOffset only the block's own rows are checked (the blocks of a leave-one-out cover the gallery).
+  if (offset !== undefined) assertFiniteRows(gallery, offset, nq, dim, 'query');
+  else {
+    assertFiniteRows(queries, 0, nq, dim, 'query');
+    if (!same) assertFiniteRows(gallery, 0, ng, dim, 'gallery');
+  }
   const kk = Math.max(0, Math.min(Math.floor(k), excludeSelf ? ng - 1 : ng));
   const indices = new Int32Array(nq * kk);
   const distances = new Float32Array(nq * kk);
@@ -205,6 +212,7 @@ export function knnLeaveOneOut(
   if (vectors.length < n * dim) throw new RangeError('knn: vectors shorter than n×dim');
   const kk = Math.max(0, Math.min(Math.floor(k), n - 1));
   if (kk === 0) return kk;
+  assertFiniteRows(vectors, 0, n, dim, 'query');
   const B = tileSide(opts);
   const budget = opts.memoryBytes ?? KNN_DEFAULT_MEMORY_BYTES;
   const perQuery = leaveOneOutBytesPerQuery(kk);
@@ -236,6 +244,14 @@ export function knnLeaveOneOut(
     onBlock(rows.subarray(t0, t0 + m), indices.subarray(0, m * kk), distances.subarray(0, m * kk), kk);
   }
   return kk;
+}
+
+/** Throws a RangeError naming the first of rows [from, from + count) that holds NaN or ±Infinity. */
+function assertFiniteRows(v: Float32Array, from: number, count: number, dim: number, what: string): void {
+  for (let i = from * dim, end = (from + count) * dim; i < end; i++) {
+    const x = v[i];
+    if (x - x !== 0) throw new RangeError(`knn: ${what} row ${Math.floor(i / dim)} holds ${String(x)} (at value ${i % dim}); distances need finite vectors`);
+  }
 }
 
 /** Bytes per query of the top-k state (entries, count, threshold index) and its k results. */

@@ -502,6 +502,10 @@ export function thresholdAnalysis(pos: Float64Array, neg: Float64Array, targetPr
   neg.sort();
   const P = pos.length;
   const N = neg.length;
+  // The sweep below advances only past values equal to themselves: a NaN (sorted last) would stall it forever.
+  if ((P > 0 && Number.isNaN(pos[P - 1])) || (N > 0 && Number.isNaN(neg[N - 1]))) {
+    throw new RangeError('thresholdAnalysis: a pair distance is NaN (the vectors hold NaN or Infinity)');
+  }
   // Sweep the distinct distances ascending. At value v: tp = #pos ≤ v, fp = #neg ≤ v.
   const values = new Float64Array(P + N);
   const tps = new Float64Array(P + N);
