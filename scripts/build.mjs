@@ -15,6 +15,8 @@ const nodeEntries = [
   { in: 'src/extension/extension.ts', out: 'dist/extension.js' },
   // The explorer's projection worker thread (PCA, t-SNE, UMAP, k-means), started by dist/extension.js.
   { in: 'src/extension/projection-worker.ts', out: 'dist/projection-worker.js' },
+  // The custom layers for a stock TensorFlow.js (PairDistance; older exports' layers), shipped for users' own code.
+  { in: 'src/engine/tfjs-layers.ts', out: 'dist/tfjs-layers.js' },
 ].filter((e) => existsSync(e.in));
 
 const common = { bundle: true, sourcemap: !production, minify: production, sourcesContent: false, logLevel: 'warning' };

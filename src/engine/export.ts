@@ -10,9 +10,10 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import type { DistanceName, ExperimentConfig, FitMode, NormalizeMode } from '../core/config-types';
 import { runPaths } from '../core/run-folder';
 import type { LossType } from '../protocol/events';
-import { loadLayersModelFromDir, loadWeightsInto, readableDir, saveLayersModel, writeDirAtomic } from './model-io';
+import { loadLayersModelFromDir, loadWeightsInto, readableDir, writeDirAtomic, writeLayersArtifacts } from './model-io';
 import { buildBranch, buildFullModel, foldBatchNorm } from './models';
-import { branchToOnnx, OnnxExportError, type LayersArtifacts } from './onnx';
+import { branchToOnnx, BRANCH_INPUT, BRANCH_OUTPUT, OnnxExportError, type LayersArtifacts } from './onnx';
+import { toStockArtifacts } from './tfjs-stock';
 import { ONNX_FILE } from './onnx-runtime';
 import { tf } from './tf';
 
@@ -31,8 +32,15 @@ export interface Preprocessing {
   distance: DistanceName;
   labelLevel: number;
   lossType: LossType;
+  /**
+   * The input and output names of the model this file describes: in preprocessing.json the TensorFlow.js model's
+   * layer names when the folder has one (else the ONNX graph's), in model.onnx's metadata the ONNX graph's, in a
+   * table's metadata those of the engine that embedded it. `io` names them per format.
+   */
   inputs: string[];
   outputs: string[];
+  /** Input and output names per format in the folder (absent in exports made before it was recorded). */
+  io?: { tfjs?: ModelIo; onnx?: ModelIo };
   backbone: string;
   /** The backbone's width multiplier (absent in exports made before it was recorded). */
   width?: number;
@@ -43,6 +51,20 @@ export interface Preprocessing {
   sourceRun: string | null;
   checkpoint: string;
   createdAt: string;
+}
+
+export interface ModelIo { inputs: string[]; outputs: string[] }
+
+/** The ONNX graph's names (every branch graph of ours: src/engine/onnx.ts). */
+const ONNX_IO: ModelIo = { inputs: [BRANCH_INPUT], outputs: [BRANCH_OUTPUT] };
+
+/**
+ * The preprocessing as the given format of the model sees it: top-level `inputs`/`outputs` are that format's
+ * names (for exports older than `io`: the ONNX graph's fixed names, or the recorded TensorFlow.js names).
+ */
+export function preprocessingFor(pre: Preprocessing, format: ExportFormat): Preprocessing {
+  const io = pre.io?.[format] ?? (format === 'onnx' ? ONNX_IO : { inputs: pre.inputs, outputs: pre.outputs });
+  return { ...pre, inputs: [...io.inputs], outputs: [...io.outputs], io: { ...pre.io, [format]: io } };
 }
 
 export function preprocessingOf(config: ExperimentConfig, modelType: 'branch' | 'full', model: LayersModel, sourceRun: string | null, checkpoint: string): Preprocessing {
@@ -83,18 +105,25 @@ export async function branchOnnxBytes(branch: LayersModel, pre?: Preprocessing):
 async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, formats: readonly ExportFormat[], onnxBestEffort: boolean): Promise<void> {
   const tfjs = pre.modelType === 'full' || formats.includes('tfjs');
   const onnx = pre.modelType === 'branch' && formats.includes('onnx');
-  let full: Preprocessing = { ...pre, ...(tfjs ? { tfjs: 'model.json' } : {}), ...(onnx ? { onnx: ONNX_FILE } : {}) };
+  const tfjsIo: ModelIo = { inputs: pre.inputs, outputs: pre.outputs };
+  const described = (io: Preprocessing['io']): Preprocessing => {
+    const top = io?.tfjs ?? io?.onnx ?? tfjsIo;
+    return { ...pre, ...(tfjs ? { tfjs: 'model.json' } : {}), ...(io?.onnx ? { onnx: ONNX_FILE } : {}), inputs: top.inputs, outputs: top.outputs, io };
+  };
+  let full = described({ ...(tfjs ? { tfjs: tfjsIo } : {}), ...(onnx ? { onnx: ONNX_IO } : {}) });
   // Converted before the folder is touched: an unsupported layer leaves the previous export in place.
   let onnxBytes: Uint8Array | undefined;
   try {
-    onnxBytes = onnx ? await branchOnnxBytes(model, full) : undefined;
+    onnxBytes = onnx ? await branchOnnxBytes(model, preprocessingFor(full, 'onnx')) : undefined;
   } catch (err) {
     // Best effort (the default of exportModels, at the end of training): the tfjs export is written without it.
     if (!(onnxBestEffort && tfjs && err instanceof OnnxExportError)) throw err;
-    full = { ...full, onnx: undefined };
+    full = described(tfjs ? { tfjs: tfjsIo } : undefined);
   }
+  // Stock layers only (src/engine/tfjs-stock.ts): the branch loads in a stock TensorFlow.js.
+  const stock = tfjs ? toStockArtifacts(await artifactsOf(model)) : undefined;
   await writeDirAtomic(dir, async (tmp) => {
-    if (tfjs) await saveLayersModel(model, tmp, { embeddingLab: full as unknown as object });
+    if (stock) writeLayersArtifacts(tmp, stock, { embeddingLab: full as unknown as object });
     if (onnxBytes) fs.writeFileSync(path.join(tmp, ONNX_FILE), onnxBytes);
     fs.writeFileSync(path.join(tmp, PREPROCESSING_FILE), JSON.stringify(full, null, 2));
   });

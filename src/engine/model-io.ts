@@ -50,18 +50,24 @@ export async function saveLayersModel(model: LayersModel, dir: string, userDefin
     const weightData = artifacts.weightData;
     const buffers = weightData === undefined ? [] : Array.isArray(weightData) ? weightData : [weightData];
     const bytes = Buffer.concat(buffers.map((b) => Buffer.from(b)));
-    fs.writeFileSync(path.join(dir, 'weights.bin'), bytes);
-    const modelJson = {
-      format: 'layers-model',
-      generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-      convertedBy: null,
-      modelTopology: artifacts.modelTopology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
-      userDefinedMetadata,
-    };
-    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+    writeLayersArtifacts(dir, { modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs ?? [], weightData: bytes }, userDefinedMetadata);
     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes.length } };
   }));
+}
+
+/** Writes layers-format artifacts (topology, weight specs, float32 weight bytes) as model.json + weights.bin into `dir`. */
+export function writeLayersArtifacts(dir: string, art: { modelTopology: unknown; weightSpecs: unknown[]; weightData: ArrayBuffer | Uint8Array }, userDefinedMetadata?: { [key: string]: object }): void {
+  const bytes = art.weightData instanceof Uint8Array ? art.weightData : new Uint8Array(art.weightData);
+  fs.writeFileSync(path.join(dir, 'weights.bin'), bytes);
+  const modelJson = {
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+    convertedBy: null,
+    modelTopology: art.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }],
+    userDefinedMetadata,
+  };
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
 }
 
 /** An IO handler that reads a layers model folder with node:fs (no tfjs-node needed). */

@@ -21,6 +21,8 @@
 //     in float64: s = γ / √(σ² + ε), W' = W·s, b' = (b − μ)·s + β. Anywhere else it is an ONNX BatchNormalization.
 //   - Dense kernel [in, out] → Gemm B [in, out] (transB = 0), bias → C.
 
+import { fromStockTopology } from './tfjs-stock';
+
 /** The graph's input (NHWC pixels) and output (the embedding) names. */
 export const BRANCH_INPUT = 'image';
 export const BRANCH_OUTPUT = 'embedding';
@@ -269,7 +271,8 @@ function foldInto(conv: ConvNode, gamma: Float32Array, beta: Float32Array, mean:
  * for anything outside the supported set (the layers our backbones use).
  */
 export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
-  const topo = art.modelTopology as { class_name?: string; config?: { layers?: LayerJson[]; input_layers?: unknown[][]; output_layers?: unknown[][] } } | null;
+  // An export's model.json is in stock layers (tfjs-stock.ts): its normalisation block converts as one L2Normalize.
+  const topo = fromStockTopology(art.modelTopology) as { class_name?: string; config?: { layers?: LayerJson[]; input_layers?: unknown[][]; output_layers?: unknown[][] } } | null;
   const cfg = topo?.config;
   if (!cfg || !Array.isArray(cfg.layers) || !Array.isArray(cfg.input_layers) || !Array.isArray(cfg.output_layers)) {
     throw new OnnxExportError('the model topology is not a functional layers model (no config.layers / input_layers / output_layers)');

@@ -52,6 +52,11 @@ test('export --format onnx / both / tfjs (default) write the files preprocessing
     assert.equal(pre.onnx, files.includes('model.onnx' as never) ? 'model.onnx' : undefined);
     assert.equal(pre.tfjs, files.includes('model.json' as never) ? 'model.json' : undefined);
     assert.equal(pre.width, 0.25);
+    // Each format's names (issue 13, item 10); the top level names the folder's TensorFlow.js model, else its graph.
+    assert.deepEqual(Object.keys(pre.io).sort(), files.map((f) => (f === 'model.onnx' ? 'onnx' : 'tfjs')).sort());
+    if (pre.io.onnx) assert.deepEqual(pre.io.onnx, { inputs: ['image'], outputs: ['embedding'] });
+    assert.deepEqual(pre.outputs, (pre.io.tfjs ?? pre.io.onnx).outputs);
+    if (fmt === 'onnx') assert.deepEqual(pre.outputs, ['embedding']);
   }
   const bad = await cli(['export', run, '--type', 'full', '--untrained', '--out', out('m-full'), '--format', 'onnx']);
   assert.equal(bad.code, 2);

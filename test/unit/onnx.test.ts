@@ -237,7 +237,7 @@ async function realImages(shape: [number, number, number], n: number): Promise<F
   const dir = path.join(work, `img-${shape.join('x')}`);
   if (!fs.existsSync(dir)) await generateShapes(dir, { classes: 3, perClass: Math.ceil(n / 3), size: 48, seed: 3, format: 'jpeg' });
   const spec = { height: shape[0], width: shape[1], channels: shape[2] as 1 | 3, fit: 'cover' as const, normalize: 'imagenet' as const };
-  const files = listImages(dir, 1).images.slice(0, n);
+  const files = (await listImages(dir, 1)).images.slice(0, n);
   const per = shape[0] * shape[1] * shape[2];
   const x = new Float32Array(n * per);
   for (let i = 0; i < n; i++) normalizeInto(x, i * per, await decodeImage(files[i].path, spec), spec);
@@ -349,7 +349,21 @@ test('exportModels writes model.onnx beside the branch; the file and the in-memo
   assert.equal(pre.tfjs, 'model.json');
   assert.ok(fs.existsSync(path.join(dir, 'model.onnx')));
   assert.ok(!fs.existsSync(path.join(runDir, 'model', 'full', 'model.onnx')), 'the full model is tfjs only');
+  // Each format's own input and output names (issue 13, item 10): the tfjs layers', the ONNX graph's.
+  assert.deepEqual(pre.io, { tfjs: { inputs: ['image'], outputs: ['l2_normalize'] }, onnx: { inputs: ['image'], outputs: ['embedding'] } });
+  assert.deepEqual([pre.inputs, pre.outputs], [['image'], ['l2_normalize']], 'preprocessing.json: top level = the TensorFlow.js model');
+  const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { userDefinedMetadata: { embeddingLab: Preprocessing } };
+  assert.deepEqual(modelJson.userDefinedMetadata.embeddingLab.outputs, ['l2_normalize']);
+  const onnxMeta = sub(decodeMessage(fs.readFileSync(path.join(dir, 'model.onnx'))), 14).map(decodeMessage)
+    .find((m) => str(sub(m, 1)[0]) === 'embedding-lab/preprocessing')!;
+  const preInOnnx = JSON.parse(str(sub(onnxMeta, 2)[0])) as Preprocessing;
+  assert.deepEqual([preInOnnx.inputs, preInOnnx.outputs], [['image'], ['embedding']], 'the ONNX file\'s metadata names its graph\'s tensors');
+  assert.deepEqual(preInOnnx.io, pre.io);
   const fromFile = onnxBytesOf(dir, pre);
+  if (!ort.ok) throw new Error(ort.reason);
+  const session = await ort.ort.InferenceSession.create(fromFile.bytes);
+  assert.deepEqual([session.inputNames, session.outputNames], [pre.io!.onnx!.inputs, pre.io!.onnx!.outputs], 'as ONNX Runtime reads the graph');
+  await session.release();
   const converted = onnxBytesOf(dir, {});
   assert.equal(fromFile.source, 'file');
   assert.equal(converted.source, 'converted');
@@ -368,10 +382,15 @@ test('exportModels writes model.onnx beside the branch; the file and the in-memo
     assert.equal(tfj.embedder.name, 'tfjs-wasm');
     for (const [k, e, batchSize] of [['onnx', onnx.embedder, 5], ['auto', auto.embedder, 64], ['tfjs', tfj.embedder, 7], ['memory', inMemory, 1]] as const) {
       const out = path.join(work, `t-${k}.parquet`);
-      const res = await embedFolder({ embedder: e, pre, modelDir: dir, folder: data, out, batchSize });
+      const opened = { onnx, auto, tfjs: tfj }[k as 'onnx' | 'auto' | 'tfjs'];
+      const res = await embedFolder({ embedder: e, pre: opened?.pre ?? pre, modelDir: dir, folder: data, out, batchSize });
       assert.equal(res.engine, e.name);
       tables[k] = await readTable(out);
       assert.equal((tables[k].meta?.engine as { name: string }).name, e.name, 'the engine is recorded in the metadata');
+      if (k !== 'memory') {
+        const tablePre = tables[k].meta?.preprocessing as Preprocessing;
+        assert.deepEqual(tablePre.outputs, e.engine === 'onnx' ? ['embedding'] : ['l2_normalize'], `${k}: the table names the outputs of the engine that ran`);
+      }
     }
   } finally {
     for (const e of [onnx.embedder, auto.embedder, tfj.embedder, inMemory]) await e.dispose();
