@@ -166,7 +166,7 @@ export class EngineError extends Error {
 export async function openEmbedder(runOrModelDir: string, opts: OpenEmbedderOptions = {}): Promise<OpenedEmbedder> {
   const choice = opts.engine ?? 'auto';
   if (!ENGINE_CHOICES.includes(choice)) throw new EngineError(`--engine must be one of ${ENGINE_CHOICES.join(', ')} (got ${JSON.stringify(choice)})`);
-  const { locateExport, loadExportedModel } = await import('./export');
+  const { locateExport, loadExportedModel, preprocessingFor } = await import('./export');
   const { initBackend } = await import('./backend');
   let backendStarted = false;
   const startTfjs = async () => {
@@ -185,7 +185,7 @@ export async function openEmbedder(runOrModelDir: string, opts: OpenEmbedderOpti
       try {
         const { bytes, source } = onnxBytesOf(loc.dir, loc.pre);
         const embedder = await onnxEmbedder(bytes, loc.pre, { threads: opts.threads ?? DEFAULT_ORT_THREADS, source: source === 'file' ? loc.pre.onnx : 'converted from model.json' });
-        return { embedder, pre: loc.pre, dir: loc.dir };
+        return { embedder, pre: preprocessingFor(loc.pre, 'onnx'), dir: loc.dir };
       } catch (err) {
         why = `the ONNX graph of ${loc.dir} does not run: ${err instanceof Error ? err.message : String(err)}`;
       }
@@ -197,7 +197,7 @@ export async function openEmbedder(runOrModelDir: string, opts: OpenEmbedderOpti
   if (!loc.hasTfjs) throw new EngineError(`${loc.dir} holds only the ONNX model (${loc.pre.onnx}); embed it with --engine onnx or auto, or export it again with --format tfjs or both`);
   await startTfjs();
   const loaded = await loadExportedModel(loc.dir, 'branch', { foldBatchNorm: true });
-  return { embedder: tfjsEmbedder(loaded.model, loaded.pre, true), pre: loaded.pre, dir: loaded.dir, fallbackReason };
+  return { embedder: tfjsEmbedder(loaded.model, loaded.pre, true), pre: preprocessingFor(loaded.pre, 'tfjs'), dir: loaded.dir, fallbackReason };
 }
 
 /** Embeds individual image files (a query outside any table). Throws on an unreadable image. */
