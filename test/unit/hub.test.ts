@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitCodeOf, LabError } from '../../src/core/errors';
-import { downloadFromHub, type HubProgress, parseHubId, timmArchitecture, timmPreprocessing } from '../../src/engine/pretrained/hub';
+import { downloadFromHub, type HubProgress, isHubId, parseHubId, scanHubCache, timmArchitecture, timmPreprocessing } from '../../src/engine/pretrained/hub';
 import { gitBlobSha1, sha256, startFakeHub, type FakeHub, type FakeHubOptions } from './hub-fixture';
 
 const REPO = 'timm/resnet18.a1_in1k';
@@ -65,6 +65,7 @@ const cdnGets = (hub: FakeHub): number => hub.requests.filter((r) => r.method ==
 test('parseHubId: owner/repo with an optional revision; malformed ids are bad usage', () => {
   assert.deepEqual(parseHubId('hf:timm/resnet18.a1_in1k'), { repoId: 'timm/resnet18.a1_in1k', revision: 'main', label: 'hf:timm/resnet18.a1_in1k' });
   assert.deepEqual(parseHubId('hf:a/b@refs/pr/1').revision, 'refs/pr/1');
+  assert.ok(isHubId('hf:a/b') && !isHubId('weights/model.safetensors'));
   for (const bad of ['timm/resnet18', 'hf:resnet18', 'hf:a/b/c', 'hf:a/b@', 'hf:a--x/b', 'hf:a/b..c', 'hf:a/ b', 'hf:a/b@../x', 'hf:/b']) {
     assert.throws(() => parseHubId(bad), (err: unknown) => err instanceof LabError && err.code === 'bad-usage' && exitCodeOf(err) === 2, bad);
   }
@@ -107,6 +108,9 @@ test('cache layout is huggingface_hub\'s: blobs/<etag>, snapshots/<commit>/<file
     assert.ok(lstatSync(join(snap, 'model.safetensors')).isSymbolicLink());
     assert.equal(readlinkSync(join(snap, 'model.safetensors')), `../../blobs/${sha256(WEIGHTS)}`);
     assert.equal(readlinkSync(join(snap, 'config.json')), `../../blobs/${gitBlobSha1(CONFIG)}`);
+    assert.deepEqual(scanHubCache(join(dir, 'hub')), [{
+      repoId: REPO, path: root, bytes: WEIGHTS.length + CONFIG.length, incompleteBytes: 0, refs: { main: COMMIT }, snapshots: [COMMIT],
+    }]);
   });
 });
 

@@ -9,7 +9,7 @@
 //
 // <cache> is $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic';
@@ -135,4 +135,48 @@ export class RepoCache {
     }
     return how;
   }
+}
+
+/** A model repo found in the hub cache (for "Check Environment" and `embedlab env`). */
+export interface CachedRepo {
+  repoId: string;
+  path: string;
+  /** Bytes of the finished blobs. */
+  bytes: number;
+  /** Bytes of unfinished downloads (blobs/*.incomplete), resumable. */
+  incompleteBytes: number;
+  /** refs/<revision> → commit */
+  refs: Record<string, string>;
+  /** Commits with a snapshot folder. */
+  snapshots: string[];
+}
+
+function readRefs(dir: string, prefix: string, out: Record<string, string>): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) readRefs(path, `${prefix}${entry.name}/`, out);
+    else if (entry.isFile()) out[`${prefix}${entry.name}`] = readFileSync(path, 'utf8').trim();
+  }
+}
+
+/** The model repos in a hub cache folder (only `models--*`), with their sizes; an absent folder has none. */
+export function scanHubCache(cacheDir: string): CachedRepo[] {
+  let names: string[];
+  try { names = readdirSync(cacheDir); } catch { return []; }
+  const repos: CachedRepo[] = [];
+  for (const name of names.sort()) {
+    if (!name.startsWith('models--')) continue;
+    const path = join(cacheDir, name);
+    const repo: CachedRepo = { repoId: name.slice('models--'.length).split('--').join('/'), path, bytes: 0, incompleteBytes: 0, refs: {}, snapshots: [] };
+    try {
+      for (const blob of readdirSync(join(path, 'blobs'))) {
+        const size = statSync(join(path, 'blobs', blob)).size;
+        if (blob.endsWith('.incomplete')) repo.incompleteBytes += size; else repo.bytes += size;
+      }
+    } catch { /* no blobs */ }
+    try { readRefs(join(path, 'refs'), '', repo.refs); } catch { /* no refs */ }
+    try { repo.snapshots = readdirSync(join(path, 'snapshots')).sort(); } catch { /* no snapshots */ }
+    repos.push(repo);
+  }
+  return repos;
 }

@@ -14,7 +14,7 @@ import { BadDataError, LabError } from '../../core/errors';
 import { COMMIT_HASH, type Env, hubCacheDir, isOffline, RepoCache, resolveToken, tokenPath } from './hub-cache';
 import { sendRequest } from './hub-http';
 
-export { hubCacheDir, RepoCache } from './hub-cache';
+export { type CachedRepo, hubCacheDir, RepoCache, scanHubCache } from './hub-cache';
 export { type TimmPreprocessing, timmArchitecture, timmPreprocessing } from './hub-timm';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -38,6 +38,11 @@ export interface HubId {
   revision: string;
   /** `hf:owner/repo@revision`, for messages. */
   label: string;
+}
+
+/** Whether a model source string names the hub (`hf:…`); parse it with parseHubId. */
+export function isHubId(source: string): boolean {
+  return source.startsWith('hf:');
 }
 
 const REPO_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
@@ -205,6 +210,13 @@ function statusError(res: IncomingMessage, ctx: Context, file: string): HubError
   return new HubError('network', `the hub answered HTTP ${status} for ${what}${suffix}`, { status });
 }
 
+/** A redirect target, which must be http(s). */
+function httpUrl(location: string, base: URL): URL {
+  const url = new URL(location, base);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new HubError('network', `the hub redirected to a non-HTTP location: ${location}`);
+  return url;
+}
+
 function isRelativeLocation(location: string): boolean {
   return !/^[a-z][a-z0-9+.-]*:/i.test(location) && !location.startsWith('//');
 }
@@ -224,7 +236,7 @@ async function fetchMeta(ctx: Context, file: string): Promise<FileMeta> {
       const raw = header(res, 'location');
       if (raw === undefined) throw new HubError('network', `the hub redirected ${url.href} (HTTP ${status}) without a Location`, { status });
       if (isRelativeLocation(raw)) { url = new URL(raw, url); continue; }
-      location = new URL(raw);
+      location = httpUrl(raw, url);
     } else if (status < 200 || status >= 300) {
       throw statusError(res, ctx, file);
     }
@@ -256,7 +268,7 @@ async function getFollowing(ctx: Context, start: URL, extra: Record<string, stri
     const raw = header(res, 'location');
     if (status >= 300 && status < 400 && raw !== undefined) {
       res.resume();
-      url = new URL(raw, url);
+      url = httpUrl(raw, url);
       continue;
     }
     return res;
