@@ -6,7 +6,10 @@ import type { LossType } from '../protocol/events';
 
 export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine';
 export type MiningName = 'none' | 'batch-all' | 'batch-hard' | 'semi-hard';
-export type BackboneName = 'resnet18' | 'convnet';
+export type BackboneName = 'resnet18' | 'resnet34' | 'resnet50' | 'convnet';
+/** After global average pooling: nothing (the pooled features are the embedding), one dense layer, or an MLP. */
+export type HeadSpec = 'none' | 'dense' | number[];
+export type FreezeMode = 'none' | 'backbone' | 'bn';
 export type FitMode = 'cover' | 'contain';
 export type NormalizeMode = 'imagenet' | 'zero-one' | 'minus-one-one';
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu' | 'webgpu';
@@ -42,8 +45,15 @@ export interface DataConfig {
 export interface ModelConfig {
   backbone: BackboneName;
   width: number;
+  /** The embedding's length; with head "none" the backbone's feature width, with an MLP head its last width. */
   embeddingDim: number;
   normalize: boolean;
+  /** Default "dense" (Dense(embeddingDim)); an array lists every layer's width, the last being embeddingDim. */
+  head?: HeadSpec;
+  /** Weights to start from: an absolute .safetensors path, or a hub id (`hf:owner/repo`). Unset: from scratch. */
+  pretrained?: string;
+  /** What training leaves fixed (default "none"). */
+  freeze?: FreezeMode;
 }
 
 export interface LossConfig {

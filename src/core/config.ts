@@ -27,6 +27,17 @@ export const DEFAULT_AUGMENT: AugmentConfig = { flip: 'horizontal', minCropScale
 /** Margin defaults by loss type: contrastive 2.0 as DLPy's EmbeddingLoss; 0.2 for unit-length triplets (FaceNet). */
 export const DEFAULT_MARGIN: Record<LossType, number> = { contrastive: 2.0, triplet: 0.2, quartet: 0.2 };
 
+/** A backbone's stage widths at a width multiplier (engine/backbones builds them; here for featureWidth). */
+export function stageWidths(base: readonly number[], width: number): number[] {
+  return base.map((w) => Math.max(4, Math.round(w * width)));
+}
+
+/** Channels out of a backbone's global average pooling: what model.head "none" gives as the embedding. */
+export function featureWidth(backbone: BackboneName, width: number): number {
+  if (backbone === 'convnet') return stageWidths([128], width)[0];
+  return stageWidths([512], width)[0] * (backbone === 'resnet50' ? 4 : 1);
+}
+
 /** Largest distance between unit-length embeddings; undefined when unbounded. */
 function maxDistance(distance: DistanceName, normalized: boolean): number | undefined {
   if (distance === 'cosine') return 2;

@@ -1,19 +1,17 @@
-// Backbones for the shared-weight branch, built with the tf.layers functional API so that a branch saves and
-// loads in the TensorFlow.js layers format (model.json + weights) without any code of ours but the custom layers
-// registered here.
+// The shared-weight branch, built with the tf.layers functional API so that a branch saves and loads in the
+// TensorFlow.js layers format (model.json + weights) without any code of ours but the custom layers registered here.
 //
-// resnet18: the ImageNet layout — 7×7/2 conv stem, 3×3/2 max-pool, 4 stages of 2 basic blocks (conv-BN-ReLU,
-//   conv-BN, identity or 1×1/stride projection shortcut with BN, add, ReLU), global average pooling. `width`
-//   scales the stage widths (1.0 = 64-128-256-512). Padding is TensorFlow's 'same' (asymmetric for stride 2),
-//   which has the same FLOPs as PyTorch's symmetric padding.
-// convnet: a small net for tiny images — 3 × (3×3 conv-BN-ReLU, 2×2 max-pool) at 32-64-128 × width, then GAP.
-// Both end in Dense(embeddingDim) and, when `normalize` is set, an L2 normalisation layer.
+// image → body (backbones/resnet.ts: resnet18/34/50 or the small convnet, TensorFlow or PyTorch padding) → global
+// average pooling ('gap') → head → L2 normalisation ('l2_normalize', when `normalize` is set). The head
+// (`model.head`): 'dense' (default) is Dense(embeddingDim) named 'embedding'; an array [w1, …, wn] is an MLP of
+// Dense-ReLU layers 'head1', 'head1_relu', … and a last Dense(wn) named 'embedding'; 'none' keeps the pooled features.
 // All initialisers are seeded, so the same seed gives the same initial weights.
 import type * as TF from '@tensorflow/tfjs';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import type { DistanceName, ModelConfig } from '../core/config-types';
 import { tf } from './tf';
 import { batchNormTrain, batchNormTrainAvailable } from './kernels/batchnorm';
+import { convnetBody, resnetBody, SeededInit, type Padding } from './backbones/resnet';
 
 export interface BranchSpec extends ModelConfig {
   inputShape: [number, number, number]; // [height, width, channels]
@@ -23,6 +21,8 @@ export interface BranchSpec extends ModelConfig {
    * come from `foldBatchNorm`). One fused conv kernel per layer instead of conv + batch-norm + activation.
    */
   foldBatchNorm?: boolean;
+  /** Override of the padding convention (default: 'torch' when `pretrained` is set, else 'tf'). */
+  padding?: Padding;
 }
 
 type TfModule = typeof TF;
@@ -169,44 +169,9 @@ export function customLayers(t: TfModule = tf): CustomLayers {
   return layers;
 }
 
-class SeededInit {
-  private n = 0;
-  constructor(private readonly seed: number, readonly fold = false) {}
-  he(): ReturnType<typeof TF.initializers.heNormal> {
-    return tf.initializers.heNormal({ seed: this.seed * 1009 + this.n++ });
-  }
-  glorot(): ReturnType<typeof TF.initializers.heNormal> {
-    return tf.initializers.glorotUniform({ seed: this.seed * 1009 + this.n++ });
-  }
-}
-
-function convBn(x: SymbolicTensor, init: SeededInit, filters: number, kernel: number, stride: number, name: string, relu: boolean): SymbolicTensor {
-  if (init.fold) {
-    return tf.layers.conv2d({
-      filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: true, activation: relu ? 'relu' : 'linear', name: `${name}_conv`,
-    }).apply(x) as SymbolicTensor;
-  }
-  const onImage = x.sourceLayer?.getClassName() === 'InputLayer';
-  let y = (onImage
-    ? new (customLayers().InputConv2D)({ filters, kernelSize: kernel, strides: stride, kernelInitializer: init.he(), name: `${name}_conv` })
-    : tf.layers.conv2d({ filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: init.he(), name: `${name}_conv` })
-  ).apply(x) as SymbolicTensor;
-  y = new (customLayers().BatchNorm)({ axis: -1, momentum: 0.9, epsilon: 1e-5, name: `${name}_bn` }).apply(y) as SymbolicTensor;
-  if (relu) y = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(y) as SymbolicTensor;
-  return y;
-}
-
-function basicBlock(x: SymbolicTensor, init: SeededInit, filters: number, stride: number, name: string): SymbolicTensor {
-  const inChannels = x.shape[x.shape.length - 1];
-  let y = convBn(x, init, filters, 3, stride, `${name}_a`, true);
-  y = convBn(y, init, filters, 3, 1, `${name}_b`, false);
-  const shortcut = stride !== 1 || inChannels !== filters ? convBn(x, init, filters, 1, stride, `${name}_proj`, false) : x;
-  const sum = tf.layers.add({ name: `${name}_add` }).apply([y, shortcut]) as SymbolicTensor;
-  return tf.layers.activation({ activation: 'relu', name: `${name}_out` }).apply(sum) as SymbolicTensor;
-}
-
-function stageWidths(base: number[], width: number): number[] {
-  return base.map((w) => Math.max(4, Math.round(w * width)));
+/** The padding a spec builds with: PyTorch's for pretrained weights, else TensorFlow's (backbones/resnet.ts). */
+export function paddingOf(spec: Pick<BranchSpec, 'padding' | 'pretrained'>): Padding {
+  return spec.padding ?? (spec.pretrained !== undefined ? 'torch' : 'tf');
 }
 
 /** Builds the branch: one image [H, W, C] in, one embedding vector out. */
@@ -214,24 +179,17 @@ export function buildBranch(spec: BranchSpec): LayersModel {
   const custom = customLayers();
   const init = new SeededInit(spec.seed, spec.foldBatchNorm ?? false);
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
-  let x: SymbolicTensor;
-  if (spec.backbone === 'resnet18') {
-    const [w1, w2, w3, w4] = stageWidths([64, 128, 256, 512], spec.width);
-    x = convBn(input, init, w1, 7, 2, 'stem', true);
-    x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'stem_pool' }).apply(x) as SymbolicTensor;
-    [w1, w2, w3, w4].forEach((w, stage) => {
-      x = basicBlock(x, init, w, stage === 0 ? 1 : 2, `s${stage + 1}b1`);
-      x = basicBlock(x, init, w, 1, `s${stage + 1}b2`);
-    });
-  } else {
-    x = input;
-    stageWidths([32, 64, 128], spec.width).forEach((w, i) => {
-      x = convBn(x, init, w, 3, 1, `c${i + 1}`, true);
-      x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: `c${i + 1}_pool` }).apply(x) as SymbolicTensor;
-    });
-  }
+  const body = { init, padding: paddingOf(spec), layers: custom };
+  let x = spec.backbone === 'convnet' ? convnetBody(input, spec.width, body) : resnetBody(input, spec.backbone, spec.width, body);
   x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as SymbolicTensor;
-  x = tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init.glorot(), name: 'embedding' }).apply(x) as SymbolicTensor;
+  const head = spec.head ?? 'dense';
+  const widths = head === 'none' ? [] : head === 'dense' ? [spec.embeddingDim] : head;
+  widths.forEach((units, i) => {
+    const last = i === widths.length - 1;
+    const name = last ? 'embedding' : `head${i + 1}`;
+    x = tf.layers.dense({ units, kernelInitializer: init.glorot(), name }).apply(x) as SymbolicTensor;
+    if (!last) x = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(x) as SymbolicTensor;
+  });
   if (spec.normalize) x = new custom.L2Normalize({ name: 'l2_normalize' }).apply(x) as SymbolicTensor;
   return tf.model({ inputs: input, outputs: x, name: `branch_${spec.backbone}` });
 }
@@ -259,7 +217,13 @@ export function buildFullModel(branch: LayersModel, streams: 2 | 3 | 4, distance
  * kernel per layer. Outputs equal the original's up to float32 rounding.
  */
 export function foldBatchNorm(branch: LayersModel, spec: BranchSpec): LayersModel {
-  const folded = buildBranch({ ...spec, foldBatchNorm: true });
+  // The padding and the head follow the trained branch itself (a caller's spec may not know them).
+  const names = new Set(branch.layers.map((l) => l.name));
+  const padding: Padding = names.has('stem_pad') ? 'torch' : 'tf';
+  const hidden = branch.layers.filter((l) => /^head\d+$/.test(l.name)).map((l) => (l.getConfig() as { units: number }).units);
+  const dense = branch.layers.find((l) => l.name === 'embedding');
+  const head = !dense ? 'none' : hidden.length > 0 ? [...hidden, (dense.getConfig() as { units: number }).units] : spec.head;
+  const folded = buildBranch({ ...spec, padding, head, foldBatchNorm: true });
   const byName = new Map(branch.layers.map((l) => [l.name, l]));
   tf.tidy(() => {
     for (const layer of folded.layers) {
