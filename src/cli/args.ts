@@ -1,8 +1,10 @@
 // Argument parsing shared by the CLI commands (node:util parseArgs with usage errors → exit code 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { LabError } from '../core/errors';
 
-export class UsageError extends Error {
-  readonly exitCode = 2;
+/** Bad usage of a command (a missing or malformed option): exit 2. */
+export class UsageError extends LabError {
+  constructor(message: string) { super('bad-usage', message); }
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -11,7 +13,7 @@ export type ArgValues = Record<string, string | boolean | string[] | undefined>;
 
 export function parse(args: string[], options: Options, positionals: { min: number; max: number; usage: string }): { values: ArgValues; positionals: string[] } | undefined {
   try {
-    const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const r = parseArgs({ args: joinNegativeValues(args, options), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
     if (r.values.help) {
       process.stdout.write(positionals.usage + '\n');
       return undefined;
@@ -26,3 +28,25 @@ export function parse(args: string[], options: Options, positionals: { min: numb
   }
 }
 
+/**
+ * `-k -5` → `-k=-5`-style: parseArgs calls a value that starts with a dash "ambiguous"; a negative number after a
+ * string option is that option's value (so the command's own check can say what is wrong with it).
+ */
+function joinNegativeValues(args: string[], options: Options): string[] {
+  const takesValue = (a: string): boolean => {
+    if (a.startsWith('--')) return options[a.slice(2)]?.type === 'string';
+    if (/^-[^-]$/.test(a)) return Object.values(options).some((o) => o.short === a.slice(1) && o.type === 'string');
+    return false;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') { out.push(...args.slice(i)); break; }
+    const next = args[i + 1];
+    if (next !== undefined && /^-(\d|\.\d|Infinity$)/.test(next) && takesValue(a)) {
+      out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}

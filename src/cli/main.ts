@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ConfigError, scaffoldConfig } from '../core/config';
+import { printablePath, printableText } from '../core/printable';
 import { DatasetError } from '../core/dataset';
 import { parseEventLine, type LossType, type WorkerEvent } from '../protocol/events';
 import { parse, UsageError } from './args';
@@ -105,7 +106,7 @@ async function cmdInit(args: string[]): Promise<number> {
   });
   const { writeFileAtomic } = await import('../core/atomic');
   await writeFileAtomic(out, JSON.stringify(obj, null, 2) + '\n');
-  process.stdout.write(`wrote ${out}\n`);
+  process.stdout.write(`wrote ${printablePath(out)}\n`);
   return 0;
 }
 
@@ -161,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
     return await fn(rest);
   } catch (err) {
     const e = err as Error & { exitCode?: number };
-    process.stderr.write(`embedlab ${cmd}: ${e.message}\n`);
+    process.stderr.write(`embedlab ${cmd}: ${printableText(e.message)}\n`);
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof DatasetError) return 2;
     return typeof e.exitCode === 'number' ? e.exitCode : 1;
   }

@@ -1,5 +1,6 @@
 // Terminal rendering of worker events: a one-line progress bar on a TTY, plain lines otherwise.
 import type { WorkerEvent } from '../protocol/events';
+import { printableText } from '../core/printable';
 
 function fmtTime(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
@@ -27,7 +28,7 @@ export class ProgressRenderer {
   private line(text: string): void {
     if (this.lineOpen) this.out.write('\r\x1b[2K');
     this.lineOpen = false;
-    this.out.write(text + '\n');
+    this.out.write(printableText(text) + '\n'); // a path in an event may hold escape codes
   }
 
   private status(text: string): void {
@@ -35,7 +36,7 @@ export class ProgressRenderer {
     const now = Date.now();
     if (now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    this.out.write('\r\x1b[2K' + text.slice(0, (this.out.columns || 120) - 1));
+    this.out.write('\r\x1b[2K' + printableText(text).slice(0, (this.out.columns || 120) - 1));
     this.lineOpen = true;
   }
 

@@ -8,6 +8,7 @@ import { evaluateTableParallel } from '../core/evaluate-parallel';
 import { knnClassify } from '../core/metrics';
 import { readTable, type Table } from '../core/table';
 import { writeJsonAtomic } from '../core/atomic';
+import { printablePath as pp, printableText } from '../core/printable';
 import type { ProgressEvent } from '../protocol/events';
 import { parse, UsageError } from './args';
 import { bar } from './progress';
@@ -55,11 +56,11 @@ async function cmdExport(args: string[]): Promise<number> {
   const e = await engine();
   await e.initBackend((r.values.backend as 'wasm' | undefined) ?? 'wasm');
   const out = r.values.out ? path.resolve(r.values.out as string) : undefined;
-  if (out && !fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
+  if (out) fs.mkdirSync(path.dirname(out), { recursive: true }); // `--out a/b` with no `a` yet: made, as embed's and train's are
   const formats: Array<'tfjs' | 'onnx'> = format === 'both' ? ['tfjs', 'onnx'] : [format as 'tfjs' | 'onnx'];
   const res = await e.exportRun(runDir, type, out, { untrained: Boolean(r.values.untrained), formats });
   const files = fs.readdirSync(res.dir).filter((f) => /^model\.(json|onnx)$/.test(f)).sort();
-  process.stdout.write(`exported ${type} model (${files.join(', ')}) from ${res.checkpoint} to ${res.dir}\n`);
+  process.stdout.write(`exported ${type} model (${files.join(', ')}) from ${pp(res.checkpoint)} to ${pp(res.dir)}\n`);
   return 0;
 }
 
@@ -117,7 +118,7 @@ async function cmdEmbed(args: string[]): Promise<number> {
   const opened = await e.openEmbedder(path.resolve(v.model), eo);
   const { embedder } = opened;
   if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
-  else if (opened.fallbackReason) process.stderr.write(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`);
+  else if (opened.fallbackReason) process.stderr.write(printableText(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`));
   let stop = false;
   const onSig = () => { stop = true; };
   process.once('SIGINT', onSig);
@@ -126,6 +127,11 @@ async function cmdEmbed(args: string[]): Promise<number> {
     const res = await e.embedFolder({
       embedder, pre: opened.pre, modelDir: opened.dir, folder, out,
       batchSize: v.batch ? Number(v.batch) : undefined, onProgress: progressPrinter(Boolean(v.json), 'embed'), shouldStop: () => stop,
+      onOutsideLinks: (links) => {
+        const msg = `${links.length} symbolic link(s) point outside ${folder} and were not followed: ${links.slice(0, 3).join(', ')}${links.length > 3 ? ', …' : ''}`;
+        if (v.json) process.stdout.write(JSON.stringify({ type: 'warning', code: 'outside-links', message: msg, paths: links }) + '\n');
+        else process.stderr.write(`embedlab embed: ${printableText(msg)}\n`);
+      },
     });
     const summary = {
       type: 'embedded', table: res.out, rows: res.rows, skipped: res.skipped.length, ignored: res.ignored, seconds: res.seconds,
@@ -133,8 +139,8 @@ async function cmdEmbed(args: string[]): Promise<number> {
     };
     if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
-      process.stdout.write(`wrote ${res.out}: ${res.rows} rows × ${opened.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s; ${res.engineDetail})\n`);
-      if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} unreadable image(s), listed in ${res.out}.skipped.txt\n`);
+      process.stdout.write(`wrote ${pp(res.out)}: ${res.rows} rows × ${opened.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s; ${res.engineDetail})\n`);
+      if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} unreadable image(s), listed in ${pp(res.out)}.skipped.txt\n`);
     }
     return 0;
   } finally {
@@ -181,7 +187,7 @@ async function cmdEval(args: string[]): Promise<number> {
   const report: Record<string, unknown> = {
     table: file, rows: table.paths.length, labels: classes.size,
     // Retrieval on this thread, k-means + verification on a worker thread (src/core/evaluate-parallel.ts).
-    ...await evaluateTableParallel(table.vectors, table.dim, ids, distance, { targetPrecision, onNote: (m) => process.stderr.write(`embedlab eval: ${m}\n`) }),
+    ...await evaluateTableParallel(table.vectors, table.dim, ids, distance, { targetPrecision, onNote: (m) => process.stderr.write(printableText(`embedlab eval: ${m}\n`)) }),
   };
   if (v.reference) {
     const ref = await readTable(path.resolve(v.reference));
@@ -209,7 +215,7 @@ export function formatReport(report: Record<string, unknown>): string {
   };
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
   const lines = [
-    `${r.table}: ${r.rows} rows × ${r.dim}, ${r.labels} labels, ${r.distance} distance`,
+    `${pp(r.table)}: ${r.rows} rows × ${r.dim}, ${r.labels} labels, ${r.distance} distance`,
     `retrieval (leave-one-out over ${r.retrieval.count} queries)`,
     `  Precision@1  ${f(r.retrieval.precisionAt1)}`,
     `  Recall@K     ${Object.entries(r.retrieval.recallAtK).map(([k, x]) => `@${k} ${f(x)}`).join('  ')}`,
@@ -275,8 +281,8 @@ async function cmdKnn(args: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ query: v.query, source, ...engineUsed, distance, k: hits.length, neighbors: hits }) + '\n');
     return 0;
   }
-  process.stdout.write(`query ${v.query} (${source}), ${distance} distance\n`);
-  for (const h of hits) process.stdout.write(`${String(h.rank).padStart(3)}  ${h.distance.toFixed(6)}  ${h.label ? `[${h.label}] ` : ''}${h.path}\n`);
+  process.stdout.write(`query ${pp(v.query)} (${pp(source)}), ${distance} distance\n`);
+  for (const h of hits) process.stdout.write(`${String(h.rank).padStart(3)}  ${h.distance.toFixed(6)}  ${h.label ? `[${pp(h.label)}] ` : ''}${pp(h.path)}\n`);
   return 0;
 }
 
@@ -290,7 +296,7 @@ async function cmdSynth(args: string[]): Promise<number> {
     classes: Number(v.classes ?? 12), perClass: Number(v['per-class'] ?? 40), size: Number(v.size ?? 64), seed: Number(v.seed ?? 1),
     format: (v.format as 'png' | 'jpeg' | undefined) ?? 'png',
   });
-  process.stdout.write(`wrote ${res.files} images in ${res.classes.length} classes to ${r.positionals[0]}\n`);
+  process.stdout.write(`wrote ${res.files} images in ${res.classes.length} classes to ${pp(r.positionals[0])}\n`);
   return 0;
 }
 

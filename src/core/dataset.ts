@@ -5,7 +5,7 @@
 // folder gives the same item indices, and therefore the same sampled tuples for a seed, on every machine.
 
 import { existsSync, promises as fsp, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { DatasetSummary, LossType } from '../protocol/events';
 
 /**
@@ -55,6 +55,8 @@ export interface DatasetIndex {
   ignored: number;
   /** Images removed as corrupt or unreadable by `withoutItems` (0 or absent for a fresh scan). */
   skipped?: number;
+  /** Symbolic links (paths relative to the root) that point outside the root: not followed (see walkImages). */
+  outsideLinks?: string[];
 }
 
 export type DatasetErrorCode = 'missing' | 'empty' | 'single-class' | 'no-positives' | 'too-few-classes' | 'label-level';
@@ -80,26 +82,31 @@ export function labelOf(parts: readonly string[], labelLevel: number): string | 
 
 const byCodePoint = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
 
-/**
- * Lists the images under `root` (recursively) and labels them. Hidden files and folders (names starting with '.')
- * are skipped; symbolic links are followed, but every real folder is read once, so link loops end and linked
- * duplicates are not listed twice. Throws DatasetError 'missing' when `root` is not a folder, and 'label-level'
- * when the label level points outside some image's path (the message names one such path).
- */
-export async function scanDataset(root: string, opts: { labelLevel: number }): Promise<DatasetIndex> {
-  const absRoot = resolve(root);
-  if (!Number.isInteger(opts.labelLevel) || opts.labelLevel === 0) {
-    throw new DatasetError('label-level', `labelLevel must be a non-zero integer (got ${opts.labelLevel})`);
-  }
-  let rootStat;
-  try {
-    rootStat = await fsp.stat(absRoot);
-  } catch {
-    throw new DatasetError('missing', `Data folder ${absRoot} does not exist`);
-  }
-  if (!rootStat.isDirectory()) throw new DatasetError('missing', `Data folder ${absRoot} is not a folder`);
+export interface ImageWalk {
+  /** Image files, relative to the root with '/' separators, sorted by code point. */
+  files: string[];
+  /** Non-image files (hidden ones are not counted). */
+  ignored: number;
+  /** Symbolic links, relative to the root, whose target lies outside the root: not followed. */
+  outsideLinks: string[];
+}
 
-  const files: string[] = []; // relative paths, '/'-separated
+/**
+ * The one folder walker of training and embedding: the image files under `root`, recursively. Hidden files and
+ * folders (names starting with '.') are skipped. Symbolic links are followed when their target lies inside the
+ * root (every real folder is read once, so link loops end and a linked folder is not listed twice); a link whose
+ * target lies outside the root is not followed but reported in `outsideLinks`; a dangling link is skipped. An
+ * unreadable folder lists nothing. `root` must be a folder (the callers check).
+ */
+export async function walkImages(root: string): Promise<ImageWalk> {
+  const absRoot = resolve(root);
+  const realRoot = await fsp.realpath(absRoot);
+  const inside = (real: string): boolean => {
+    const r = relative(realRoot, real);
+    return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r)); // isAbsolute: another drive
+  };
+  const files: string[] = [];
+  const outsideLinks: string[] = [];
   let ignored = 0;
   const seenDirs = new Set<string>();
 
@@ -122,7 +129,10 @@ export async function scanDataset(root: string, opts: { labelLevel: number }): P
       let isDir = e.isDirectory();
       let isFile = e.isFile();
       if (e.isSymbolicLink()) {
-        const st = await fsp.stat(abs).catch(() => undefined); // a dangling link is skipped
+        const target = await fsp.realpath(abs).catch(() => undefined); // a dangling link is skipped
+        if (target === undefined) continue;
+        if (!inside(target)) { outsideLinks.push(rel); continue; }
+        const st = await fsp.stat(abs).catch(() => undefined);
         isDir = st?.isDirectory() ?? false;
         isFile = st?.isFile() ?? false;
       }
@@ -135,6 +145,28 @@ export async function scanDataset(root: string, opts: { labelLevel: number }): P
   };
   await walk(absRoot, '');
   files.sort(byCodePoint);
+  return { files, ignored, outsideLinks };
+}
+
+/**
+ * Lists the images under `root` (walkImages: links inside the root are followed, those outside reported in
+ * `outsideLinks`) and labels them. Throws DatasetError 'missing' when `root` is not a folder, and 'label-level'
+ * when the label level points outside some image's path (the message names one such path).
+ */
+export async function scanDataset(root: string, opts: { labelLevel: number }): Promise<DatasetIndex> {
+  const absRoot = resolve(root);
+  if (!Number.isInteger(opts.labelLevel) || opts.labelLevel === 0) {
+    throw new DatasetError('label-level', `labelLevel must be a non-zero integer (got ${opts.labelLevel})`);
+  }
+  let rootStat;
+  try {
+    rootStat = await fsp.stat(absRoot);
+  } catch {
+    throw new DatasetError('missing', `Data folder ${absRoot} does not exist`);
+  }
+  if (!rootStat.isDirectory()) throw new DatasetError('missing', `Data folder ${absRoot} is not a folder`);
+
+  const { files, ignored, outsideLinks } = await walkImages(absRoot);
 
   const labels: string[] = [];
   let bad: string | undefined;
@@ -163,7 +195,7 @@ export async function scanDataset(root: string, opts: { labelLevel: number }): P
     label: labels[i],
     classIndex: indexOf.get(labels[i]) as number,
   }));
-  return { root: absRoot, items, classes, ignored };
+  return { root: absRoot, items, classes, ignored, ...(outsideLinks.length ? { outsideLinks } : {}) };
 }
 
 /** Counts for reports and the `started` event. */
@@ -248,5 +280,6 @@ export function withoutItems(index: DatasetIndex, badIndices: Iterable<number>):
     classes,
     ignored: index.ignored,
     skipped: (index.skipped ?? 0) + bad.size,
+    ...(index.outsideLinks ? { outsideLinks: index.outsideLinks } : {}),
   };
 }

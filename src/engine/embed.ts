@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { isImageFile, labelOf } from '../core/dataset';
+import { labelOf, walkImages } from '../core/dataset';
+import { BadDataError } from '../core/errors';
 import { openTableWriter, writeSkippedList } from '../core/table';
 import type { Preprocessing } from './export';
 import { decodeImage, normalizeInto, type ImageSpec } from './images';
@@ -23,27 +24,20 @@ export interface FolderImage {
   label: string; // '' when the folder is not class-structured
 }
 
-/** Lists the images under `folder` (sorted, recursive, hidden entries skipped) with labels from labelLevel. */
-export function listImages(folder: string, labelLevel: number): { images: FolderImage[]; ignored: number } {
-  if (!fs.existsSync(folder)) throw Object.assign(new Error(`folder does not exist: ${folder}`), { exitCode: 2 });
-  if (!fs.statSync(folder).isDirectory()) throw Object.assign(new Error(`not a folder: ${folder}`), { exitCode: 2 });
-  const images: FolderImage[] = [];
-  let ignored = 0;
-  const walk = (dir: string, parts: string[]) => {
-    const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const full = path.join(dir, e.name);
-      if (e.isDirectory()) walk(full, [...parts, e.name]);
-      else if (e.isFile() || e.isSymbolicLink()) {
-        if (!isImageFile(e.name)) { ignored++; continue; }
-        const rel = [...parts, e.name];
-        images.push({ path: full, rel: rel.join('/'), label: rel.length > 1 ? labelOf(rel, labelLevel) ?? '' : '' });
-      }
-    }
-  };
-  walk(folder, []);
-  return { images, ignored };
+/**
+ * Lists the images under `folder` with labels from labelLevel: the walker training uses (core/dataset.ts
+ * walkImages: sorted, recursive, hidden entries skipped, links inside the folder followed, links outside it
+ * reported in `outsideLinks`).
+ */
+export async function listImages(folder: string, labelLevel: number): Promise<{ images: FolderImage[]; ignored: number; outsideLinks: string[] }> {
+  if (!fs.existsSync(folder)) throw new BadDataError(`folder does not exist: ${folder}`);
+  if (!fs.statSync(folder).isDirectory()) throw new BadDataError(`not a folder: ${folder}`);
+  const { files, ignored, outsideLinks } = await walkImages(folder);
+  const images = files.map((rel): FolderImage => {
+    const parts = rel.split('/');
+    return { path: path.join(folder, ...parts), rel, label: parts.length > 1 ? labelOf(parts, labelLevel) ?? '' : '' };
+  });
+  return { images, ignored, outsideLinks };
 }
 
 export function specOf(pre: Preprocessing): ImageSpec {
@@ -205,7 +199,7 @@ export async function embedFiles(model: LayersModel | Embedder, pre: Preprocessi
   const spec = specOf(pre);
   const items = files.map((f) => ({ path: f, rel: f, label: '' }));
   const { rows, data, failures } = await decodeBatch(items, spec, 4);
-  if (failures.length) throw new Error(`cannot read image ${failures[0].path}: ${failures[0].reason}`);
+  if (failures.length) throw new BadDataError(`cannot read image ${failures[0].path}: ${failures[0].reason}`);
   return isEmbedder(model) ? model.embed(data, rows.length) : embedPixels(model, data, rows.length, spec);
 }
 
@@ -232,6 +226,8 @@ export interface EmbedFolderOptions {
   /** Batches decoded ahead of the one being embedded (default 2); memory grows by one batch buffer per step. */
   decodeAhead?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Symbolic links under the folder (relative paths) that point outside it: not followed. */
+  onOutsideLinks?: (links: string[]) => void;
   shouldStop?: () => boolean;
 }
 
@@ -369,9 +365,10 @@ export async function embedFolder(o: EmbedFolderOptions): Promise<EmbedFolderRes
   // (Process-wide, and harmless elsewhere: the training pixel cache is our own, src/engine/images.ts.)
   sharp.cache(false);
   const folder = path.resolve(o.folder);
-  const { images, ignored } = listImages(folder, o.pre.labelLevel);
+  const { images, ignored, outsideLinks } = await listImages(folder, o.pre.labelLevel);
+  if (outsideLinks.length) o.onOutsideLinks?.(outsideLinks);
   if (images.length === 0) {
-    throw Object.assign(new Error(`no images in ${folder}${ignored ? ` (${ignored} non-image file(s) ignored)` : ''}`), { exitCode: 2 });
+    throw new BadDataError(`no images in ${folder}${ignored ? ` (${ignored} non-image file(s) ignored)` : ''}${outsideLinks.length ? ` (${outsideLinks.length} link(s) to outside it not followed)` : ''}`);
   }
   const spec = specOf(o.pre);
   const batch = Math.max(1, Math.floor(o.batchSize ?? DEFAULT_EMBED_BATCH));

@@ -64,18 +64,50 @@ test('eval of a table with mixed vector lengths names the row', async () => {
   const bad = path.join(work, 'mixed.csv');
   fs.writeFileSync(bad, 'path,label,emb_0,emb_1,emb_2\na.png,a,1,2,3\nb.png,a,1,2\nc.png,b,1,2,3\n');
   const r = await cli(['eval', bad]);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2); // bad data (README): was 1
   assert.match(r.stderr, /row 2 .*has 2 values, expected 3/);
 });
 
-test('--out in a folder that does not exist is refused before any work', async () => {
+test('embed --out in a folder that does not exist is refused before any work', async () => {
   const out = path.join(work, 'no', 'such', 'folder', 't.parquet');
   const r = await cli(['embed', '--model', runDir, data, '--out', out]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /output folder does not exist: .*no\/such\/folder/);
-  const e = await cli(['export', runDir, '--type', 'full', '--out', path.join(work, 'nope', 'deeper', 'full')]);
-  assert.equal(e.code, 2);
-  assert.match(e.stderr, /output folder does not exist/);
+});
+
+test('export --out a/b/c makes the folders it needs (it failed when a did not exist)', async () => {
+  const out = path.join(work, 'nope', 'deeper', 'full');
+  const e = await cli(['export', runDir, '--type', 'full', '--out', out]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(fs.existsSync(path.join(out, 'model.json')));
+});
+
+test('knn with an unreadable query image is bad data: exit 2, the image named', async () => {
+  const table = path.join(work, 'for-knn.csv');
+  const r = await cli(['embed', '--model', runDir, data, '--out', table]);
+  assert.equal(r.code, 0, r.stderr);
+  const img = path.join(work, 'broken-query.png');
+  fs.writeFileSync(img, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]));
+  const k = await cli(['knn', table, '--query', img, '--model', runDir]);
+  assert.equal(k.code, 2, k.stderr);
+  assert.match(k.stderr, /cannot read image .*broken-query\.png/);
+});
+
+test('embed follows links inside the folder, not those outside it, and says so (as train does)', async () => {
+  const dir = path.join(work, 'linked');
+  const cls = fs.readdirSync(data).sort();
+  fs.mkdirSync(dir);
+  fs.cpSync(path.join(data, cls[0]), path.join(dir, cls[0]), { recursive: true });
+  fs.cpSync(path.join(data, cls[1]), path.join(dir, '.stash'), { recursive: true });
+  fs.symlinkSync(path.join(dir, '.stash'), path.join(dir, cls[1]), 'dir'); // inside: followed
+  fs.symlinkSync(path.join(data, cls[2]), path.join(dir, cls[2]), 'dir'); // outside: not followed
+  const out = path.join(work, 'linked.csv');
+  const r = await cli(['embed', '--model', runDir, dir, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /12 rows/);
+  assert.match(r.stderr, new RegExp(`1 symbolic link\\(s\\) point outside .*linked and were not followed: ${cls[2]}`));
+  const labels = new Set(fs.readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1]));
+  assert.deepEqual([...labels].sort(), [cls[0], cls[1]]);
 });
 
 test('usage errors exit 2 with the usage line', async () => {

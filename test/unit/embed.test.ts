@@ -63,7 +63,7 @@ for (const [batchSize, decodeAhead, concurrency] of [[64, 2, undefined], [5, 1, 
   test(`embedFolder batch ${batchSize}, ahead ${decodeAhead}, concurrency ${concurrency ?? 'default'}: order, labels, skipped, vectors`, async () => {
     const out = join(dir, `t-${batchSize}-${decodeAhead}.parquet`);
     const res = await embedFolder({ model, pre, modelDir: dir, folder: data, out, batchSize, decodeAhead, concurrency });
-    const { images, ignored } = listImages(data, 1);
+    const { images, ignored } = await listImages(data, 1);
     assert.equal(ignored, 1);
     assert.equal(res.ignored, 1);
     const bad = ['circle/circle_0005.png', 'square/square_0002.png', 'triangle/zz_not_an_image.jpg'];
@@ -96,7 +96,7 @@ test('embedFolder on the ONNX Runtime embedder: same rows, skips and vectors (wi
     assert.equal(res.skipped.length, 3);
     const table = await readTable(out);
     assert.equal((table.meta?.engine as { name: string }).name, 'onnxruntime');
-    const ref = await reference(listImages(data, 1).images.map((i) => i.path));
+    const ref = await reference((await listImages(data, 1)).images.map((i) => i.path));
     assert.equal(table.paths.length, ref.size);
     table.paths.forEach((rel, r) => {
       const want = ref.get(join(data, rel))!;
