@@ -37,6 +37,10 @@ export interface FakeHubOptions {
   slowMs?: number;
   /** A repo name that answers with a relative 307 to `repo` (a renamed repo). */
   renamedFrom?: string;
+  /** The CDN ignores Range headers and always sends the whole file with 200, as some servers do. */
+  ignoreRange?: boolean;
+  /** The hub answers every resolve request with this status (a 5xx outage). */
+  failWith?: number;
   /** Serve https with this key and certificate (both hub and CDN). */
   tls?: { key: string; cert: string };
 }
@@ -73,6 +77,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!m) { res.writeHead(404).end(); return; }
     const [, repo, revRaw, fileRaw] = m;
+    if (options.failWith !== undefined) { res.writeHead(options.failWith).end(); return; }
     const revision = decodeURIComponent(revRaw);
     const file = decodeURIComponent(fileRaw);
     if (options.renamedFrom !== undefined && repo === options.renamedFrom) {
@@ -123,7 +128,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     let bytes = entry.bytes;
     if (options.corrupt) { bytes = Buffer.from(bytes); bytes[bytes.length >> 1] ^= 0xff; }
     let start = 0;
-    const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+    const range = options.ignoreRange ? null : /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
     if (range) {
       start = Number(range[1]);
       if (start >= bytes.length) { res.writeHead(416, { 'Content-Range': `bytes */${bytes.length}` }).end(); return; }

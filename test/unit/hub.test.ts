@@ -166,6 +166,30 @@ test('a connection dropped mid-body is resumed with a Range request, and the res
   });
 });
 
+test('a server that ignores Range (200 to a resume) makes the download start over, not append twice', async () => {
+  await withHub({ dropAfter: 100_000, ignoreRange: true }, async (hub, dir) => {
+    const got = await downloadFromHub(`hf:${REPO}`, { env: envFor(hub, dir), retryDelayMs: 5 });
+    const gets = hub.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/cdn/'));
+    assert.equal(gets.length, 2);
+    assert.match(String(gets[1].headers.range), /^bytes=\d+-$/);
+    assert.equal(sha256(readFileSync(got.files['model.safetensors'])), sha256(WEIGHTS));
+  });
+});
+
+test('a hub outage (HTTP 503) is a network error; with a cached copy, the cache answers with a warning', async () => {
+  await withHub({}, async (hub, dir) => {
+    await downloadFromHub(`hf:${REPO}`, { env: envFor(hub, dir) });
+    hub.options.failWith = 503;
+    const warnings: string[] = [];
+    const got = await downloadFromHub(`hf:${REPO}`, { env: envFor(hub, dir), onWarning: (w) => warnings.push(w) });
+    assert.equal(got.commit, COMMIT);
+    assert.match(warnings.join('\n'), /HTTP 503.*using the cached copy/);
+    rmSync(join(dir, 'hub'), { recursive: true });
+    await assert.rejects(downloadFromHub(`hf:${REPO}`, { env: envFor(hub, dir) }), (err: unknown) =>
+      err instanceof LabError && err.code === 'network' && /HTTP 503/.test(err.message));
+  });
+});
+
 test('an .incomplete file left by an earlier process is resumed from its length', async () => {
   await withHub({}, async (hub, dir) => {
     const blobs = join(repoRoot(dir), 'blobs');
