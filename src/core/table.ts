@@ -20,7 +20,7 @@ import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AtomicFileWriter, describeWriteError, removeStaleTemps, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { AtomicFileWriter, describeWriteError, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { BadDataError, LabError } from './errors';
 import { ParquetEmbeddingWriter, type ParquetWriterOptions } from './parquet-writer';
 
@@ -200,11 +200,10 @@ class TableWriterImpl implements TableWriter {
 }
 
 /**
- * Writes `text` to a new temp file beside `path` (`.<name>.<pid>.<hex>.tmp`, the name atomic.ts's stale-temp
- * cleanup knows), fsyncs and closes it, and returns its path; on failure nothing is left.
+ * Writes `text` to a new temp file beside `path` (`.<name>.<pid>.<hex>.tmp`, as atomic.ts names its temp files),
+ * fsyncs and closes it, and returns its path; on failure nothing is left.
  */
 async function writeSyncedTemp(path: string, text: string): Promise<string> {
-  removeStaleTemps(path);
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fh: FileHandle | undefined;
   try {
