@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ConfigError, loadConfig, nameFromFile, scaffoldConfig, schemaRef, validateConfig } from '../core/config';
+import { ConfigError, loadConfig, nameFromFile, scaffoldConfig, validateConfig } from '../core/config';
 import type { BackboneName } from '../core/config-types';
 import { effectiveStatus, readRunInfo, runPaths } from '../core/run-folder';
 import type { LossType } from '../protocol/events';
@@ -14,6 +14,7 @@ import { Cancelled, ShownError, UserError, type CommandFn, type Ctx } from './ct
 import {
   environmentGuidance,
   environmentMarkdown,
+  environmentVerdict,
   probeCuda,
   probeNvidiaSmi,
   type BackendProbe,
@@ -28,12 +29,16 @@ import {
   evalMarkdown,
   IMAGE_EXT,
   isInside,
+  isOptionsObject,
   knnQueryFor,
+  menuSelection,
   readTableMeta,
   runDirOfModel,
   runsDirFor,
   tablesOfRun,
+  withoutQuery,
   workerArgs,
+  type CommandNeeds,
 } from './logic';
 import { RunNode } from './runs-view';
 import { isAlive, stopPid, fixRunJson, type WorkerProcess } from './supervisor';
@@ -41,7 +46,22 @@ import { isAlive, stopPid, fixRunJson, type WorkerProcess } from './supervisor';
 // ---------------------------------------------------------------------------------------------------------------
 // Argument helpers
 
-const isObj = (a: unknown): a is Record<string, unknown> => a !== null && typeof a === 'object' && !(a instanceof vscode.Uri) && !(a instanceof RunNode) && !(a instanceof ExperimentNode);
+/** An options object of a programmatic call (not a Uri, a tree node, the Explorer's `selectedUris[]`, an editor context). */
+const isObj = (a: unknown): a is Record<string, unknown> => isOptionsObject(a) && !(a instanceof vscode.Uri) && !(a instanceof RunNode) && !(a instanceof ExperimentNode);
+
+/** The resources of an Explorer menu click, `(uri, selectedUris[])`, as paths (the clicked one first). */
+function selectionArg(a0: unknown, a1: unknown): string[] {
+  const selected = Array.isArray(a1) ? a1.map((u) => pathArg(u)).filter((p): p is string => p !== undefined) : undefined;
+  return menuSelection(pathArg(a0), selected);
+}
+
+const isDir = (p: string) => {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
 
 /** A file path from a Uri, a string, a tree node, or `{ uri | runDir | path }`. */
 function pathArg(a: unknown): string | undefined {
@@ -132,17 +152,6 @@ interface NewExperimentArgs {
   overwrite?: boolean;
 }
 
-/** `schemas/embedding.schema.json` of a checkout or an installed package above the config, else the extension's. */
-function schemaFor(ctx: Ctx, configDir: string): string {
-  for (let d = configDir; ; d = path.dirname(d)) {
-    for (const cand of [path.join(d, 'node_modules', 'embedding-lab', 'schemas', 'embedding.schema.json'), path.join(d, 'schemas', 'embedding.schema.json')]) {
-      if (fs.existsSync(cand)) return schemaRef(configDir, cand);
-    }
-    if (path.dirname(d) === d) break;
-  }
-  return schemaRef(configDir, ctx.schemaFile);
-}
-
 /** `<data>/train` + `<data>/validation|val` when the folder is split that way, else the folder itself. */
 function splitDataFolder(dataFolder: string): { train: string; validation?: string } {
   const sub = (n: string) => fs.existsSync(path.join(dataFolder, n)) && fs.statSync(path.join(dataFolder, n)).isDirectory();
@@ -201,8 +210,9 @@ const newExperiment: CommandFn = async (ctx, a0) => {
     return r === '' ? '.' : r.startsWith('.') || path.isAbsolute(r) ? r : `./${r}`;
   };
   const obj = scaffoldConfig(type, {
+    // No "$schema": VS Code validates *.embedding.json through the extension's jsonValidation contribution, and a
+    // path into the install folder (its name holds the version) would break on the next update and elsewhere.
     name: o.name ?? nameFromFile(file), train: rel(split.train), validation: split.validation ? rel(split.validation) : undefined, backbone,
-    schema: schemaFor(ctx, configDir),
   });
   const { issues } = validateConfig(obj, configDir, { defaultName: nameFromFile(file) });
   if (issues.length) throw new UserError(`the new config would not be valid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
@@ -423,7 +433,7 @@ async function pickModel(ctx: Ctx, title: string): Promise<string> {
   const runs = (await ctx.runs.all()).filter((n) => hasModel(n.runDir));
   const items: Array<vscode.QuickPickItem & { dir?: string }> = runs.map((n) => ({ label: n.view.label, description: n.view.description, detail: n.runDir, dir: n.runDir }));
   items.push({ label: '$(folder) Browse for a model folder…', description: 'a folder written by Export Model' });
-  const pick = must(await vscode.window.showQuickPick(items, { title, matchOnDetail: true }));
+  const pick = must(await ctx.quickPick(items, { title, matchOnDetail: true }));
   if (pick.dir) return pick.dir;
   const f = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Model folder (model.json + preprocessing.json) or run folder' });
   return must(f?.[0]).fsPath;
@@ -445,26 +455,49 @@ async function embed(ctx: Ctx, folder: string, model: string, out: string, title
   return { table: String(res.table), rows: Number(res.rows), skipped: Number(res.skipped ?? 0) };
 }
 
+/**
+ * `embedFolder(folder?, options?)`, or from the Explorer `(clicked, selectedUris[])`: every selected folder is
+ * embedded with one model, each into its own table; one notification lists them. Returns the table of a single
+ * folder, or an array when several were embedded.
+ */
 const embedFolder: CommandFn = async (ctx, a0, a1) => {
   const o = opts<{ model: string; out: string; notify: boolean }>(a1);
-  let folder = pathArg(a0);
-  if (!folder) {
-    const f = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Embed Folder: images to embed', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
-    folder = must(f?.[0]).fsPath;
+  const picked = selectionArg(a0, a1);
+  let folders = picked.filter(isDir);
+  if (picked.length && folders.length === 0) throw new UserError(`not a folder: ${picked[0]}`);
+  const ignored = picked.filter((p) => !isDir(p));
+  if (ignored.length) ctx.log.info(`Embed Folder: ${ignored.length} selected file(s) are not folders and are left out: ${ignored.join(', ')}`);
+  if (folders.length === 0) {
+    const f = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: true, title: 'Embed Folder: images to embed', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+    folders = must(f?.length ? f : undefined).map((u) => u.fsPath);
   }
-  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) throw new UserError(`not a folder: ${folder}`);
-  const model = o.model ? path.resolve(o.model) : await pickModel(ctx, `Embed ${path.basename(folder)} with which model?`);
+  for (const folder of folders) if (!isDir(folder)) throw new UserError(`not a folder: ${folder}`);
+  if (o.out && folders.length > 1) throw new UserError(`out names one table; ${folders.length} folders were given`);
+  const names = folders.length === 1 ? path.basename(folders[0]) : `${folders.length} folders`;
+  const model = o.model ? path.resolve(o.model) : await pickModel(ctx, `Embed ${names} with which model?`);
   if (!fs.existsSync(model)) throw new UserError(`model folder does not exist: ${model}`);
-  const out = o.out ? path.resolve(o.out) : defaultTableOut(model, folder);
-  const res = await embed(ctx, folder, model, out, `Embedding ${path.basename(folder)}`);
-  ctx.log.info(`embedded ${res.rows} images into ${res.table}${res.skipped ? ` (${res.skipped} unreadable skipped)` : ''}`);
+  const results: EmbedResult[] = [];
+  for (const folder of folders) {
+    const out = o.out ? path.resolve(o.out) : defaultTableOut(model, folder);
+    const res = await embed(ctx, folder, model, out, `Embedding ${path.basename(folder)}${folders.length > 1 ? ` (${results.length + 1} of ${folders.length})` : ''}`);
+    ctx.log.info(`embedded ${res.rows} images into ${res.table}${res.skipped ? ` (${res.skipped} unreadable skipped)` : ''}`);
+    results.push(res);
+  }
   if (!isObj(a1) || o.notify) {
-    void vscode.window.showInformationMessage(`Embedded ${res.rows} images into ${path.basename(res.table)}${res.skipped ? ` (${res.skipped} unreadable skipped, listed in ${path.basename(res.table)}.skipped.txt)` : ''}.`, 'Evaluate', 'Reveal').then((c) => {
-      if (c === 'Evaluate') void vscode.commands.executeCommand('embeddingLab.evaluateTable', vscode.Uri.file(res.table));
-      if (c === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(res.table));
+    const skippedNote = (r: EmbedResult) => (r.skipped ? ` (${r.skipped} unreadable skipped, listed in ${path.basename(r.table)}.skipped.txt)` : '');
+    const message = results.length === 1
+      ? `Embedded ${results[0].rows} images into ${path.basename(results[0].table)}${skippedNote(results[0])}.`
+      : `Embedded ${results.length} folders: ${results.map((r, i) => `${path.basename(folders[i])} (${r.rows} images into ${path.basename(r.table)}${skippedNote(r)})`).join(', ')}.`;
+    const last = results[results.length - 1];
+    const runDir = runDirOfModel(model);
+    const actions = [...(runDir ? ['Open in Dashboard'] : []), ...(results.length === 1 ? ['Evaluate'] : []), 'Reveal'];
+    void ctx.notify(message, ...actions).then((c) => {
+      if (c === 'Open in Dashboard') void vscode.commands.executeCommand('embeddingLab.openDashboard', runDir, { table: last.table });
+      if (c === 'Evaluate') void vscode.commands.executeCommand('embeddingLab.evaluateTable', vscode.Uri.file(last.table));
+      if (c === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(last.table));
     });
   }
-  return res;
+  return results.length === 1 ? results[0] : results;
 };
 
 export interface Neighbor {
@@ -474,10 +507,18 @@ export interface Neighbor {
   distance: number;
 }
 
+/**
+ * `findSimilarImages(image?, { table?, k? })`, or from the Explorer `(clicked, selectedUris[])`: the first selected
+ * image. The neighbours leave the query itself out; a menu call shows them in a quick pick with thumbnails.
+ */
 const findSimilarImages: CommandFn = async (ctx, a0, a1) => {
   const o = opts<{ table: string; k: number }>(a1);
   const interactive = !isObj(a1) && typeof a0 !== 'string';
-  let image = pathArg(a0) ?? activeImage();
+  const selection = selectionArg(a0, a1);
+  const images = selection.filter((p) => IMAGE_EXT.test(p));
+  if (selection.length && images.length === 0) throw new UserError(`not an image: ${selection[0]}`);
+  let image = images[0] ?? activeImage();
+  if (images.length > 1) ctx.log.info(`Find Similar Images: ${images.length} images selected; searching for the first, ${image}`);
   if (!image) {
     const f = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectMany: false, title: 'Find Similar Images: query image', filters: { Images: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif', 'tif', 'tiff'] } });
     image = must(f?.[0]).fsPath;
@@ -498,20 +539,26 @@ const findSimilarImages: CommandFn = async (ctx, a0, a1) => {
   if (!fs.existsSync(table)) throw new UserError(`table does not exist: ${table}`);
   const meta = readTableMeta(table);
   const k = Math.max(1, Math.floor(Number(o.k ?? 10)));
-  const r = await ctx.runCli(['knn', table, '--query', knnQueryFor(image, meta), '-k', String(k), '--json'], { cwd: path.dirname(table), scope: image });
+  const query = knnQueryFor(image, meta);
+  const inTable = query !== path.resolve(image) ? query : undefined;
+  // One more than asked when the query is a row of the table: its own row (distance 0) is dropped.
+  const r = await ctx.runCli(['knn', table, '--query', query, '-k', String(inTable ? k + 1 : k), '--json'], { cwd: path.dirname(table), scope: image });
   const res = r.json.find((x) => Array.isArray(x.neighbors));
   if (r.code !== 0 || !res) throw new UserError(cliErrorMessage(r, 'Find Similar Images'));
-  const neighbors = (res.neighbors as Neighbor[]).map((n) => ({
+  const hits = withoutQuery(res.neighbors as Neighbor[], inTable, k);
+  const neighbors = hits.map((n) => ({
     rank: n.rank, label: n.label, distance: n.distance, relPath: n.path,
     path: meta?.folder && !path.isAbsolute(n.path) ? path.join(meta.folder, ...n.path.split('/')) : n.path,
   }));
   ctx.log.info(`similar to ${image} in ${table}: ${neighbors.map((n) => `${n.relPath} (${n.distance.toFixed(4)})`).join(', ')}`);
   // An open dashboard on this table shows the result too (the query is the image).
-  ctx.dashboards.postNeighbors(table, image, res.neighbors as Neighbor[], typeof res.distance === 'string' ? res.distance : String(meta?.distance ?? 'euclidean'));
+  ctx.dashboards.postNeighbors(table, image, hits, typeof res.distance === 'string' ? res.distance : String(meta?.distance ?? 'euclidean'));
   const show = async () => {
-    const pick = await vscode.window.showQuickPick(neighbors.map((n) => ({
-      label: `${n.rank}. ${path.basename(n.path)}`, description: `distance ${n.distance.toFixed(4)}${n.label ? ` · ${n.label}` : ''}`, detail: n.relPath, n,
-    })), { title: `Similar to ${path.basename(image)} (${path.basename(table)})`, matchOnDescription: true, matchOnDetail: true });
+    const items = neighbors.map((n) => ({
+      label: `${n.rank}. ${path.basename(n.path)}`, description: `distance ${n.distance.toFixed(4)}${n.label ? ` · ${n.label}` : ''}`, detail: n.relPath,
+      iconPath: vscode.Uri.file(n.path), n,
+    }));
+    const pick = await ctx.quickPick(items, { title: `Similar to ${path.basename(image)} (${path.basename(table)})`, matchOnDescription: true, matchOnDetail: true });
     if (pick) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(pick.n.path));
   };
   if (interactive) await show();
@@ -556,7 +603,7 @@ const exportModel: CommandFn = async (ctx, a0, a1) => {
   const m = / to (.+)$/m.exec(r.stdout);
   const dir = out ?? (m ? m[1].trim() : type === 'branch' ? runPaths(runDir).branch : runPaths(runDir).full);
   if (!isObj(a1)) {
-    void vscode.window.showInformationMessage(`Exported the ${type} model to ${dir}.`, 'Reveal').then((c) => {
+    void ctx.notify(`Exported the ${type} model to ${dir}.`, 'Reveal').then((c) => {
       if (c) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir));
     });
   }
@@ -574,7 +621,7 @@ const checkEnvironment: CommandFn = async (ctx, a0) => {
     probeNvidiaSmi(),
   ]);
   // `env --json` prints one indented JSON document (not JSON lines).
-  let env: { node?: string; platform?: string; backends?: BackendProbe[] } | undefined = cli.json[0];
+  let env: { node?: string; platform?: string; backends?: BackendProbe[]; engines?: BackendProbe[] } | undefined = cli.json[0];
   if (!env) {
     try {
       env = JSON.parse(cli.stdout) as typeof env;
@@ -584,12 +631,15 @@ const checkEnvironment: CommandFn = async (ctx, a0) => {
   }
   const cliError = cli.code === 0 && env ? undefined : cliErrorMessage(cli, 'embedlab env');
   const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
-  const cuda = linuxX64 ? await probeCuda() : { checked: false, libraries: [], ldLibraryPath: [] };
+  // The CUDA libraries matter only where there is an NVIDIA driver: no probing (and no noise) on a CPU-only machine.
+  const cuda = linuxX64 && nvidiaSmi.found ? await probeCuda() : { checked: false, libraries: [], ldLibraryPath: [] };
   const backends = env?.backends ?? [];
+  const engines = env?.engines ?? [];
   const report: EnvironmentReport = {
-    backends, nvidiaSmi, cuda,
+    backends, engines, nvidiaSmi, cuda,
     node: { version: env?.node ?? '?', platform: env?.platform ?? `${process.platform}-${process.arch}`, worker: node.command },
-    guidance: environmentGuidance({ platform: process.platform, arch: process.arch, backends, nvidiaSmi, cuda, cliError }),
+    verdict: environmentVerdict({ backends, nvidiaSmi, cliError }),
+    guidance: environmentGuidance({ platform: process.platform, arch: process.arch, backends, engines, nvidiaSmi, cuda, cliError }),
     ...(cliError ? { cliError } : {}),
   };
   await ctx.showReport('environment', environmentMarkdown(report), reveal);
@@ -600,7 +650,8 @@ function installer(kind: NativeBackend): CommandFn {
   return async (ctx, a0) => {
     const programmatic = isObj(a0);
     const pkg = backendPackage(kind);
-    const res = await withCancellableProgress(kind === 'webgpu' ? `Installing ${pkg} (Dawn's WebGPU bindings, about 50 MB to download)` : `Installing ${pkg} (libtensorflow download included; this can take minutes)`, (report, signal) =>
+    ctx.requireTrust(`Installing ${pkg}`);
+  const res = await withCancellableProgress(kind === 'webgpu' ? `Installing ${pkg} (Dawn's WebGPU bindings, about 50 MB to download)` : `Installing ${pkg} (libtensorflow download included; this can take minutes)`, (report, signal) =>
       installBackend(kind, ctx.backendsDir, {
         signal,
         onLog: (t) => {
@@ -612,7 +663,7 @@ function installer(kind: NativeBackend): CommandFn {
     if (res.ok) {
       ctx.log.info(res.message);
       if (!programmatic) {
-        void vscode.window.showInformationMessage(`${res.message} Backend "auto" now prefers it; new runs use it.`, 'Check Environment').then((c) => {
+        void ctx.notify(`${res.message} Backend "auto" now prefers it; new runs use it.`, 'Check Environment').then((c) => {
           if (c) void vscode.commands.executeCommand('embeddingLab.checkEnvironment');
         });
       }
@@ -668,7 +719,8 @@ const embedWithModel: CommandFn = async (ctx, a0) => {
   const runDir = runDirArg(a0) ?? await pickRun(ctx, 'Embed with Model', (n) => hasModel(n.runDir));
   const f = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: `Embed a folder with ${path.basename(runDir)}`, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
   const folder = must(f?.[0]);
-  return embedFolder(ctx, folder, { model: runDirOfModel(runDir) ?? runDir, notify: true });
+  // Through the trust gate, like a menu click (never the function directly).
+  return ctx.invoke('embedFolder', folder, { model: runDirOfModel(runDir) ?? runDir, notify: true });
 };
 
 const testState: CommandFn = async (ctx, a0) => {
@@ -676,25 +728,33 @@ const testState: CommandFn = async (ctx, a0) => {
   return ctx.testState();
 };
 
-export const COMMANDS: Record<string, CommandFn> = {
-  newExperiment,
-  trainExperiment,
-  stopTraining,
-  resumeTraining,
-  openDashboard,
-  showRunSummary,
-  embedFolder,
-  embedWithModel,
-  findSimilarImages,
-  evaluateTable,
-  exportModel,
-  checkEnvironment,
-  installGpuBackend: installer('gpu'),
-  installNativeCpuBackend: installer('cpu'),
-  installWebGpuBackend: installer('webgpu'),
-  refreshRuns,
-  deleteRun,
-  revealRun,
-  _testState: testState,
-  _dashboardState: dashboardState,
-};
+/** One entry per contributed command: the function and what it needs (see `CommandNeeds`: a command that starts a
+ * process declares which, and so needs a trusted workspace; the gate in Ctx derives from this). */
+export interface CommandSpec extends CommandNeeds {
+  run: CommandFn;
+}
+
+export const COMMANDS = {
+  newExperiment: { run: newExperiment },
+  trainExperiment: { run: trainExperiment, process: 'worker', doing: 'Training' },
+  stopTraining: { run: stopTraining },
+  resumeTraining: { run: resumeTraining, process: 'worker', doing: 'Resuming a run' },
+  openDashboard: { run: openDashboard },
+  showRunSummary: { run: showRunSummary },
+  embedFolder: { run: embedFolder, process: 'cli', doing: 'Embedding a folder' },
+  embedWithModel: { run: embedWithModel, process: 'cli', doing: 'Embedding a folder' },
+  findSimilarImages: { run: findSimilarImages, process: 'cli', doing: 'Finding similar images' },
+  evaluateTable: { run: evaluateTable, process: 'cli', doing: 'Evaluating a table' },
+  exportModel: { run: exportModel, process: 'cli', doing: 'Exporting a model' },
+  checkEnvironment: { run: checkEnvironment, process: 'cli', doing: 'Checking the environment' },
+  installGpuBackend: { run: installer('gpu'), process: 'npm', doing: 'Installing the GPU backend' },
+  installNativeCpuBackend: { run: installer('cpu'), process: 'npm', doing: 'Installing the native CPU backend' },
+  installWebGpuBackend: { run: installer('webgpu'), process: 'npm', doing: 'Installing the WebGPU backend' },
+  refreshRuns: { run: refreshRuns },
+  deleteRun: { run: deleteRun },
+  revealRun: { run: revealRun },
+  _testState: { run: testState },
+  _dashboardState: { run: dashboardState },
+} satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;

@@ -10,11 +10,15 @@ import { runProcess, type RunProcessResult } from './cli-runner';
 import { DashboardPanels } from './dashboard-panel';
 import { readSettings, type Settings } from './config';
 import { ExperimentsProvider } from './experiments-view';
-import { chooseNode, commandEnablement, isProgrammaticCall, runSummaryMarkdown, runsDirFor, statusBarText, type NodeChoice } from './logic';
+import type { CommandSpec } from './commands';
+import { chooseNode, commandEnablement, isProgrammaticCall, restrictedReason, runSummaryMarkdown, runsDirFor, statusBarText, type NodeChoice } from './logic';
 import { RunNode, RunsProvider } from './runs-view';
 import { Supervisor, type ExitInfo, type WorkerProcess, type WorkerSpawnOptions } from './supervisor';
 
 export const SCHEME = 'embedding-lab';
+
+/** The Runs view's message in Restricted Mode. */
+export const RESTRICTED_MESSAGE = 'Restricted Mode: training, embedding, search, evaluation, export, Check Environment and backend installs are disabled, because they run Node.js processes on this workspace\'s files. Trust the workspace (Manage Workspace Trust) to enable them.';
 
 /** A failure already shown to the user (e.g. by the crash notification): callers with arguments still get it. */
 export class ShownError extends Error {}
@@ -82,6 +86,10 @@ export class Ctx implements vscode.Disposable {
   private readonly ui = new WeakMap<WorkerProcess, RunUi>();
   private readonly summaryUris = new Map<string, vscode.Uri>();
   private readonly extraRunsDirs = new Set<string>();
+  private table: Record<string, CommandSpec> = {};
+  /** What the user was shown, newest last (for the e2e tests: `_testState`). */
+  private readonly shown: { notifications: string[]; quickPicks: Array<{ title?: string; items: Array<{ label: string; detail?: string; icon?: string }> }> } = { notifications: [], quickPicks: [] };
+  private readonly runsView: vscode.TreeView<RunNode>;
 
   constructor(readonly ext: vscode.ExtensionContext) {
     this.log = this.push(vscode.window.createOutputChannel('Embedding Lab', { log: true }));
@@ -99,7 +107,8 @@ export class Ctx implements vscode.Disposable {
     this.dashboards = this.push(new DashboardPanels(this));
     this.push(vscode.workspace.registerTextDocumentContentProvider(SCHEME, this.docs));
     this.push(vscode.window.registerTreeDataProvider('embeddingLab.experiments', this.experiments));
-    this.push(vscode.window.registerTreeDataProvider('embeddingLab.runs', this.runs));
+    this.runsView = this.push(vscode.window.createTreeView('embeddingLab.runs', { treeDataProvider: this.runs }));
+    this.explainRestrictedMode();
     this.push(this.runs.onDidRefresh((nodes) => {
       void vscode.commands.executeCommand('setContext', 'embeddingLab.hasRunningRuns', nodes.some((n) => n.status === 'running'));
     }));
@@ -111,7 +120,15 @@ export class Ctx implements vscode.Disposable {
       }
     }));
     this.push(vscode.workspace.onDidChangeWorkspaceFolders(() => { this.experiments.refresh(); this.runs.refreshSoon(); }));
-    this.push(vscode.workspace.onDidGrantWorkspaceTrust(() => this.log.info('workspace trusted: training and embedding commands enabled')));
+    this.push(vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      this.log.info('workspace trusted: training and embedding commands enabled');
+      this.explainRestrictedMode();
+    }));
+  }
+
+  /** In Restricted Mode the Runs view says once why its actions are disabled (the menus show them greyed out). */
+  private explainRestrictedMode(): void {
+    this.runsView.message = this.trusted ? undefined : RESTRICTED_MESSAGE;
   }
 
   push<T extends vscode.Disposable>(d: T): T {
@@ -179,32 +196,69 @@ export class Ctx implements vscode.Disposable {
   // -------------------------------------------------------------------------------------------------------------
   // Commands
 
-  registerCommands(table: Record<string, CommandFn>): void {
-    for (const [name, fn] of Object.entries(table)) {
-      const id = `embeddingLab.${name}`;
-      this.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-        const onDisk = this.runs.snapshot().filter((n) => n.status === 'running').map((n) => n.runDir);
-        const en = commandEnablement(id, { trusted: this.trusted, running: [...new Set([...this.runningDirs(), ...onDisk])], hasTarget: args.length > 0 && args[0] !== undefined });
-        if (!en.enabled) {
-          void vscode.window.showWarningMessage(en.reason ?? 'This command is not available now.', ...(this.trusted ? [] : ['Manage Workspace Trust'])).then((c) => {
-            if (c) void vscode.commands.executeCommand('workbench.trust.manage');
-          });
-          return undefined;
-        }
-        try {
-          return await fn(this, ...args);
-        } catch (err) {
-          if (err instanceof Cancelled) return undefined;
-          const message = err instanceof Error ? err.message : String(err);
-          this.lastError = `${id}: ${message}`;
-          this.log.error(`${id} failed: ${err instanceof Error && !(err instanceof UserError) ? err.stack ?? message : message}`);
-          if (isProgrammaticCall(args)) throw err; // callers with arguments (tests, other extensions) get the error
-          if (err instanceof ShownError) return undefined;
-          this.showError(message, err instanceof UserError ? err.actions : []);
-          return undefined;
-        }
-      }));
+  registerCommands(table: Record<string, CommandSpec>): void {
+    this.table = table;
+    for (const name of Object.keys(table)) {
+      this.push(vscode.commands.registerCommand(`embeddingLab.${name}`, (...args: unknown[]) => this.execute(name, args, false)));
     }
+  }
+
+  /**
+   * An internal call of another command of the table (e.g. Embed with Model → Embed Folder): through the same gate as
+   * a menu click; a refusal or failure is thrown to the caller.
+   */
+  invoke(name: string, ...args: unknown[]): Promise<unknown> {
+    return this.execute(name, args, true);
+  }
+
+  /** The trust gate and error handling of every command, derived from its entry in the command table. */
+  private async execute(name: string, args: unknown[], internal: boolean): Promise<unknown> {
+    const id = `embeddingLab.${name}`;
+    const spec = this.table[name];
+    if (!spec) throw new Error(`unknown command ${id}`);
+    const onDisk = this.runs.snapshot().filter((n) => n.status === 'running').map((n) => n.runDir);
+    const en = commandEnablement(id, spec, { trusted: this.trusted, running: [...new Set([...this.runningDirs(), ...onDisk])], hasTarget: args.length > 0 && args[0] !== undefined });
+    if (!en.enabled) {
+      if (internal) throw new UserError(en.reason ?? 'This command is not available now.');
+      void vscode.window.showWarningMessage(en.reason ?? 'This command is not available now.', ...(this.trusted ? [] : ['Manage Workspace Trust'])).then((c) => {
+        if (c) void vscode.commands.executeCommand('workbench.trust.manage');
+      });
+      return undefined;
+    }
+    try {
+      return await spec.run(this, ...args);
+    } catch (err) {
+      if (internal) throw err;
+      if (err instanceof Cancelled) return undefined;
+      const message = err instanceof Error ? err.message : String(err);
+      this.lastError = `${id}: ${message}`;
+      this.log.error(`${id} failed: ${err instanceof Error && !(err instanceof UserError) ? err.stack ?? message : message}`);
+      if (isProgrammaticCall(args)) throw err; // callers with arguments (tests, other extensions) get the error
+      if (err instanceof ShownError) return undefined;
+      this.showError(message, err instanceof UserError ? err.actions : []);
+      return undefined;
+    }
+  }
+
+  /**
+   * The last line of defence: no engine or npm process starts in an untrusted workspace, whatever called. (The gate
+   * refuses such commands before they run; this catches a path that bypassed it.)
+   */
+  requireTrust(doing: string): void {
+    if (!this.trusted) throw new UserError(restrictedReason(doing));
+  }
+
+  /** An information message, remembered for `_testState` (what the user saw). */
+  notify(message: string, ...items: string[]): Thenable<string | undefined> {
+    this.shown.notifications = [...this.shown.notifications, message].slice(-20);
+    return vscode.window.showInformationMessage(message, ...items);
+  }
+
+  /** A quick pick, remembered for `_testState` (its title, labels and thumbnails). */
+  quickPick<T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions): Thenable<T | undefined> {
+    const icon = (i: vscode.QuickPickItem) => (i.iconPath instanceof vscode.Uri ? i.iconPath.fsPath : undefined);
+    this.shown.quickPicks = [...this.shown.quickPicks, { title: options.title, items: items.map((i) => ({ label: i.label, detail: i.detail, icon: icon(i) })) }].slice(-10);
+    return vscode.window.showQuickPick(items, options);
   }
 
   showError(message: string, actions: Array<{ title: string; run: () => unknown }> = []): void {
@@ -228,6 +282,7 @@ export class Ctx implements vscode.Disposable {
 
   /** Runs `node dist/cli.js <args>`; JSON lines go to onJson, the rest to the log. */
   runCli(args: string[], o: { cwd?: string; signal?: AbortSignal; onJson?: (obj: Record<string, unknown>) => void; timeoutMs?: number; scope?: string } = {}): Promise<RunProcessResult> {
+    this.requireTrust(`Running embedlab ${args[0] ?? ''}`.trim());
     const node = this.node(o.scope);
     this.log.info(`$ embedlab ${args.join(' ')}`);
     return runProcess({
@@ -238,6 +293,7 @@ export class Ctx implements vscode.Disposable {
 
   /** Starts a worker and its notification; resolves with it at once (await `w.started` for the run folder). */
   startWorker(opts: Omit<WorkerSpawnOptions, 'node' | 'workerJs'> & { title: string; scope?: string }): WorkerProcess {
+    this.requireTrust('Training');
     const node = this.node(opts.scope);
     this.log.info(`$ ${node.command} ${this.workerJs} ${opts.args.join(' ')}`);
     const w = this.supervisor.start({ ...opts, node: node.command, workerJs: this.workerJs, env: { ...this.engineEnv(opts.scope), ...opts.env } });
@@ -386,10 +442,14 @@ export class Ctx implements vscode.Disposable {
     return uri;
   }
 
+  /**
+   * Opens a report rendered (the markdown preview); the raw markdown is one click away (the preview's "Open Source"
+   * button, or `markdown.showSource`).
+   */
   async openMarkdown(uri: vscode.Uri): Promise<void> {
     const doc = await vscode.workspace.openTextDocument(uri);
     if (doc.languageId !== 'markdown') await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
-    await vscode.window.showTextDocument(doc, { preview: true, preserveFocus: false });
+    await vscode.commands.executeCommand('markdown.showPreview', uri);
   }
 
   /** For the e2e tests: the Runs view as shown, the running workers, and the activation time. */
@@ -400,6 +460,9 @@ export class Ctx implements vscode.Disposable {
       activationMs: this.activationMs,
       trusted: this.trusted,
       lastError: this.lastError,
+      notifications: this.shown.notifications,
+      quickPicks: this.shown.quickPicks,
+      runsViewMessage: this.runsView.message,
     };
   }
 

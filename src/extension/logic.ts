@@ -11,16 +11,18 @@ export const EXT = 'embeddingLab';
 // ---------------------------------------------------------------------------------------------------------------
 // Command enablement
 
-/** Commands that run code from the workspace (the engine on its data, npm) and so need a trusted workspace. */
-export const TRUST_REQUIRED: ReadonlySet<string> = new Set([
-  `${EXT}.trainExperiment`,
-  `${EXT}.resumeTraining`,
-  `${EXT}.embedFolder`,
-  `${EXT}.findSimilarImages`,
-  `${EXT}.installGpuBackend`,
-  `${EXT}.installNativeCpuBackend`,
-  `${EXT}.installWebGpuBackend`,
-]);
+/**
+ * What a command needs, declared once per entry of the command table (`COMMANDS` in commands.ts): `process` names
+ * the child process it may start (the training worker, the `embedlab` CLI, npm). A command that starts a process
+ * needs a trusted workspace: the trust gate derives from this declaration alone (see docs/extension.md).
+ */
+export interface CommandNeeds {
+  process?: 'worker' | 'cli' | 'npm';
+  /** What it does, for the Restricted Mode sentence ("Training", "Embedding a folder"). */
+  doing?: string;
+}
+
+export const needsTrust = (n: CommandNeeds | undefined): boolean => n?.process !== undefined;
 
 export interface EnablementState {
   trusted: boolean;
@@ -35,24 +37,14 @@ export interface Enablement {
   reason?: string;
 }
 
-const SHORT: Record<string, string> = {
-  [`${EXT}.trainExperiment`]: 'Training',
-  [`${EXT}.resumeTraining`]: 'Resuming a run',
-  [`${EXT}.embedFolder`]: 'Embedding a folder',
-  [`${EXT}.findSimilarImages`]: 'Finding similar images',
-  [`${EXT}.installGpuBackend`]: 'Installing the GPU backend',
-  [`${EXT}.installNativeCpuBackend`]: 'Installing the native CPU backend',
-  [`${EXT}.installWebGpuBackend`]: 'Installing the WebGPU backend',
-};
+/** The sentence shown when a command that starts a process is invoked in Restricted Mode. */
+export function restrictedReason(doing: string | undefined): string {
+  return `${doing ?? 'This command'} is disabled in Restricted Mode: it runs the Embedding Lab engine (Node.js child processes) on files of this workspace. Trust the workspace (Manage Workspace Trust) to enable it.`;
+}
 
 /** Whether a command may run now, and if not, the sentence that says why (shown instead of running it). */
-export function commandEnablement(command: string, s: EnablementState): Enablement {
-  if (TRUST_REQUIRED.has(command) && !s.trusted) {
-    return {
-      enabled: false,
-      reason: `${SHORT[command] ?? 'This command'} is disabled in Restricted Mode: it runs the Embedding Lab engine (Node.js child processes) on files of this workspace. Trust the workspace (Manage Workspace Trust) to enable it.`,
-    };
-  }
+export function commandEnablement(command: string, needs: CommandNeeds | undefined, s: EnablementState): Enablement {
+  if (needsTrust(needs) && !s.trusted) return { enabled: false, reason: restrictedReason(needs?.doing) };
   if (command === `${EXT}.stopTraining` && s.running.length === 0 && !s.hasTarget) {
     return { enabled: false, reason: 'No training run is running in this window.' };
   }
@@ -283,7 +275,7 @@ export function runSummaryMarkdown(runDir: string, info: RunInfo | undefined, st
       `| status | **${status ?? info.status}** |`,
       `| experiment | ${info.name} (${info.lossType}) |`,
       `| backend | ${info.backend ?? '–'} |`,
-      `| progress | epoch ${info.epoch}/${info.epochs}, step ${info.step} |`,
+      `| progress | ${(status ?? info.status) === 'running' ? `epoch ${Math.min(info.epoch + 1, info.epochs)}/${info.epochs} (${info.epoch} done)` : `${info.epoch}/${info.epochs} epochs done`}, step ${info.step} |`,
       `| best MAP@R | ${formatMetric(info.bestMapAtR)} |`,
       `| last MAP@R | ${formatMetric(info.lastMapAtR)} |`,
       `| started | ${info.startedAt} |`,
@@ -317,13 +309,16 @@ export function runSummaryMarkdown(runDir: string, info: RunInfo | undefined, st
   if (lastStep && lastStep.type === 'step') {
     lines.push(`Last step ${lastStep.step} (epoch ${lastStep.epoch + 1}): loss ${f4(lastStep.loss)}, positive distance ${f4(lastStep.posDist)}, negative distance ${f4(lastStep.negDist)}, ${Math.round(lastStep.imagesPerSec)} images/s.`, '');
   }
+  // Epochs as a person counts them, from 1: the epoch of the checkpoint's last step (event fields stay 0-based).
+  const spe = started && started.type === 'started' ? started.stepsPerEpoch : 0;
+  const epochOfStep = (step: number, fallback: number) => (spe > 0 ? Math.floor(Math.max(0, step - 1) / spe) + 1 : fallback + 1);
   const notes = events.filter((e) => e.type === 'warning' || e.type === 'error' || e.type === 'checkpoint' || e.type === 'done');
   if (notes.length) {
     lines.push('## Events', '');
     for (const e of notes.slice(-30)) {
       if (e.type === 'warning') lines.push(`- ${e.time} ⚠ ${e.code}: ${e.message}`);
       else if (e.type === 'error') lines.push(`- ${e.time} ✗ ${e.code}: ${e.message.split('\n')[0]}`);
-      else if (e.type === 'checkpoint') lines.push(`- ${e.time} checkpoint (${e.kind}) at epoch ${e.epoch}, step ${e.step}`);
+      else if (e.type === 'checkpoint') lines.push(`- ${e.time} checkpoint (${e.kind}) after step ${e.step}, epoch ${epochOfStep(e.step, e.epoch)}`);
       else if (e.type === 'done') lines.push(`- ${e.time} ${e.status} after ${e.seconds.toFixed(1)} s, best MAP@R ${formatMetric(e.bestMapAtR)}`);
     }
     lines.push('');
@@ -363,7 +358,56 @@ export function evalMarkdown(report: Record<string, unknown>): string {
   return lines.join('\n');
 }
 
-/** Options objects passed by code (tests, other extensions) rather than by a menu (which passes a Uri or tree item). */
+// ---------------------------------------------------------------------------------------------------------------
+// Command arguments
+
+/**
+ * The context object VS Code passes after the resource for editor-title menus (`{ groupId, editorIndex }`): a plain
+ * object, but not options of ours.
+ */
+export function isEditorContext(a: unknown): boolean {
+  return a !== null && typeof a === 'object' && typeof (a as { groupId?: unknown }).groupId === 'number';
+}
+
+/**
+ * An options object passed by code (tests, other extensions, our own internal calls): a plain object. Not a Uri,
+ * a tree item, the `selectedUris[]` array VS Code passes for an Explorer menu, nor an editor-title context.
+ */
+export function isOptionsObject(a: unknown): a is Record<string, unknown> {
+  if (a === null || typeof a !== 'object' || Array.isArray(a)) return false;
+  const proto = Object.getPrototypeOf(a) as unknown;
+  return (proto === Object.prototype || proto === null) && !isEditorContext(a);
+}
+
+/** Options objects or strings passed by code rather than by a menu (which passes a Uri or tree item, and an array). */
 export function isProgrammaticCall(args: readonly unknown[]): boolean {
-  return args.some((a) => typeof a === 'string' || (a !== null && typeof a === 'object' && Object.getPrototypeOf(a) === Object.prototype));
+  return args.some((a) => typeof a === 'string' || isOptionsObject(a));
+}
+
+/**
+ * The resources an Explorer menu command acts on. VS Code passes `(clicked, selected[])`: with several items
+ * selected and the click on one of them, every selected item (the clicked one first); a click outside the selection
+ * acts on the clicked item alone.
+ */
+export function menuSelection(clicked: string | undefined, selected: readonly string[] | undefined): string[] {
+  const sel = (selected ?? []).filter((p) => typeof p === 'string' && p);
+  if (clicked === undefined) return [...new Set(sel)];
+  if (!sel.includes(clicked)) return [clicked];
+  return [...new Set([clicked, ...sel])];
+}
+
+export interface KnnHit {
+  rank: number;
+  path: string;
+  label: string;
+  distance: number;
+}
+
+/**
+ * The neighbours of a query without the query itself (as `eval`'s leave-one-out does): drops the row whose path is
+ * the query's path in the table, keeps at most k, and ranks them again from 1.
+ */
+export function withoutQuery<T extends KnnHit>(hits: readonly T[], queryInTable: string | undefined, k: number): T[] {
+  const q = queryInTable?.split(path.sep).join('/');
+  return hits.filter((h) => q === undefined || h.path !== q).slice(0, k).map((h, i) => ({ ...h, rank: i + 1 }));
 }

@@ -10,7 +10,10 @@ import type { RunInfo } from '../../src/core/run-folder';
 import {
   environmentGuidance,
   environmentMarkdown,
+  environmentParts,
+  environmentVerdict,
   findCudaLibraries,
+  shippedFix,
   parseLdconfig,
   type BackendProbe,
   type CudaLibrary,
@@ -24,47 +27,45 @@ import {
   defaultTableOut,
   evalMarkdown,
   formatAge,
+  isOptionsObject,
   isProgrammaticCall,
   knnQueryFor,
+  menuSelection,
+  needsTrust,
   runDirOfModel,
   runItemView,
   runsDirFor,
   runSummaryMarkdown,
   statusBarText,
-  TRUST_REQUIRED,
+  withoutQuery,
   workerArgs,
 } from '../../src/extension/logic';
 
 describe('command enablement', () => {
-  const restricted = [
-    'embeddingLab.trainExperiment', 'embeddingLab.resumeTraining', 'embeddingLab.embedFolder',
-    'embeddingLab.findSimilarImages', 'embeddingLab.installGpuBackend', 'embeddingLab.installNativeCpuBackend',
-    'embeddingLab.installWebGpuBackend',
-  ];
+  const engine = { process: 'cli', doing: 'Embedding a folder' } as const;
 
-  it('untrusted: train, resume, embed, find similar and installs are disabled with an explanation', () => {
-    for (const id of restricted) {
-      const e = commandEnablement(id, { trusted: false, running: [] });
-      assert.equal(e.enabled, false, id);
+  it('untrusted: a command that declares a process is disabled with an explanation; others are not', () => {
+    for (const needs of [engine, { process: 'worker' } as const, { process: 'npm', doing: 'Installing' } as const]) {
+      const e = commandEnablement('embeddingLab.x', needs, { trusted: false, running: [] });
+      assert.equal(e.enabled, false);
       assert.match(e.reason ?? '', /Restricted Mode/);
       assert.match(e.reason ?? '', /Trust the workspace/);
+      assert.equal(needsTrust(needs), true);
     }
-    assert.deepEqual([...TRUST_REQUIRED].sort(), [...restricted].sort());
-  });
-
-  it('untrusted: viewing, evaluating, exporting and checking stay available', () => {
-    for (const id of ['embeddingLab.openDashboard', 'embeddingLab.refreshRuns', 'embeddingLab.checkEnvironment', 'embeddingLab.newExperiment', 'embeddingLab.evaluateTable', 'embeddingLab.deleteRun']) {
-      assert.equal(commandEnablement(id, { trusted: false, running: [] }).enabled, true, id);
+    assert.match(commandEnablement('embeddingLab.x', engine, { trusted: false, running: [] }).reason ?? '', /^Embedding a folder is disabled/);
+    for (const needs of [{}, undefined]) {
+      assert.equal(commandEnablement('embeddingLab.openDashboard', needs, { trusted: false, running: [] }).enabled, true);
+      assert.equal(needsTrust(needs), false);
     }
   });
 
   it('trusted: everything is enabled; Stop needs a running run', () => {
-    for (const id of restricted) assert.equal(commandEnablement(id, { trusted: true, running: [] }).enabled, true);
-    const stop = commandEnablement('embeddingLab.stopTraining', { trusted: true, running: [] });
+    assert.equal(commandEnablement('embeddingLab.embedFolder', engine, { trusted: true, running: [] }).enabled, true);
+    const stop = commandEnablement('embeddingLab.stopTraining', {}, { trusted: true, running: [] });
     assert.equal(stop.enabled, false);
     assert.match(stop.reason ?? '', /No training run/);
-    assert.equal(commandEnablement('embeddingLab.stopTraining', { trusted: true, running: ['/r/a'] }).enabled, true);
-    assert.equal(commandEnablement('embeddingLab.stopTraining', { trusted: true, running: [], hasTarget: true }).enabled, true, 'a run folder given: the command itself checks it');
+    assert.equal(commandEnablement('embeddingLab.stopTraining', {}, { trusted: true, running: ['/r/a'] }).enabled, true);
+    assert.equal(commandEnablement('embeddingLab.stopTraining', {}, { trusted: true, running: [], hasTarget: true }).enabled, true, 'a run folder given: the command itself checks it');
   });
 
   it('the concurrency limit refuses with a reason that names the setting', () => {
@@ -83,6 +84,42 @@ describe('command enablement', () => {
     assert.equal(isProgrammaticCall([]), false);
     class FakeUri { fsPath = '/x'; }
     assert.equal(isProgrammaticCall([new FakeUri(), [new FakeUri()]]), false);
+    // Editor-title menus pass (uri, { groupId, editorIndex }): a plain object, but not our options.
+    assert.equal(isProgrammaticCall([new FakeUri(), { groupId: 1, editorIndex: 0 }]), false);
+  });
+
+  it('the Explorer\'s (uri, selectedUris[]) is no options object (the defect: an array was taken for options)', () => {
+    class FakeUri { fsPath = '/x'; }
+    assert.equal(isOptionsObject([new FakeUri()]), false);
+    assert.equal(isOptionsObject(new FakeUri()), false);
+    assert.equal(isOptionsObject({ groupId: 2 }), false);
+    assert.equal(isOptionsObject({ model: '/m', notify: true }), true);
+    assert.equal(isOptionsObject(Object.create(null)), true);
+    assert.equal(isOptionsObject(null), false);
+  });
+
+  it('menu selection: every selected item with the clicked one first; a click outside the selection acts on it alone', () => {
+    assert.deepEqual(menuSelection('/w/b', ['/w/a', '/w/b', '/w/c']), ['/w/b', '/w/a', '/w/c']);
+    assert.deepEqual(menuSelection('/w/d', ['/w/a', '/w/b']), ['/w/d']);
+    assert.deepEqual(menuSelection('/w/a', ['/w/a']), ['/w/a']);
+    assert.deepEqual(menuSelection('/w/a', undefined), ['/w/a']);
+    assert.deepEqual(menuSelection(undefined, ['/w/a', '/w/a']), ['/w/a']);
+    assert.deepEqual(menuSelection(undefined, undefined), []);
+  });
+
+  it('kNN hits without the query: its own row dropped, k kept, ranks from 1', () => {
+    const hits = [
+      { rank: 1, path: 'cat/a.png', label: 'cat', distance: 0 },
+      { rank: 2, path: 'cat/b.png', label: 'cat', distance: 0.1 },
+      { rank: 3, path: 'dog/c.png', label: 'dog', distance: 0.5 },
+      { rank: 4, path: 'dog/d.png', label: 'dog', distance: 0.7 },
+    ];
+    assert.deepEqual(withoutQuery(hits, 'cat/a.png', 2), [
+      { rank: 1, path: 'cat/b.png', label: 'cat', distance: 0.1 },
+      { rank: 2, path: 'dog/c.png', label: 'dog', distance: 0.5 },
+    ]);
+    assert.deepEqual(withoutQuery(hits, undefined, 2).map((h) => h.path), ['cat/a.png', 'cat/b.png'], 'an image outside the table: nothing to drop');
+    assert.deepEqual(withoutQuery(hits, 'elsewhere.png', 10).map((h) => h.rank), [1, 2, 3, 4]);
   });
 });
 
@@ -213,6 +250,24 @@ describe('reports', () => {
     assert.match(md, /events\.jsonl/);
   });
 
+  it('epochs count from 1 wherever a person reads them (run summary, status bar, Runs view)', () => {
+    const started = { type: 'started', time: 't', runId: 'r', protocolVersion: 1, runDir: '/w/runs/exp-1', backend: 'wasm', backendDetail: 'SIMD', parameters: 1, lossType: 'triplet', epochs: 10, stepsPerEpoch: 4, batchSize: 8, train: { root: '/d', classes: 3, images: 90, skipped: 0, ignored: 0, classesWithPositives: 3 } } as const;
+    // run.json says epoch 2 (two done) while the third trains; the best checkpoint of the first epoch has epoch 0.
+    const md = runSummaryMarkdown('/w/runs/exp-1', info({ status: 'running', epoch: 2, step: 9, endedAt: null }), 'running', [
+      started,
+      { type: 'checkpoint', time: 't1', runId: 'r', epoch: 0, step: 4, path: '/p', kind: 'best' },
+      { type: 'checkpoint', time: 't2', runId: 'r', epoch: 1, step: 4, path: '/p', kind: 'last' },
+      { type: 'step', time: 't', runId: 'r', epoch: 2, step: 8, loss: 0.1, posDist: 0.2, negDist: 0.5, imagesPerSec: 10, learningRate: 0.001 },
+    ]);
+    assert.match(md, /\| progress \| epoch 3\/10 \(2 done\), step 9 \|/);
+    assert.match(md, /t1 checkpoint \(best\) after step 4, epoch 1$/m);
+    assert.match(md, /t2 checkpoint \(last\) after step 4, epoch 1$/m);
+    assert.match(md, /Last step 8 \(epoch 3\)/);
+    assert.match(runSummaryMarkdown('/w/runs/exp-1', info({ status: 'stopped', epoch: 3 }), 'stopped', []), /\| progress \| 3\/10 epochs done, step 640 \|/);
+    assert.match(statusBarText('r', { epoch: 0, loss: 1, imagesPerSec: 1 }, 10), /epoch 1\/10/);
+    assert.match(runItemView('/w/runs/r', info({ status: 'running', epoch: 0, endedAt: null }), 'running').description, /epoch 1\/10/);
+  });
+
   it('evaluation report', () => {
     const md = evalMarkdown({ table: '/t/x.parquet', rows: 10, dim: 8, labels: 2, distance: 'euclidean', retrieval: { precisionAt1: 1, recallAtK: { 1: 1 }, rPrecision: 1, mapAtR: 0.95, count: 10 }, clustering: null, verification: { rocAuc: 0.99, bestF1: { threshold: 0.5, f1: 0.9, precision: 0.9, recall: 0.9 }, atPrecision: null, positives: 20, negatives: 25 } });
     assert.match(md, /\| MAP@R \| 0\.9500 \|/);
@@ -234,17 +289,18 @@ describe('environment guidance', () => {
   ];
   const linux = { platform: 'linux', arch: 'x64' };
 
-  it('missing nvidia-smi, CUDA runtime and cuDNN: one exact instruction each', () => {
-    const g = environmentGuidance({ ...linux, backends: backends(false), nvidiaSmi: { found: false }, cuda: { checked: true, libraries: libs(false, false) } });
-    assert.ok(g.some((s) => /nvidia-smi was not found/.test(s) && /NVIDIA driver/.test(s)));
-    assert.ok(g.some((s) => /libcudart\.so\.11\.0/.test(s) && /CUDA 11\.2/.test(s) && /ldconfig/.test(s)));
-    assert.ok(g.some((s) => /libcudnn\.so\.8/.test(s) && /cuDNN 8\.1/.test(s)));
-    assert.ok(g.some((s) => /Install GPU Backend/.test(s) && /tfjs-node-gpu@4\.22\.0/.test(s)));
+  it('an NVIDIA driver but no CUDA runtime and cuDNN: one exact instruction each, then Install GPU Backend', () => {
+    const g = environmentGuidance({ ...linux, backends: backends(false), nvidiaSmi: { found: true }, cuda: { checked: true, libraries: libs(false, false) } });
+    const gpu = g.filter((s) => s.startsWith('tensorflow-gpu: '));
+    assert.equal(gpu.length, 1, 'tensorflow-gpu is listed once');
+    assert.match(gpu[0], /libcudart\.so\.11\.0.*CUDA 11\.2.*ldconfig/);
+    assert.match(gpu[0], /libcudnn\.so\.8.*cuDNN 8\.1/);
+    assert.match(gpu[0], /Install GPU Backend.*tfjs-node-gpu@4\.22\.0/);
   });
 
-  it('only cuDNN missing: no driver or CUDA advice', () => {
+  it('only cuDNN missing: no CUDA runtime advice', () => {
     const g = environmentGuidance({ ...linux, backends: backends(false), nvidiaSmi: { found: true }, cuda: { checked: true, libraries: libs(true, false) } });
-    assert.equal(g.filter((s) => /nvidia-smi|libcudart/.test(s)).length, 0);
+    assert.equal(g.filter((s) => /libcudart/.test(s)).length, 0);
     assert.equal(g.filter((s) => /libcudnn\.so\.8/.test(s)).length, 1);
   });
 
@@ -252,10 +308,20 @@ describe('environment guidance', () => {
     assert.deepEqual(environmentGuidance({ ...linux, backends: backends(true, true), nvidiaSmi: { found: true }, cuda: { checked: true, libraries: libs(true, true) } }), []);
   });
 
+  it('CPU-only machine (no nvidia-smi): no driver, CUDA or cuDNN advice; the GPU backend says why it cannot be had', () => {
+    const input = { ...linux, backends: backends(false), nvidiaSmi: { found: false }, cuda: { checked: false, libraries: [] } };
+    const g = environmentGuidance(input);
+    assert.equal(g.filter((s) => /nvidia-smi|libcud|CUDA 11|NVIDIA driver/.test(s)).length, 0, g.join('\n'));
+    const gpu = environmentParts(input).find((p) => p.name === 'tensorflow-gpu');
+    assert.equal(gpu?.howTo, undefined);
+    assert.match(gpu?.state ?? '', /no NVIDIA GPU driver found/);
+  });
+
   it('not Linux x64: says the GPU build needs it, no CUDA advice', () => {
-    const g = environmentGuidance({ platform: 'darwin', arch: 'arm64', backends: backends(false), nvidiaSmi: { found: false }, cuda: { checked: false, libraries: [] } });
-    assert.match(g[0], /needs Linux x86_64; this is darwin-arm64/);
-    assert.equal(g.filter((s) => /libcud|nvidia-smi was not/.test(s)).length, 0);
+    const input = { platform: 'darwin', arch: 'arm64', backends: backends(false), nvidiaSmi: { found: false }, cuda: { checked: false, libraries: [] } };
+    const g = environmentGuidance(input);
+    assert.equal(g.filter((s) => /libcud|nvidia-smi/.test(s)).length, 0);
+    assert.match(environmentParts(input).find((p) => p.name === 'tensorflow-gpu')?.state ?? '', /needs Linux x86_64 and an NVIDIA GPU; this is darwin-arm64/);
   });
 
   it('a CLI failure is reported first', () => {
@@ -271,15 +337,51 @@ describe('environment guidance', () => {
     assert.equal(findCudaLibraries(new Set(), [], () => false).every((l) => !l.found), true);
   });
 
-  it('the markdown report lists backends, GPU checks and guidance', () => {
-    const md = environmentMarkdown({
-      backends: backends(false), nvidiaSmi: { found: false, gpus: [], error: 'not found' }, cuda: { checked: true, libraries: libs(false, true), ldLibraryPath: [] },
-      node: { version: 'v20', platform: 'linux-x64', worker: '/usr/bin/node' }, guidance: ['do this'],
-    });
-    assert.match(md, /✗ \| tensorflow-gpu/);
-    assert.match(md, /✗ nvidia-smi \(not found\)/);
-    assert.match(md, /✓ libcudnn\.so\.8/);
-    assert.match(md, /- do this/);
+  // `embedlab env --json` of a CPU-only Linux machine (this one, trimmed): webgpu has no Vulkan driver.
+  const cpuOnly = {
+    backends: [
+      ...backends(false),
+      { name: 'webgpu', available: false, detail: '', reason: 'no Vulkan driver (ICD manifest) found', fix: "install your GPU's Vulkan driver (NVIDIA: the driver's libnvidia-gl package; AMD/Intel: mesa-vulkan-drivers); for tests without a GPU see scripts/mesa25.sh", adapters: [],
+        problems: [{ reason: 'no Vulkan driver (ICD manifest) found', fix: "install your GPU's Vulkan driver (NVIDIA: the driver's libnvidia-gl package; AMD/Intel: mesa-vulkan-drivers); for tests without a GPU see scripts/mesa25.sh" }] },
+    ] as BackendProbe[],
+    engines: [{ name: 'onnxruntime', available: true, detail: 'onnxruntime-node 1.30.0 (CPU; the embedding engine of embed / knn --engine auto|onnx) at /x/onnxruntime-node/dist/index.js' }],
+    nvidiaSmi: { found: false, gpus: [], error: 'not found' }, cuda: { checked: false, libraries: [], ldLibraryPath: [] },
+    node: { version: 'v20', platform: 'linux-x64', worker: '/usr/bin/node' },
+  };
+
+  it('the report leads with a verdict, lists each part once with its state and how to get it, onnxruntime included', () => {
+    const verdict = environmentVerdict(cpuOnly);
+    assert.equal(verdict, 'Ready to train on wasm; GPU: none.');
+    const md = environmentMarkdown({ ...cpuOnly, verdict, guidance: [] });
+    const lines = md.split('\n');
+    assert.equal(lines.find((l) => l.trim() && !l.startsWith('#')), '**Ready to train on wasm; GPU: none.**', 'the verdict is the first line after the title');
+    for (const name of ['wasm', 'tensorflow', 'tensorflow-gpu', 'webgpu', 'onnxruntime']) {
+      assert.equal(lines.filter((l) => l.includes(`| ${name} |`)).length, 1, `${name} is listed exactly once`);
+    }
+    assert.match(md, /\| ✓ \| onnxruntime \| the engine of Embed Folder/);
+    assert.match(md, /\| ✗ \| tensorflow \|.*\| not installed \| run "Embedding Lab: Install Native CPU Backend"/);
+    assert.match(md, /\| ✗ \| webgpu \|.*install your GPU's Vulkan driver/);
+    assert.doesNotMatch(md, /scripts\//, 'no script of the source checkout (not shipped)');
+    assert.doesNotMatch(md, /nvidia-smi|libcudart|libcudnn|LD_LIBRARY_PATH/, 'no GPU probing noise on a CPU-only machine');
+    assert.doesNotMatch(md, /## What to do/, 'the backends are not listed a second time');
+  });
+
+  it('with an NVIDIA driver the report shows its GPU and CUDA libraries; auto on tensorflow-gpu names the GPU', () => {
+    const withGpu = { ...cpuOnly, nvidiaSmi: { found: true, gpus: ['RTX 4090 (24564 MiB)'], driver: '550.1' }, cuda: { checked: true, libraries: libs(false, true), ldLibraryPath: [] } };
+    const md = environmentMarkdown({ ...withGpu, verdict: environmentVerdict(withGpu), guidance: [] });
+    assert.match(md, /### NVIDIA GPU/);
+    assert.match(md, /✓ nvidia-smi: RTX 4090 \(24564 MiB\) \(driver 550\.1\)/);
+    assert.match(md, /- ✗ libcudart\.so\.11\.0/);
+    assert.match(environmentVerdict(withGpu), /^Ready to train on wasm; GPU: RTX 4090 \(24564 MiB\), not used yet/);
+    const ready = { ...withGpu, backends: backends(true, true) };
+    assert.equal(environmentVerdict(ready), 'Ready to train on tensorflow-gpu; GPU: RTX 4090 (24564 MiB) (tensorflow-gpu).');
+    assert.match(environmentVerdict({ ...cpuOnly, backends: [], cliError: 'spawn failed' }), /^Not checked/);
+  });
+
+  it('fixes that point at files of the checkout are cut, the rest kept', () => {
+    assert.equal(shippedFix('install the driver; for tests without a GPU see scripts/mesa25.sh'), 'install the driver');
+    assert.equal(shippedFix('see scripts/mesa25.sh'), undefined);
+    assert.equal(shippedFix(undefined), undefined);
   });
 });
 
@@ -312,10 +414,10 @@ describe('Check Environment: the WebGPU section', () => {
     const missing = { name: 'webgpu', available: false, detail: '', adapters: [], problems: [{ reason: 'the webgpu package is not installed', fix: 'npm install webgpu' }] };
     const base = { platform: 'linux', arch: 'x64', nvidiaSmi: { found: false, gpus: [] }, cuda: { checked: false, libraries: [], ldLibraryPath: [] } } as const;
     const g1 = environmentGuidance({ ...base, backends: [webgpu] } as never);
-    assert.ok(g1.some((l: string) => /WebGPU: only a software adapter.*install a GPU Vulkan driver/.test(l)), g1.join('\n'));
+    assert.ok(g1.some((l: string) => /^webgpu: install a GPU Vulkan driver/.test(l)), g1.join('\n'));
     const g2 = environmentGuidance({ ...base, backends: [missing] } as never);
-    assert.ok(g2.some((l: string) => /WebGPU: the webgpu package is not installed\. Run "Embedding Lab: Install WebGPU Backend"/.test(l)), g2.join('\n'));
-    const md = environmentMarkdown({ node: { version: 'v20', platform: 'linux-x64', worker: 'node' }, backends: [webgpu], guidance: g1, ...base } as never);
+    assert.ok(g2.some((l: string) => /^webgpu: run "Embedding Lab: Install WebGPU Backend"/.test(l)), g2.join('\n'));
+    const md = environmentMarkdown({ node: { version: 'v20', platform: 'linux-x64', worker: 'node' }, backends: [webgpu], guidance: g1, verdict: '', ...base } as never);
     assert.match(md, /### WebGPU adapters \(Dawn\)/);
     assert.match(md, /\| llvmpipe: Mesa 25\.0\.7 \| mesa \/ software \| yes \(software; not used by auto\) \|/);
   });
