@@ -1,6 +1,13 @@
 // Builds the production bundles and packages a platform-specific VSIX (sharp is native, so one VSIX per target).
 //
 //   node scripts/package.mjs [--target linux-x64] [--out dist] [--no-build] [--no-smoke] [--quiet]
+//   node scripts/package.mjs --all | --target darwin-arm64,win32-x64 [--out dist] …   (npm run package:all)
+//
+// With several targets it builds once and packages each target in a child process of this script. A target other
+// than this machine's gets sharp's platform packages (@img/sharp-<p>, @img/sharp-libvips-<p>, the versions sharp's
+// package.json pins) from `npm pack` into .cache/platform-packages/ (the npm registry or npm's cache; reused), and
+// onnxruntime-node's binaries for that platform only. Every VSIX's native files are checked by their headers
+// (ELF / Mach-O / PE machine): all for the target, none for another platform (docs/packaging.md).
 //
 // Writes <out>/embedding-lab-<version>-<target>.vsix (default out: dist/), prints its size and largest entries,
 // then checks it from an unpacked copy: nothing of src/, test/, scripts/ … inside, every package that dist/*.js
@@ -12,7 +19,7 @@
 // node_modules/ at all, and the worker/CLI need tfjs, sharp and hyparquet from there at run time.
 // vsce refuses to package when package.json has a "files" list (kept for `npm pack` of the CLI) AND a
 // .vscodeignore exists ("VSCE does not support combining both strategies"), so vsce runs on a staging copy in
-// .tmp/vsix-stage/: hard links of what .vscodeignore admits (vsce applies it again there and decides), the
+// .tmp/vsix-stage-<target>-<pid>/: hard links of what .vscodeignore admits (vsce applies it again there and decides), the
 // production dependency tree (`npm ls --omit=dev`; @img/sharp-* reduced to the target's packages), and a
 // package.json without "files" (and without "vscode:prepublish": the build already ran).
 import { spawnSync } from 'node:child_process';
@@ -20,6 +27,7 @@ import * as fs from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as zlib from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -31,12 +39,39 @@ const option = (name) => {
   return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
 };
 if (flag('--help') || flag('-h')) {
-  console.log('usage: node scripts/package.mjs [--target <vsce target>] [--out <dir>] [--no-build] [--no-smoke] [--quiet]');
+  console.log('usage: node scripts/package.mjs [--target <vsce target>[,<target>…] | --all] [--out <dir>] [--no-build] [--no-smoke] [--quiet]');
   process.exit(0);
 }
 const quiet = flag('--quiet');
 const log = (...a) => { if (!quiet) console.log(...a); };
 const fail = (msg) => { console.error(`package: ${msg}`); process.exit(1); };
+
+/** Several targets: one production build, then one child process of this script per target; a table of sizes. */
+function packageMany(targets) {
+  const t0 = Date.now();
+  const self = fileURLToPath(import.meta.url);
+  const pass = argv.filter((a, i) => !['--all', '--target'].includes(a) && !a.startsWith('--target=') && argv[i - 1] !== '--target');
+  if (!flag('--no-build')) {
+    log('== build (production)');
+    const b = spawnSync(process.execPath, ['scripts/build.mjs', '--production'], { cwd: ROOT, stdio: 'inherit' });
+    if (b.status !== 0) fail('the production build failed');
+  }
+  const pkgJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const outDir = path.resolve(ROOT, option('--out') ?? 'dist');
+  const rows = [];
+  for (const t of targets) {
+    log(`\n======== ${t}`);
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [self, '--target', t, ...pass.filter((a) => a !== '--no-build'), '--no-build'], { cwd: ROOT, stdio: 'inherit' });
+    const vsix = path.join(outDir, `${pkgJson.name}-${pkgJson.version}-${t}.vsix`);
+    rows.push({ t, ok: r.status === 0, size: r.status === 0 && fs.existsSync(vsix) ? fs.statSync(vsix).size : 0, s: (Date.now() - started) / 1000, vsix });
+  }
+  console.log(`\n${targets.length} targets in ${((Date.now() - t0) / 1000).toFixed(0)} s:`);
+  for (const r of rows) console.log(`  ${r.t.padEnd(13)} ${r.ok ? (r.size / 1048576).toFixed(1).padStart(6) + ' MB' : ' FAILED  '}  ${r.s.toFixed(0).padStart(4)} s  ${r.ok ? path.relative(ROOT, r.vsix) : ''}`);
+  const failed = rows.filter((r) => !r.ok).map((r) => r.t);
+  if (failed.length) fail(`packaging failed for ${failed.join(', ')}`);
+  process.exit(0);
+}
 
 /** The vsce target of this machine (linux-x64, alpine-arm64, darwin-arm64, win32-x64, …). */
 function hostTarget() {
@@ -48,17 +83,23 @@ function hostTarget() {
   return `${process.platform}-${arch}`;
 }
 const TARGETS = ['win32-x64', 'win32-arm64', 'linux-x64', 'linux-arm64', 'linux-armhf', 'darwin-x64', 'darwin-arm64', 'alpine-x64', 'alpine-arm64'];
-const target = option('--target') ?? hostTarget();
-if (!TARGETS.includes(target)) fail(`unknown --target ${target} (one of ${TARGETS.join(', ')})`);
+const requested = flag('--all') ? TARGETS : (option('--target') ?? hostTarget()).split(',').map((t) => t.trim()).filter(Boolean);
+for (const t of requested) if (!TARGETS.includes(t)) fail(`unknown --target ${t} (one of ${TARGETS.join(', ')})`);
+if (requested.length > 1) packageMany(requested); // exits
+const target = requested[0];
 /** sharp's platform package suffix for a vsce target (@img/sharp-<p>, @img/sharp-libvips-<p>). */
 const sharpPlatform = target.replace(/^alpine-/, 'linuxmusl-').replace(/-armhf$/, '-arm');
 /**
  * onnxruntime-node (optional dependency: the embedding engine) ships every platform's binaries in one package
- * (288 MB); the VSIX gets the target's folder only (linux-x64: +17.5 MB compressed). Targets left out: win32 (its
- * onnxruntime.dll needs DirectML.dll beside it: +47 MB, and untested here), alpine (the binaries are glibc builds),
- * darwin-x64 and linux-armhf (no binaries). There `embedlab embed --engine auto` runs on TensorFlow.js.
+ * (288 MB); the VSIX gets the target's folder only, and of it only the binding and the runtime library it links
+ * (ORT_FILES; linux-x64: +17.5 MB compressed). win32: onnxruntime.dll loads DirectML.dll, d3d12.dll and dxgi.dll
+ * lazily (its PE delay-import table), only for the DirectML execution provider, and imports dxil.dll /
+ * dxcompiler.dll not at all: we run the CPU EP, so those 38 MB stay out. Targets without ORT: alpine (the binaries
+ * are glibc builds), darwin-x64 and linux-armhf (none in 1.30). There, and wherever the native library
+ * does not load, `embedlab embed --engine auto` runs on TensorFlow.js.
  */
-const ORT_PLATFORMS = { 'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'darwin-arm64': 'darwin/arm64' };
+const ORT_PLATFORMS = { 'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'darwin-arm64': 'darwin/arm64', 'win32-x64': 'win32/x64', 'win32-arm64': 'win32/arm64' };
+const ORT_FILES = ['onnxruntime_binding.node', 'libonnxruntime.so.1', 'libonnxruntime.1.dylib', 'onnxruntime.dll'];
 const ortPlatform = ORT_PLATFORMS[target];
 const ORT_PACKAGES = ['onnxruntime-node', 'onnxruntime-common'];
 
@@ -86,9 +127,11 @@ if (!pkg.main) console.warn('package: warning: package.json has no "main" yet: t
 else if (!fs.existsSync(path.join(ROOT, pkg.main)) && !fs.existsSync(path.join(ROOT, pkg.main + '.js'))) fail(`"main" ${pkg.main} does not exist after the build`);
 
 // ---- 2. staging copy -------------------------------------------------------------------------------------------
-const STAGE = path.join(ROOT, '.tmp', 'vsix-stage');
+// One folder per run (the e2e suite and a test may package at the same time), removed however the run ends.
+const STAGE = path.join(ROOT, '.tmp', `vsix-stage-${target}-${process.pid}`);
 fs.rmSync(STAGE, { recursive: true, force: true });
 fs.mkdirSync(STAGE, { recursive: true });
+if (!flag('--keep-stage')) process.on('exit', () => fs.rmSync(STAGE, { recursive: true, force: true }));
 const vsce = path.join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
 if (!fs.existsSync(vsce)) fail('node_modules/@vscode/vsce is missing (a devDependency): run `npm ci`');
 // .vscodeignore, read exactly as vsce reads it (out/package.js collectFiles), with vsce's own minimatch. vsce
@@ -142,18 +185,54 @@ for (const dir of depDirs) {
   const pkgJson = `${rel}/package.json`;
   if (rel === 'node_modules/onnxruntime-node') {
     // Only the target's binaries (the whitelist admits every platform's: it cannot know the target).
-    linkTree(dir, (r) => r === pkgJson, true, (r) => { const b = ortBin.exec(r); return !b || b[1] === ortPlatform; });
+    linkTree(dir, (r) => r === pkgJson, true, (r) => { const b = ortBin.exec(r); return !b || (b[1] === ortPlatform && ORT_FILES.includes(path.posix.basename(r))); });
     continue;
   }
   linkTree(dir, (r) => r === pkgJson, true);
 }
-// sharp needs @img/sharp-<platform> (and libvips beside it, except on win32/wasm where it is inside).
+// sharp needs @img/sharp-<platform> (and libvips beside it, except on win32/wasm where it is inside). npm installed
+// this machine's; another platform's come from `npm pack` (sharp pins their exact versions), cached in .cache/.
 const needSharp = wantSharp.filter((p) => !(p.includes('libvips') && target.startsWith('win32')));
-const missing = needSharp.filter((p) => !fs.existsSync(path.join(STAGE, 'node_modules', p, 'package.json')));
-if (missing.length) {
-  const [os, cpu] = sharpPlatform.split('-');
-  fail(`target ${target} needs ${missing.join(' + ')}, which npm did not install on this ${hostTarget()} machine.\n` +
-    `  Install them first, e.g.: npm install --no-save --os=${os === 'linuxmusl' ? 'linux' : os} --cpu=${cpu}${os === 'linuxmusl' ? ' --libc=musl' : ''} sharp`);
+const sharpPins = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')).optionalDependencies ?? {};
+for (const name of needSharp.filter((p) => !fs.existsSync(path.join(STAGE, 'node_modules', p, 'package.json')))) {
+  const version = sharpPins[name];
+  if (!version) fail(`sharp ${JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')).version} has no optional dependency ${name}: it does not support ${target}`);
+  const dir = fetchPackage(name, version);
+  const dstRel = `node_modules/${name}`;
+  const walk = (src, rel) => {
+    for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
+      const s = path.join(src, entry.name), r = `${rel}/${entry.name}`;
+      if (entry.isDirectory()) walk(s, r);
+      else if (entry.isFile() && (admitted(r) || r === `${dstRel}/package.json`)) {
+        fs.mkdirSync(path.dirname(path.join(STAGE, r)), { recursive: true });
+        try { fs.linkSync(s, path.join(STAGE, r)); } catch { fs.copyFileSync(s, path.join(STAGE, r)); }
+      }
+    }
+  };
+  walk(dir, dstRel);
+  log(`  ${name}@${version}: from ${path.relative(ROOT, dir)}`);
+}
+
+/** `npm pack name@version` unpacked into .cache/platform-packages/ (once); returns the package folder. */
+function fetchPackage(name, version) {
+  const home = path.join(ROOT, '.cache', 'platform-packages');
+  const dir = path.join(home, `${name.replace('/', '+')}@${version}`);
+  if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  fs.mkdirSync(path.dirname(home), { recursive: true });
+  const tmp = fs.mkdtempSync(home + '-');
+  try {
+    const r = run('npm', ['pack', `${name}@${version}`, '--json', '--prefer-offline', '--loglevel=error', '--pack-destination', tmp], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tgz = path.join(tmp, JSON.parse(r.stdout)[0].filename);
+    run('tar', ['-xzf', tgz, '-C', tmp], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const got = JSON.parse(fs.readFileSync(path.join(tmp, 'package', 'package.json'), 'utf8'));
+    if (got.name !== name || got.version !== version) fail(`npm pack ${name}@${version} gave ${got.name}@${got.version}`);
+    fs.mkdirSync(home, { recursive: true });
+    fs.rmSync(dir, { recursive: true, force: true }); // a broken earlier copy (no package.json)
+    try { fs.renameSync(path.join(tmp, 'package'), dir); } catch (err) { if (!fs.existsSync(path.join(dir, 'package.json'))) throw err; } // a parallel run won
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
 }
 
 // ---- 3. vsce package -------------------------------------------------------------------------------------------
@@ -218,6 +297,7 @@ for (const [k, g] of [...groups].sort((a, b) => b[1].size - a[1].size)) log(`  $
 // Every runtime dependency is either shipped or known to be bundled by esbuild (a new dependency needs a decision).
 const BUNDLED = {
   ajv: 'bundled into dist/*.js (not external in scripts/build.mjs)',
+  'hyparquet-compressors': 'bundled into dist/*.js (not external in scripts/build.mjs)',
   'plotly.js-strict-dist-min': 'bundled into dist/webview.js',
 };
 const unshipped = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })
@@ -236,6 +316,43 @@ for (const need of ['extension/package.json', 'extension/dist/cli.js', 'extensio
   ...(pkg.main ? [`extension/${path.posix.normalize(pkg.main).replace(/^\.\//, '')}`] : [])]) {
   if (!files.some((e) => e.name === need || e.name === need + '.js')) fail(`the VSIX lacks ${need}`);
 }
+
+// Native files, by their headers: each is built for the target, and the target's sharp, libvips and (where shipped)
+// ONNX Runtime binaries are all there. A VSIX that would load another platform's binary fails here, not on a laptop.
+/** The platform an ELF / Mach-O / PE file is built for ("linux-x64", "darwin-arm64", "win32-x64", …), with libc. */
+function binaryPlatform(buf) {
+  const archOf = { 62: 'x64', 183: 'arm64', 40: 'armhf', 0x01000007: 'x64', 0x0100000c: 'arm64', 0x8664: 'x64', 0xaa64: 'arm64', 0x14c: 'ia32' };
+  if (buf.length > 20 && buf.readUInt32BE(0) === 0x7f454c46) {
+    const arch = archOf[buf[5] === 2 ? buf.readUInt16BE(18) : buf.readUInt16LE(18)] ?? 'unknown';
+    const libc = buf.includes('libc.musl-') ? 'musl' : buf.includes('libc.so.6') ? 'glibc' : undefined;
+    return { os: 'linux', arch, libc };
+  }
+  if (buf.length > 8 && buf.readUInt32LE(0) === 0xfeedfacf) return { os: 'darwin', arch: archOf[buf.readUInt32LE(4)] ?? 'unknown' };
+  if (buf.length > 8 && buf.readUInt32BE(0) === 0xcafebabe) return { os: 'darwin', arch: 'universal' };
+  if (buf.length > 0x40 && buf.toString('latin1', 0, 2) === 'MZ') {
+    const pe = buf.readUInt32LE(0x3c);
+    if (buf.toString('latin1', pe, pe + 4) === 'PE\0\0') return { os: 'win32', arch: archOf[buf.readUInt16LE(pe + 4)] ?? 'unknown' };
+  }
+  return { os: 'unknown', arch: 'unknown' };
+}
+const [targetOs, targetArch] = target.replace(/^alpine-/, 'linux-').split('-');
+const natives = files.filter((e) => /\.(node|dll|dylib|exe)$|\.so(\.\d+)*$/.test(e.name));
+const foreign = [];
+for (const e of natives) {
+  const b = binaryPlatform(e.data());
+  const libcOk = targetOs !== 'linux' || (target.startsWith('alpine-') ? b.libc !== 'glibc' : b.libc !== 'musl');
+  if (b.os !== targetOs || b.arch !== targetArch || !libcOk) foreign.push(`${e.name} (${b.os}-${b.arch}${b.libc ? ', ' + b.libc : ''})`);
+}
+if (foreign.length) fail(`the ${target} VSIX holds native files for another platform:\n  ${foreign.join('\n  ')}`);
+const nativePackages = new Set(natives.map((e) => e.name.split('/').slice(0, e.name.split('/')[2].startsWith('@') ? 4 : 3).join('/')));
+const expectedPackages = new Set([...needSharp.map((p) => `extension/node_modules/${p}`), ...(ortPlatform ? ['extension/node_modules/onnxruntime-node'] : [])]);
+const unexpected = [...nativePackages].filter((p) => !expectedPackages.has(p));
+const absent = [...expectedPackages].filter((p) => !nativePackages.has(p));
+if (unexpected.length || absent.length) fail(`the ${target} VSIX's native files: ${unexpected.length ? 'unexpected in ' + unexpected.join(', ') : ''}${absent.length ? ' none in ' + absent.join(', ') : ''}`);
+if (!natives.some((e) => e.name.startsWith(`extension/node_modules/@img/sharp-${sharpPlatform}/lib/`) && e.name.endsWith('.node'))) fail(`the ${target} VSIX lacks sharp's binding`);
+if (!natives.some((e) => /\/libvips-cpp[-.]/.test(e.name))) fail(`the ${target} VSIX lacks libvips`);
+if (ortPlatform && natives.filter((e) => e.name.includes('/onnxruntime-node/')).length !== 2) fail(`the ${target} VSIX does not hold exactly onnxruntime-node's binding and runtime library`);
+console.log(`native files (${target}): ${natives.map((e) => e.name.replace(/^extension\/node_modules\//, '')).join(', ')}`);
 
 // ---- 5. smoke test from the unpacked VSIX ------------------------------------------------------------------------
 if (!flag('--no-smoke') && target !== hostTarget()) console.log(`\n(no smoke test: the ${target} binaries do not run on this ${hostTarget()} machine)`);
