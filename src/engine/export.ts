@@ -12,6 +12,7 @@ import { runPaths } from '../core/run-folder';
 import type { LossType } from '../protocol/events';
 import { loadLayersModelFromDir, loadWeightsInto, readableDir, writeDirAtomic, writeLayersArtifacts } from './model-io';
 import { buildBranch, buildFullModel, foldBatchNorm } from './models';
+import { loadPretrainedInto } from './pretrained/source';
 import { branchToOnnx, BRANCH_INPUT, BRANCH_OUTPUT, OnnxExportError, type LayersArtifacts } from './onnx';
 import { toStockArtifacts } from './tfjs-stock';
 import { ONNX_FILE } from './onnx-runtime';
@@ -31,7 +32,8 @@ export interface Preprocessing {
   l2Normalized: boolean;
   distance: DistanceName;
   labelLevel: number;
-  lossType: LossType;
+  /** The loss it was trained with; absent for a pretrained network used as it is (onnx-backbone.ts). */
+  lossType?: LossType;
   /**
    * The input and output names of the model this file describes: in preprocessing.json the TensorFlow.js model's
    * layer names when the folder has one (else the ONNX graph's), in model.onnx's metadata the ONNX graph's, in a
@@ -165,6 +167,7 @@ export async function exportRun(runDir: string, type: 'branch' | 'full', outDir?
   const branch = buildBranch({ ...config.model, inputShape: [h, w, config.data.channels], seed: config.training.seed });
   try {
     if (!opts.untrained) await loadWeightsInto(branch, ckpt);
+    else if (config.model.pretrained !== undefined) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone); // the baseline: the pretrained network
     const [dir] = await exportModels(runDir, config, branch, [type], outDir ? { [type]: outDir } : undefined, opts.untrained ? 'untrained' : path.relative(runDir, ckpt), opts.formats);
     return { dir, checkpoint: ckpt };
   } finally {

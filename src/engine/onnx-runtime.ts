@@ -13,17 +13,24 @@ export const ORT_PACKAGE = 'onnxruntime-node';
 export const ONNX_FILE = 'model.onnx';
 
 // The part of onnxruntime-node's API we use (structural, so that type-checking does not need the package).
-interface OrtTensor {
+export interface OrtTensor {
   readonly data: unknown;
   readonly dims: readonly number[];
 }
-interface OrtSession {
+/** ORT's description of a graph input or output (onnxruntime-common's InferenceSession.ValueMetadata). */
+export type OrtValueMetadata =
+  | { readonly name: string; readonly isTensor: false }
+  | { readonly name: string; readonly isTensor: true; readonly type: string; readonly shape: ReadonlyArray<number | string> };
+export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Present in onnxruntime-node ≥ 1.21. */
+  readonly inputMetadata?: readonly OrtValueMetadata[];
+  readonly outputMetadata?: readonly OrtValueMetadata[];
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
-interface OrtModule {
+export interface OrtModule {
   InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
 }
