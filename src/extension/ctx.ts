@@ -9,6 +9,7 @@ import type { RunStatus, WorkerEvent } from '../protocol/events';
 import { runProcess, type RunProcessResult } from './cli-runner';
 import { DashboardPanels } from './dashboard-panel';
 import { readSettings, type Settings } from './config';
+import { watchConfigDiagnostics } from './config-diagnostics';
 import { ExperimentsProvider } from './experiments-view';
 import type { CommandSpec } from './commands';
 import { chooseNode, commandEnablement, isProgrammaticCall, restrictedReason, runSummaryMarkdown, runsDirFor, statusBarText, type NodeChoice } from './logic';
@@ -108,6 +109,7 @@ export class Ctx implements vscode.Disposable {
     this.push(vscode.workspace.registerTextDocumentContentProvider(SCHEME, this.docs));
     this.push(vscode.window.registerTreeDataProvider('embeddingLab.experiments', this.experiments));
     this.runsView = this.push(vscode.window.createTreeView('embeddingLab.runs', { treeDataProvider: this.runs }));
+    this.push(watchConfigDiagnostics());
     this.explainRestrictedMode();
     this.push(this.runs.onDidRefresh((nodes) => {
       void vscode.commands.executeCommand('setContext', 'embeddingLab.hasRunningRuns', nodes.some((n) => n.status === 'running'));

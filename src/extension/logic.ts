@@ -3,6 +3,7 @@
 // default output paths, and the markdown of the run summary and evaluation reports. Unit-tested without vscode.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { validateConfig } from '../core/config';
 import type { RunInfo } from '../core/run-folder';
 import type { EpochEvent, RunStatus, WorkerEvent } from '../protocol/events';
 
@@ -410,4 +411,112 @@ export interface KnnHit {
 export function withoutQuery<T extends KnnHit>(hits: readonly T[], queryInTable: string | undefined, k: number): T[] {
   const q = queryInTable?.split(path.sep).join('/');
   return hits.filter((h) => q === undefined || h.path !== q).slice(0, k).map((h, i) => ({ ...h, rank: i + 1 }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Config diagnostics
+
+/** The text range of a field path (`loss.type`, `data.imageSize[0]`) in a JSON document: the value of the deepest
+ * segment found (an unknown path underlines its nearest existing parent; `(root)` the whole object's brace). */
+export function jsonPathRange(text: string, fieldPath: string): { start: number; end: number } {
+  const segs: Array<string | number> = [];
+  for (const m of fieldPath.matchAll(/\[(\d+)\]|([^.[\]]+)/g)) segs.push(m[1] !== undefined ? Number(m[1]) : m[2]);
+  let i = 0;
+  const ws = () => { while (i < text.length && /\s/.test(text[i])) i++; };
+  const skipString = () => {
+    i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+  };
+  const skipValue = () => {
+    ws();
+    const c = text[i];
+    if (c === '"') return skipString();
+    if (c !== '{' && c !== '[') {
+      while (i < text.length && !/[,}\]\s]/.test(text[i])) i++;
+      return;
+    }
+    let depth = 0;
+    while (i < text.length) {
+      const ch = text[i];
+      if (ch === '"') { skipString(); continue; }
+      if (ch === '{' || ch === '[') depth++;
+      else if (ch === '}' || ch === ']') {
+        depth--;
+        if (depth === 0) { i++; return; }
+      }
+      i++;
+    }
+  };
+  const valueRange = () => {
+    ws();
+    const start = i;
+    const save = i;
+    skipValue();
+    const end = text[start] === '{' || text[start] === '[' ? start + 1 : Math.max(i, start + 1);
+    i = save;
+    return { start, end };
+  };
+  ws();
+  let range = { start: i, end: Math.min(text.length, i + 1) };
+  if (fieldPath === '(root)' || fieldPath === '') return range;
+  for (const seg of segs) {
+    ws();
+    let found = false;
+    if (typeof seg === 'string' && text[i] === '{') {
+      i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') break;
+        const ks = i;
+        skipString();
+        let key: unknown;
+        try { key = JSON.parse(text.slice(ks, i)); } catch { break; }
+        ws();
+        if (text[i] !== ':') break;
+        i++;
+        if (key === seg) { found = true; break; }
+        skipValue();
+        ws();
+        if (text[i] === ',') i++;
+        else break;
+      }
+    } else if (typeof seg === 'number' && text[i] === '[') {
+      i++;
+      for (let n = 0; ; n++) {
+        ws();
+        if (text[i] === ']' || i >= text.length) break;
+        if (n === seg) { found = true; break; }
+        skipValue();
+        ws();
+        if (text[i] === ',') i++;
+        else break;
+      }
+    }
+    if (!found) return range;
+    range = valueRange();
+  }
+  return range;
+}
+
+export interface ConfigProblem {
+  start: number;
+  end: number;
+  message: string;
+}
+
+/**
+ * What training would refuse in a config's text, each problem at its field: the same validation as `embedlab
+ * train` (core/config), shown by the extension as errors (VS Code's JSON service reports schema problems only as
+ * warnings). A JSON syntax error gives none here: the JSON service reports it, as an error.
+ */
+export function configProblems(text: string, configDir: string, defaultName: string): ConfigProblem[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const { issues } = validateConfig(raw, configDir, { defaultName });
+  return issues.map((iss) => ({ ...jsonPathRange(text, iss.path), message: iss.path && iss.path !== '(root)' ? `${iss.path}: ${iss.message}` : iss.message }));
 }

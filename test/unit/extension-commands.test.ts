@@ -152,6 +152,26 @@ describe('command table: trust and processes', () => {
     assert.deepEqual(wrong, []);
   });
 
+  it('package.json: a command that starts a process is shown disabled in Restricted Mode (enablement), never hidden', () => {
+    const manifest = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { contributes: { commands: Array<{ command: string; enablement?: string }>; menus: Record<string, Array<{ command: string; when?: string }>>; walkthroughs: Array<{ steps: Array<{ description: string; media: { markdown?: string } }> }> } };
+    const byId = new Map(manifest.contributes.commands.map((c) => [c.command, c]));
+    for (const [name, spec] of Object.entries(table)) {
+      const c = byId.get(`embeddingLab.${name}`);
+      assert.ok(c, `${name} is not contributed`);
+      assert.equal(c.enablement, spec.process ? 'isWorkspaceTrusted' : undefined, `enablement of ${name}`);
+    }
+    for (const [where, items] of Object.entries(manifest.contributes.menus)) {
+      for (const it of items) assert.doesNotMatch(it.when ?? '', /isWorkspaceTrusted/, `${where} hides ${it.command} in Restricted Mode instead of showing it disabled`);
+    }
+    // The walkthrough: its media exist (packaged under media/) and its buttons run commands of the table.
+    const steps = manifest.contributes.walkthroughs.flatMap((w) => w.steps);
+    assert.ok(steps.length >= 4);
+    for (const st of steps) {
+      if (st.media.markdown) assert.ok(fs.existsSync(st.media.markdown), st.media.markdown);
+      for (const m of st.description.matchAll(/\(command:embeddingLab\.(\w+)\)/g)) assert.ok(m[1] in table, m[1]);
+    }
+  });
+
   it('Embed with Model calls Embed Folder through the gate: untrusted it is refused, not run', async () => {
     stubState.trusted = false;
     stubState.warnings.length = 0;

@@ -24,11 +24,13 @@ import {
   chooseNode,
   chooseTableForImage,
   commandEnablement,
+  configProblems,
   defaultTableOut,
   evalMarkdown,
   formatAge,
   isOptionsObject,
   isProgrammaticCall,
+  jsonPathRange,
   knnQueryFor,
   menuSelection,
   needsTrust,
@@ -382,6 +384,37 @@ describe('environment guidance', () => {
     assert.equal(shippedFix('install the driver; for tests without a GPU see scripts/mesa25.sh'), 'install the driver');
     assert.equal(shippedFix('see scripts/mesa25.sh'), undefined);
     assert.equal(shippedFix(undefined), undefined);
+  });
+});
+
+describe('config diagnostics', () => {
+  it('a field path maps to its value in the text; unknown paths to the nearest parent', () => {
+    const text = '{\n  "name": "x",\n  "loss": { "type": "tripplet", "margin": 0.2 },\n  "data": { "imageSize": [64, "a"] }\n}\n';
+    const at = (p: string) => { const r = jsonPathRange(text, p); return text.slice(r.start, r.end); };
+    assert.equal(at('loss.type'), '"tripplet"');
+    assert.equal(at('loss.margin'), '0.2');
+    assert.equal(at('data.imageSize[1]'), '"a"');
+    assert.equal(at('data.imageSize'), '[', 'an object or array: its opening bracket');
+    assert.equal(at('loss.nothing'), '{', 'a missing key: its parent');
+    assert.equal(at('(root)'), '{');
+  });
+
+  it('what training refuses is reported at the field, each problem once, with the field in the message', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'embedlab-diag-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'data', 'a'), { recursive: true });
+      const text = JSON.stringify({ name: 'x', data: { train: './data', imageSize: [64, 64] }, model: { backbone: 'convnet' }, loss: { type: 'tripplet' }, training: { epochs: 'ten' } }, null, 2);
+      const problems = configProblems(text, dir, 'x');
+      const loss = problems.find((p) => p.message.startsWith('loss.type: '));
+      assert.ok(loss, JSON.stringify(problems));
+      assert.equal(text.slice(loss.start, loss.end), '"tripplet"');
+      const epochs = problems.find((p) => p.message.startsWith('training.epochs: '));
+      assert.ok(epochs, JSON.stringify(problems));
+      assert.equal(text.slice(epochs.start, epochs.end), '"ten"');
+      assert.deepEqual(configProblems('{ not json', dir, 'x'), [], 'syntax errors are the JSON service\'s');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
