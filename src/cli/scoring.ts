@@ -98,13 +98,14 @@ function engineOptions(v: { engine?: string; threads?: string; backend?: string 
 }
 
 async function cmdEmbed(args: string[]): Promise<number> {
-  const usage = 'embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]\n' + ENGINE_HELP;
+  const usage = 'embedlab embed --model <runDir|modelDir|model.onnx> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]\n'
+    + '  with a pretrained model.onnx (frozen features): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name>]\n' + ENGINE_HELP;
   const r = parse(args, {
     model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' },
-    engine: { type: 'string' }, threads: { type: 'string' },
+    engine: { type: 'string' }, threads: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, 'pretrained-output': { type: 'string' },
   }, { min: 1, max: 1, usage });
   if (!r) return 0;
-  const v = r.values as { model?: string; out?: string; batch?: string; json?: boolean; backend?: string; engine?: string; threads?: string };
+  const v = r.values as { model?: string; out?: string; batch?: string; json?: boolean; backend?: string; engine?: string; threads?: string; size?: string; normalize?: string; 'pretrained-output'?: string };
   if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
   if (!v.out) throw new UsageError(`missing --out <table.parquet|table.csv>\nusage: ${usage}`);
   const out = path.resolve(v.out);
@@ -115,7 +116,12 @@ async function cmdEmbed(args: string[]): Promise<number> {
   const eo = engineOptions(v);
   decodeThreads();
   const e = await engine();
-  const opened = await e.openEmbedder(path.resolve(v.model), eo);
+  // A pretrained .onnx image model: frozen features, preprocessing from the flags (src/engine/onnx-backbone.ts).
+  const onnxModel = /\.onnx$/i.test(v.model);
+  if (!onnxModel && (v.size ?? v.normalize ?? v['pretrained-output']) !== undefined) throw new UsageError('--size, --normalize and --pretrained-output apply to a pretrained model (--model <file.onnx>); a run or export folder records its preprocessing');
+  const opened = onnxModel
+    ? await (await import('../engine/onnx-backbone')).openOnnxBackbone(path.resolve(v.model), { size: v.size, normalize: v.normalize, output: v['pretrained-output'], threads: eo.threads, engine: eo.engine })
+    : await e.openEmbedder(path.resolve(v.model), eo);
   const { embedder } = opened;
   if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
   else if (opened.fallbackReason) process.stderr.write(printableText(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`));
