@@ -76,6 +76,8 @@ export interface TrainingConfig {
   batchSize: number; // tuples per step (pairs, triplets or quartets); for mining: images per step = P×K
   classesPerBatch: number; // P, online mining only
   imagesPerClass: number; // K, online mining only
+  /** Neither classesPerBatch nor batchSize was given: the trainer lowers P to the classes the data has (fitClassesPerBatch). */
+  classesPerBatchAuto?: boolean;
   optimizer: OptimizerConfig;
   seed: number;
   backend: BackendChoice;

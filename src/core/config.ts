@@ -16,6 +16,7 @@ import type {
   DistanceName,
   ExperimentConfig,
   MiningName,
+  TrainingConfig,
 } from './config-types';
 import schema from '../../schemas/embedding.schema.json';
 
@@ -120,6 +121,8 @@ export function describeValue(v: unknown): string {
     return s.length <= 40 ? s : `an array of ${v.length}`;
   }
   if (v !== null && typeof v === 'object') return 'an object';
+  // JSON.parse reads 1e999 as Infinity, which JSON.stringify would print as null.
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   const s = JSON.stringify(v);
   return s.length <= 40 ? s : `${s.slice(0, 37)}…"`;
 }
@@ -406,6 +409,7 @@ export function validateConfig(
       batchSize,
       classesPerBatch: P,
       imagesPerClass: K,
+      ...(lossType === 'triplet' && mining !== 'none' && tr.classesPerBatch === undefined && tr.batchSize === undefined ? { classesPerBatchAuto: true } : {}),
       optimizer: { type: opt.type ?? 'adam', learningRate: opt.learningRate ?? 0.001, momentum: opt.momentum ?? 0.9 },
       seed: tr.seed ?? 1234,
       backend: tr.backend ?? 'auto',
@@ -415,6 +419,18 @@ export function validateConfig(
   return { config, issues: [] };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/**
+ * The P×K batch for the data at hand: when the config gave neither training.classesPerBatch nor training.batchSize
+ * (classesPerBatchAuto), P = min(its default, the classes with at least 2 images), at least 2, and the batch size
+ * P×K with it; so a 6-class folder trains with the defaults. Otherwise the training config as it is.
+ */
+export function fitClassesPerBatch(training: TrainingConfig, classesWithPositives: number): TrainingConfig {
+  if (!training.classesPerBatchAuto) return training;
+  const P = Math.max(2, Math.min(training.classesPerBatch, classesWithPositives));
+  if (P === training.classesPerBatch) return training;
+  return { ...training, classesPerBatch: P, batchSize: P * training.imagesPerClass };
+}
 
 /** Absolute path: `~/x` → home folder, relative → against `baseDir`. */
 function resolvePath(p: string, baseDir: string): string {
@@ -521,8 +537,8 @@ export function scaffoldConfig(type: LossType, opts: ScaffoldOptions = {}): Reco
         : { type, margin: 0.2, margin2: 0.1, distance: 'euclidean', mining: 'none' };
   const training: Record<string, unknown> = {
     epochs: 10,
-    batchSize: 32,
-    ...(type === 'triplet' ? { classesPerBatch: 8, imagesPerClass: 4 } : {}),
+    // Triplet mines P×K batches: with batchSize and classesPerBatch left out, P is min(8, the classes the data has).
+    ...(type === 'triplet' ? { imagesPerClass: 4 } : { batchSize: 32 }),
     optimizer: { type: 'adam', learningRate: 0.001 },
     seed: 1234,
     backend: 'auto',

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Optimizer, Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { ExperimentConfig } from '../core/config-types';
+import { fitClassesPerBatch } from '../core/config';
 import { checkTrainable, scanDataset, summarize, withoutItems, type DatasetIndex } from '../core/dataset';
 import { retrievalMetrics } from '../core/metrics';
 import { Rng } from '../core/rng';
@@ -73,6 +74,13 @@ function makeOptimizer(config: ExperimentConfig): Optimizer {
 /** Decodes every image of a dataset once; corrupt images are reported and dropped from the index. */
 async function loadDataset(root: string, config: ExperimentConfig, emit: (e: WorkerEvent) => void, base: { runId: string }, requireTrainable: boolean, limit?: number, seed = 0) {
   let index = await scanDataset(root, { labelLevel: config.data.labelLevel });
+  if (index.outsideLinks?.length) {
+    const links = index.outsideLinks;
+    emit({
+      type: 'warning', code: 'other', time: new Date().toISOString(), ...base, paths: links,
+      message: `${links.length} symbolic link(s) point outside ${root} and were not followed: ${links.slice(0, 3).join(', ')}${links.length > 3 ? ', …' : ''}`,
+    });
+  }
   if (requireTrainable) checkTrainable(index, config.loss.type);
   if (limit !== undefined && index.items.length > limit) {
     // A seeded subset, stratified by nothing but the shuffle: enough for a stable per-epoch estimate.
@@ -155,6 +163,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
   const spec = imageSpecOf(config);
 
   const train = await loadDataset(config.data.train, config, emit, base, true);
+  config.training = fitClassesPerBatch(config.training, train.summary.classesWithPositives); // default P ≤ the classes there are
   const valRoot = config.data.validation;
   // Without a validation folder, per-epoch metrics come from a seeded subset of the training images (same store).
   // data.validationLimit = 0 turns per-epoch validation off.
