@@ -1,4 +1,4 @@
-// Exact k-nearest-neighbour search in blocks (DESIGN.md: "kNN works in blocks … never builds an N×N matrix").
+// Exact k-nearest-neighbour search in blocks: it never builds an N×N matrix.
 //
 // Definitions
 // - Vectors are row-major Float32Array (n×dim). Distances:

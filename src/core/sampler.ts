@@ -2,7 +2,7 @@
 // mining. Items are indices into the dataset (`classOf[i]` is item i's class). Every draw for epoch e comes from
 // `Rng.derive(seed, kind, e)`, so it is reproducible, independent of call order and of other epochs (resume).
 //
-// What we do differently from SAS DLPy's ImageEmbeddingTable.load_files (see notes/anchor-dlpy.md §2, §6.7):
+// What we do differently from SAS DLPy's ImageEmbeddingTable.load_files:
 // - Pairs: an exact, shuffled share of similar pairs (DLPy drew the partner uniformly, so only ~1/classes of the
 //   pairs were similar), and a positive is never the anchor's own file.
 // - Anchors are drawn class-balanced (a class uniformly among those with >= 2 images, then an image in it), not
@@ -107,7 +107,7 @@ export class TupleSampler {
    * anchor alone says nothing about y; a similar pair's partner is another file of the anchor's class, a
    * dissimilar pair's partner an image of another class (any class with images, chosen uniformly).
    */
-  pairs(epoch: number, n: number, positiveRatio = 0.5): Pairs {
+  pairs(epoch: number, n: number, positiveRatio = 0.5, part?: number): Pairs {
     checkCount('pairs', n);
     if (!(positiveRatio >= 0 && positiveRatio <= 1)) {
       throw new SamplerError(`pairs: positiveRatio must be in [0, 1] (got ${positiveRatio})`);
@@ -115,7 +115,7 @@ export class TupleSampler {
     const nPos = Math.round(n * positiveRatio);
     if (n > 0) this.requireAnchors('contrastive pairs');
     if (n - nPos > 0) this.requireClasses(2, 'dissimilar pairs');
-    const rng = Rng.derive(this.seed, 'pairs', epoch);
+    const rng = Rng.derive(this.seed, 'pairs', epoch, ...partTag(part));
     const y = new Float32Array(n);
     y.fill(1, nPos);
     rng.shuffle(y);
@@ -131,13 +131,13 @@ export class TupleSampler {
   }
 
   /** `n` triplets for `epoch`: class-balanced anchor, another file of its class, an image of another class. */
-  triplets(epoch: number, n: number): Triplets {
+  triplets(epoch: number, n: number, part?: number): Triplets {
     checkCount('triplets', n);
     if (n > 0) {
       this.requireAnchors('triplets');
       this.requireClasses(2, 'triplets');
     }
-    const rng = Rng.derive(this.seed, 'triplets', epoch);
+    const rng = Rng.derive(this.seed, 'triplets', epoch, ...partTag(part));
     const a = new Int32Array(n);
     const p = new Int32Array(n);
     const neg = new Int32Array(n);
@@ -155,13 +155,13 @@ export class TupleSampler {
    * `n` quartets for `epoch`: a triplet (a, p, n1) plus n2 from a third class, different from both a's and n1's
    * (Chen et al. 2017), so that the second term compares d(a,p) with an inter-class distance d(n1,n2).
    */
-  quartets(epoch: number, n: number): Quartets {
+  quartets(epoch: number, n: number, part?: number): Quartets {
     checkCount('quartets', n);
     if (n > 0) {
       this.requireAnchors('quartets');
       this.requireClasses(3, 'quartets (a and p from one class, n1 and n2 from two others)');
     }
-    const rng = Rng.derive(this.seed, 'quartets', epoch);
+    const rng = Rng.derive(this.seed, 'quartets', epoch, ...partTag(part));
     const a = new Int32Array(n);
     const p = new Int32Array(n);
     const n1 = new Int32Array(n);
@@ -193,7 +193,7 @@ export class TupleSampler {
    * with >= K images gives K distinct ones; a smaller class gives all its images, then repeats random ones to
    * reach K, so a class never contributes only one distinct image.
    */
-  pkBatches(epoch: number, P: number, K: number, numBatches: number): Int32Array[] {
+  pkBatches(epoch: number, P: number, K: number, numBatches: number, part?: number): Int32Array[] {
     if (!Number.isInteger(P) || P < 2) throw new SamplerError(`pkBatches: P (classes per batch) must be an integer >= 2 (got ${P})`);
     if (!Number.isInteger(K) || K < 2) throw new SamplerError(`pkBatches: K (images per class) must be an integer >= 2 (got ${K})`);
     checkCount('pkBatches', numBatches);
@@ -204,7 +204,7 @@ export class TupleSampler {
           `lower training.classesPerBatch to at most ${eligible}` + (eligible < 2 ? ' (and add classes)' : ''),
       );
     }
-    const rng = Rng.derive(this.seed, 'pk', epoch);
+    const rng = Rng.derive(this.seed, 'pk', epoch, ...partTag(part));
     const classes = this.anchorClasses.slice(); // scratch permutation for partial Fisher–Yates
     const picked = new Int32Array(K);
     const out: Int32Array[] = [];
@@ -270,6 +270,14 @@ export class TupleSampler {
       throw new SamplerError(`cannot draw ${what}: they need at least ${min} classes with images, but there ${have === 1 ? 'is' : 'are'} ${have}`);
     }
   }
+}
+
+/**
+ * The optional `part` of every draw: the training loop draws each step's tuples on their own (part = the step in
+ * the epoch), so an epoch is never held in memory whole; a draw with a part is independent of the same draw without.
+ */
+function partTag(part: number | undefined): number[] {
+  return part === undefined ? [] : [part];
 }
 
 function checkCount(what: string, n: number): void {

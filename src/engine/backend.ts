@@ -1,6 +1,6 @@
 // Backend selection for the training engine.
 //
-// Backends, fastest first (see shared/notes/engine-findings.md):
+// Backends, fastest first (measured speeds: BENCHMARKS.md):
 //   tensorflow-gpu  @tensorflow/tfjs-node-gpu (libtensorflow 2.9.1, CUDA 11.2 + cuDNN 8.1) — optional, user-installed
 //   tensorflow      @tensorflow/tfjs-node (libtensorflow on the CPU) — optional, user-installed
 //   webgpu          @tensorflow/tfjs-backend-webgpu on Dawn (`webgpu` package, Vulkan/Metal/D3D12) — optional; see

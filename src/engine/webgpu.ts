@@ -1,5 +1,5 @@
 // The WebGPU backend: @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` npm package), in Node.
-// Facts and pitfalls behind this file: shared/notes/engine-webgpu.md and docs/webgpu.md.
+// Facts and pitfalls behind this file: docs/webgpu.md.
 //
 //   * Dawn (`webgpu`, ESM only, ~131 MB for all platforms) is found like the native tfjs packages: node's own
 //     resolution, then opts.searchPaths / EMBEDLAB_BACKEND_PATHS (the extension's on-demand install folder), and

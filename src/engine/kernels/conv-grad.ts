@@ -2,7 +2,7 @@
 //
 // tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel (so no conv net can train on it) and its
 // `Conv2DBackpropInput` is a slow direct loop. Both gradients are themselves convolutions, which the wasm
-// backend runs fast through XNNPACK (see shared/notes/engine-findings.md, section 1). Forward convolution, NHWC:
+// backend runs fast through XNNPACK (docs/engine-kernels.md). Forward convolution, NHWC:
 //
 //   y[n,oh,ow,co] = Σ_{kh,kw,c} x[n, oh·sh + kh − pt, ow·sw + kw − pl, c] · W[kh,kw,c,co]
 //
