@@ -6,10 +6,12 @@ import * as readline from 'node:readline';
 import { ConfigError, scaffoldConfig } from '../core/config';
 import { printablePath, printableText } from '../core/printable';
 import { DatasetError } from '../core/dataset';
-import { parseEventLine, type LossType, type WorkerEvent } from '../protocol/events';
+import { appendEvent, markRunCrashed } from '../core/run-folder';
+import { parseEventLine, type ErrorEvent, type LossType, type WorkerEvent } from '../protocol/events';
 import { parse, UsageError } from './args';
 import { ProgressRenderer } from './progress';
 import { scoringCommands } from './scoring';
+import { useModelCommands } from './use-model';
 
 const USAGE = `embedlab — image-embedding experiments (contrastive, triplet, quartet)
 
@@ -19,15 +21,23 @@ Usage:
   embedlab train --resume <runDir> [--json]
   embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>]
   embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--json]
-  embedlab eval <table> [--reference <table>] [--precision 0.95] [--json]
+  embedlab eval <table> [--reference <table>] [--precision 0.95] [--save-threshold <runDir|modelDir>] [--json]
   embedlab knn <table> --query <image|path-in-table> [-k 10] [--engine auto|onnx|tfjs] [--json]
+  embedlab verify <imageA> <imageB> --model <runDir|modelDir> [--threshold <distance>] [--exit-code] | --pairs <pairs.csv>
+  embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [--out <results.csv>]
+  embedlab duplicates <table> --out <groups.csv> [--threshold <distance>] [--model <runDir|modelDir>]
   embedlab synth <outDir> [--classes 12] [--per-class 40] [--size 64] [--seed 1]
   embedlab env [--json]
 
 Run \`embedlab <command> --help\` for the options of one command.`;
 
-/** Runs the training worker as a child process and renders (or forwards) its events. */
-export async function runWorker(workerArgs: string[], json: boolean): Promise<number> {
+/**
+ * Runs the training worker as a child process and renders (or forwards) its events. The worker stops by itself
+ * when this process goes (kill -9 included: it watches its parent pid and its event pipe). A worker killed by a
+ * signal (the out-of-memory killer sends SIGKILL) cannot report; this side says so, records an error event and
+ * marks run.json failed.
+ */
+export async function runWorker(workerArgs: string[], json: boolean, resumeDir?: string): Promise<number> {
   const worker = path.join(__dirname, 'worker.js');
   const child = spawn(process.execPath, [worker, ...workerArgs], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -41,9 +51,15 @@ export async function runWorker(workerArgs: string[], json: boolean): Promise<nu
   });
   const renderer = json ? undefined : new ProgressRenderer(process.stderr);
   const rl = readline.createInterface({ input: child.stdio[3] as NodeJS.ReadableStream });
+  let runDir = resumeDir ? path.resolve(resumeDir) : undefined;
+  let sawError = false;
+  let sawDone = false;
   rl.on('line', (line) => {
     const ev = parseEventLine(line);
     if (!ev) return;
+    if (ev.type === 'started') runDir = ev.runDir;
+    else if (ev.type === 'error') sawError = true;
+    else if (ev.type === 'done') sawDone = true;
     if (json) process.stdout.write(JSON.stringify(ev) + '\n');
     else renderer!.handle(ev as WorkerEvent);
   });
@@ -52,14 +68,26 @@ export async function runWorker(workerArgs: string[], json: boolean): Promise<nu
   const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
-  const code = await new Promise<number>((resolve) => {
-    child.on('error', (err) => { process.stderr.write(`embedlab: cannot start the worker: ${err.message}\n`); resolve(1); });
-    child.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  const ended = await new Promise<{ code: number; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('error', (err) => { process.stderr.write(`embedlab: cannot start the worker: ${err.message}\n`); resolve({ code: 1, signal: null }); });
+    child.on('close', (c, signal) => resolve({ code: c ?? (signal ? 1 : 0), signal }));
   });
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
+  if (ended.signal && !sawError && !sawDone) {
+    const message = `the training worker was killed by ${ended.signal}${ended.signal === 'SIGKILL' ? '; out of memory?' : ''}`;
+    const hint = runDir ? `; the last checkpoint is kept: resume with \`embedlab train --resume ${runDir}\`` : '';
+    const ev: ErrorEvent = { type: 'error', time: new Date().toISOString(), runId: runDir ? path.basename(runDir) : '', code: 'internal', message };
+    if (json) process.stdout.write(JSON.stringify(ev) + '\n');
+    renderer?.close();
+    process.stderr.write(`embedlab: ${message}${hint}\n`);
+    if (runDir) {
+      try { appendEvent(runDir, ev); } catch { /* a full disk: stderr said it */ }
+      await markRunCrashed(runDir, message).catch(() => undefined);
+    }
+  }
   renderer?.close();
-  return code;
+  return ended.code;
 }
 
 async function cmdTrain(args: string[]): Promise<number> {
@@ -80,7 +108,7 @@ async function cmdTrain(args: string[]): Promise<number> {
   }
   if (v.backend) wargs.push('--backend', v.backend);
   for (const p of v['backend-path'] ?? []) wargs.push('--backend-path', p);
-  return runWorker(wargs, Boolean(v.json));
+  return runWorker(wargs, Boolean(v.json), v.resume);
 }
 
 async function cmdInit(args: string[]): Promise<number> {
@@ -145,6 +173,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   init: cmdInit,
   env: cmdEnv,
   ...scoringCommands,
+  ...useModelCommands,
 };
 
 export async function main(argv: string[]): Promise<number> {

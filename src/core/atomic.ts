@@ -10,12 +10,13 @@
  *   3. it is renamed over the final name (atomic on POSIX, replace-existing on Windows),
  *   4. the folder is fsync'ed, best effort, so the rename itself survives a power loss.
  *
- * A process killed at any point leaves at most a stray `.tmp` file, never a truncated final file.
+ * A process killed at any point leaves at most a stray `.tmp` file, never a truncated final file; the next writer
+ * of the same path removes it (when its pid no longer runs).
  * On failure the temp file is removed and the error is rethrown with a message naming the path
  * ("output folder does not exist: …", "disk full while writing …", "cannot write …: permission denied").
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, unlinkSync } from 'node:fs';
+import { promises as fsp, readdirSync, unlinkSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -85,6 +86,40 @@ function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
+/** Whether a process with this pid runs (EPERM: it does, as another user). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) === 'EPERM';
+  }
+}
+
+const cleaned = new Set<string>();
+
+/**
+ * Removes the temp files that killed writers of `path` left beside it (`.<name>.<pid>.<hex>.tmp` whose pid is no
+ * longer running). Done once per path per process, when a writer of that path opens; best effort.
+ */
+export function removeStaleTemps(path: string): number {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return 0; }
+  let removed = 0;
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(n.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    try {
+      unlinkSync(join(dir, n));
+      removed++;
+    } catch { /* gone, or not ours to remove */ }
+  }
+  return removed;
+}
+
 /** fsync a folder so a rename inside it is durable. Best effort: not possible on Windows, and not fatal anywhere. */
 async function syncDir(dir: string): Promise<void> {
   let fh: FileHandle | undefined;
@@ -152,6 +187,10 @@ export class AtomicFileWriter {
 
   /** Creates the temp file. Fails with "output folder does not exist: …" etc. */
   static async open(path: string): Promise<AtomicFileWriter> {
+    if (!cleaned.has(path)) {
+      cleaned.add(path);
+      removeStaleTemps(path);
+    }
     const tempPath = tempPathFor(path);
     let fh: FileHandle;
     try {

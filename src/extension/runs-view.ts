@@ -71,8 +71,12 @@ export class RunsProvider implements vscode.TreeDataProvider<RunNode>, vscode.Di
       for (const { dir, info } of listRuns(d)) {
         if (seen.has(dir)) continue;
         seen.add(dir);
-        const status = this.liveStatus(dir) ?? effectiveStatus(info);
-        nodes.push(new RunNode(dir, info, status, runItemView(dir, info, status, now)));
+        const status = this.liveStatus(dir) ?? effectiveStatus(info, dir);
+        const view = runItemView(dir, info, status, now);
+        // run.json says running but its process is gone (killed, out of memory): it crashed. It stays a failed
+        // run for the menus (run-failed), so Resume is offered.
+        if (status === 'failed' && info.status === 'running') view.description = view.description.replace(/^failed/, 'crashed');
+        nodes.push(new RunNode(dir, info, status, view));
       }
     }
     nodes.sort((a, b) => b.info.startedAt.localeCompare(a.info.startedAt));

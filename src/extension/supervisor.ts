@@ -8,7 +8,7 @@ import { spawn as nodeSpawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import * as path from 'node:path';
-import { readRunInfo, writeRunInfo } from '../core/run-folder';
+import { markRunCrashed } from '../core/run-folder';
 import {
   parseEventLine,
   type DoneEvent,
@@ -117,7 +117,8 @@ export function classifyExit(f: ExitFacts): ExitClassification {
     if (f.stopRequested) {
       return { status: 'stopped', crashed: false, message: f.forced ? `killed (${f.signal ?? 'signal'}) after the stop timeout; the last checkpoint is kept` : undefined };
     }
-    return { status: 'failed', crashed: true, message: `the worker was killed by ${f.signal ?? 'a signal'}` };
+    // SIGKILL that we did not send is, most often, the out-of-memory killer.
+    return { status: 'failed', crashed: true, message: `the training worker was killed by ${f.signal ?? 'a signal'}${f.signal === 'SIGKILL' ? '; out of memory?' : ''}` };
   }
   const meaning = EXIT_MEANING[f.exitCode];
   return { status: 'failed', crashed: true, message: `the worker exited with code ${f.exitCode}${meaning ? ` (${meaning})` : ''}` };
@@ -395,15 +396,12 @@ function lastLine(s: string): string {
   return lines[lines.length - 1] ?? '';
 }
 
-/** A worker that was killed cannot update its run.json: record the real outcome so the Runs view shows it. */
+/**
+ * A worker that was killed cannot update its run.json: record the real outcome (and the step of its last checkpoint)
+ * so the Runs view shows it. Leaves the run alone when another live process holds its lock (a refused second writer).
+ */
 export async function fixRunJson(runDir: string, status: RunStatus, message?: string): Promise<boolean> {
-  const info = readRunInfo(runDir);
-  if (!info || info.status !== 'running') return false;
-  await writeRunInfo(runDir, {
-    ...info, status, pid: null, endedAt: new Date().toISOString(),
-    error: status === 'failed' ? (message ?? info.error ?? 'the worker ended unexpectedly') : info.error,
-  });
-  return true;
+  return markRunCrashed(runDir, message ?? 'the worker ended unexpectedly', status);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

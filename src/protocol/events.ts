@@ -73,6 +73,8 @@ export interface WarningEvent extends EventBase {
   code: 'skipped-images' | 'distance-gap-collapse' | 'loss-at-margin' | 'backend' | 'other';
   message: string;
   paths?: string[];
+  /** The condition `code` named earlier no longer holds (e.g. the distances spread again): that warning is over. */
+  cleared?: boolean;
 }
 
 export interface DoneEvent extends EventBase {
@@ -86,7 +88,7 @@ export interface DoneEvent extends EventBase {
 
 export interface ErrorEvent extends EventBase {
   type: 'error';
-  code: 'nan-loss' | 'bad-config' | 'bad-data' | 'backend' | 'io' | 'internal';
+  code: 'nan-loss' | 'bad-config' | 'bad-data' | 'backend' | 'io' | 'busy' | 'internal';
   message: string;
   step?: number;
 }

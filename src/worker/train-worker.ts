@@ -5,8 +5,11 @@
 //
 // Events go to file descriptor 3 when EMBEDLAB_EVENT_FD=3 (the CLI and the extension open it as a pipe), else to
 // stdout. Keeping them off stdout means nothing a native library prints (Dawn writes validation errors there) can
-// corrupt the event stream. SIGTERM or SIGINT finishes the current step, writes a checkpoint and exits 0.
-// Exit codes: 0 done or stopped, 1 failure, 2 bad usage, bad config or bad data.
+// corrupt the event stream. SIGTERM or SIGINT finishes the current step, writes a checkpoint and exits 0 (before the
+// first step, it stops where it is). The worker also stops so when the process that started it goes away (its
+// parent pid changes, or the event pipe breaks): a killed CLI or extension host never leaves an unwatched writer.
+// The run folder is locked (run.lock) for as long as the worker runs: a second writer is refused with `busy`.
+// Exit codes: 0 done or stopped, 1 failure (busy included), 2 bad usage, bad config or bad data.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,21 +17,35 @@ import { ConfigError, loadConfig } from '../core/config';
 import type { ExperimentConfig } from '../core/config-types';
 import { DatasetError } from '../core/dataset';
 import { SamplerError } from '../core/sampler';
-import { createRunDir, readRunInfo, runPaths, writeRunInfo } from '../core/run-folder';
+import { LabError } from '../core/errors';
+import {
+  acquireRunLock, appendEvent, createRunDir, markRunCrashed, readConfigSnapshot, readRunInfo, releaseReserve, reserveSpace, RunBusyError, runPaths,
+  type RunLock,
+} from '../core/run-folder';
 import type { ErrorEvent, WorkerEvent } from '../protocol/events';
 import { BackendError } from '../engine/backend';
 import { runTraining, TrainingError, writeConfigSnapshot } from '../engine/train';
 
-function eventWriter(): (e: WorkerEvent) => void {
+function eventWriter(onBrokenPipe: () => void): (e: WorkerEvent) => void {
   const fd = process.env.EMBEDLAB_EVENT_FD ? Number(process.env.EMBEDLAB_EVENT_FD) : 1;
+  let broken = false;
   return (e) => {
+    if (broken) return;
     try {
       fs.writeSync(fd, JSON.stringify(e) + '\n');
-    } catch {
-      // The reader went away (host closed); the run folder still records everything.
+    } catch (err) {
+      // The reader went away (the CLI or the extension host died); the run folder still records everything.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE' || code === 'EBADF' || code === 'ECONNRESET') {
+        broken = true;
+        onBrokenPipe();
+      }
     }
   };
 }
+
+/** How often the worker checks that its parent is still there (a cheap getppid). */
+const PARENT_POLL_MS = 500;
 
 function classify(err: unknown): { code: ErrorEvent['code']; exitCode: number; message: string } {
   const message = err instanceof Error ? err.message : String(err);
@@ -36,6 +53,10 @@ function classify(err: unknown): { code: ErrorEvent['code']; exitCode: number; m
   if (err instanceof DatasetError || err instanceof SamplerError) return { code: 'bad-data', exitCode: 2, message };
   if (err instanceof BackendError) return { code: 'backend', exitCode: 2, message };
   if (err instanceof TrainingError) return { code: err.code, exitCode: err.exitCode, message };
+  if (err instanceof LabError) {
+    const known: ReadonlyArray<ErrorEvent['code']> = ['nan-loss', 'bad-config', 'bad-data', 'backend', 'io', 'busy', 'internal'];
+    return { code: known.includes(err.code as ErrorEvent['code']) ? err.code as ErrorEvent['code'] : 'internal', exitCode: err.exitCode, message };
+  }
   if (err instanceof Error && err.name === 'WebGpuDeviceError') return { code: 'backend', exitCode: 1, message };
   const errno = (err as NodeJS.ErrnoException)?.code;
   if (errno === 'ENOSPC') return { code: 'io', exitCode: 1, message: `disk full: ${message}` };
@@ -44,15 +65,36 @@ function classify(err: unknown): { code: ErrorEvent['code']; exitCode: number; m
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const emit = eventWriter();
+  let stop = false;
+  let runDir: string | undefined;
+  let orphaned = false;
+  const time = () => new Date().toISOString();
+  const parentGone = (why: string) => {
+    if (orphaned) return;
+    orphaned = true;
+    stop = true;
+    if (runDir && fs.existsSync(runPaths(runDir).run)) {
+      try {
+        appendEvent(runDir, { type: 'warning', code: 'other', time: time(), runId: path.basename(runDir), message: `${why}: stopping at the next step boundary, with a checkpoint` });
+      } catch { /* the disk may be full */ }
+    }
+  };
+  const emit = eventWriter(() => parentGone('the event pipe closed (the CLI or the extension host that started this run is gone)'));
   // Anything that prints to stdout (tfjs banners, native libraries) goes to stderr instead.
   console.log = console.error;
   console.info = console.error;
+  // Logs to a parent that is gone fail with EPIPE; that must not crash the run before it stops cleanly.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
 
-  let stop = false;
   const onSignal = () => { stop = true; };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const ppid = process.ppid;
+  const parentWatch = setInterval(() => {
+    if (process.ppid !== ppid) parentGone(`the process that started this run (pid ${ppid}) is gone`);
+  }, PARENT_POLL_MS);
+  parentWatch.unref();
 
   const { values } = parseArgs({
     args: argv,
@@ -63,15 +105,17 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
   });
 
-  let runDir: string | undefined;
-  const time = () => new Date().toISOString();
+  let lock: RunLock | undefined;
   try {
     let config: ExperimentConfig;
     let configFile: string | undefined;
     if (values.resume) {
-      runDir = path.resolve(values.resume);
-      if (!fs.existsSync(runPaths(runDir).config)) throw new TrainingError(`cannot resume: ${runDir} is not a run folder (no config.json)`, 'io', 2);
-      config = JSON.parse(fs.readFileSync(runPaths(runDir).config, 'utf8')) as ExperimentConfig;
+      const dir = path.resolve(values.resume);
+      if (!fs.existsSync(runPaths(dir).config)) throw new TrainingError(`cannot resume: ${dir} is not a run folder (no config.json)`, 'io', 2);
+      lock = acquireRunLock(dir); // a second writer (a resume of a live run) is refused here: RunBusyError
+      runDir = dir;
+      reserveSpace(runDir);
+      config = readConfigSnapshot(runDir);
       configFile = readRunInfo(runDir)?.configFile ?? undefined;
     } else {
       if (!values.config) throw new TrainingError('missing --config <file> (or --resume <runDir>)', 'io', 2);
@@ -85,6 +129,8 @@ export async function main(argv: string[]): Promise<number> {
         const why = e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'read-only file system' : e.code === 'ENOTDIR' ? 'a path component is not a folder' : e.message;
         throw new TrainingError(`cannot create the run folder in output folder ${out}: ${why}`, 'io', 2);
       }
+      lock = acquireRunLock(runDir);
+      reserveSpace(runDir);
       await writeConfigSnapshot(runDir, config);
     }
     if (values.backend) config = { ...config, training: { ...config.training, backend: values.backend as ExperimentConfig['training']['backend'] } };
@@ -99,17 +145,23 @@ export async function main(argv: string[]): Promise<number> {
     const runId = runDir ? path.basename(runDir) : '';
     const ev: ErrorEvent = { type: 'error', time: time(), runId, code, message, step: err instanceof TrainingError ? err.step : undefined };
     emit(ev);
-    if (runDir && fs.existsSync(runDir)) {
+    // A refused second writer leaves the run alone: it belongs to the live process that holds its lock.
+    if (runDir && fs.existsSync(runDir) && !(err instanceof RunBusyError)) {
+      releaseReserve(runDir); // on a full disk, this is the space the records below need
       try {
-        fs.appendFileSync(runPaths(runDir).events, JSON.stringify(ev) + '\n');
-        const info = readRunInfo(runDir);
-        if (info) await writeRunInfo(runDir, { ...info, status: 'failed', error: message.split('\n')[0], endedAt: time(), pid: null });
+        appendEvent(runDir, ev);
       } catch {
         // the disk may be full: the event above is all we can report
       }
+      // run.json says failed, with the step of the last checkpoint (what a resume continues from).
+      await markRunCrashed(runDir, message.split('\n')[0]).catch(() => undefined);
     }
     process.stderr.write(`embedlab: ${message.split('\n')[0]}\n`);
     return exitCode;
+  } finally {
+    clearInterval(parentWatch);
+    if (runDir && lock) releaseReserve(runDir);
+    lock?.release();
   }
 }
 
