@@ -15,7 +15,6 @@ import type { LayersModel, Optimizer, Scalar, Tensor, Tensor1D, Tensor2D, Variab
 import type { ExperimentConfig } from '../core/config-types';
 import { fitClassesPerBatch } from '../core/config';
 import { checkTrainable, scanDataset, summarize, withoutItems, type DatasetIndex } from '../core/dataset';
-import { CollapseWatch } from '../core/collapse-watch';
 import { retrievalMetrics } from '../core/metrics';
 import { Rng } from '../core/rng';
 import { TupleSampler } from '../core/sampler';
@@ -29,7 +28,6 @@ import { contrastiveLoss, minedTripletLoss, quartetLoss, tripletLoss, type LossO
 import { loadOptimizer, loadWeightsInto, readableDir, saveLayersModel, saveOptimizer, writeDirAtomic } from './model-io';
 import { fusedAdam } from './kernels/adam';
 import { buildBranch, parameterCount } from './models';
-import { loadPretrainedInto } from './pretrained/source';
 import { exportModels } from './export';
 import { tf } from './tf';
 
@@ -248,10 +246,6 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     } // else: stopped before its first step: it starts from the beginning
   }
 
-  // model.pretrained: its weights before the first step (a resumed run has them in its checkpoint); the head keeps its
-  // seeded initialisation.
-  if (config.model.pretrained !== undefined && state.globalStep === 0) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone);
-
   const classOf = Int32Array.from(train.index.items.map((it) => it.classIndex));
   const sampler = new TupleSampler(classOf, train.index.classes.length, config.training.seed);
   const stepsPerEpoch = Math.max(1, Math.ceil(config.data.samplesPerEpoch / batchSize));
@@ -323,7 +317,6 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
 
   let status: 'done' | 'stopped' = 'done';
   let lastCheckpointStep = state.globalStep;
-  const collapseWatch = new CollapseWatch({ lossType: config.loss.type, mining: config.loss.mining, margin: config.loss.margin });
   outer: for (let epoch = state.epoch; epoch < epochs; epoch++) {
     const tEpoch = Date.now();
     let lossSum = 0;
@@ -386,11 +379,19 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     }
 
     // Collapse watch: the positive and negative distances meeting, or the loss sitting at the margin, is the
-    // classic failure of embedding training (lower the learning rate, use mining, or a larger batch). Warned while
-    // it holds, cleared (a warning event with `cleared: true`) when it ends (src/core/collapse-watch.ts).
+    // classic failure of embedding training (lower the learning rate, use mining, or a larger batch).
     if (lossCount > 0) {
-      for (const n of collapseWatch.epochEnd(epoch, { pos: posSum / lossCount, neg: negSum / lossCount, loss: lossSum / lossCount })) {
-        emit({ type: 'warning', code: n.code, time: now(), ...base, message: n.message, ...(n.cleared ? { cleared: true } : {}) });
+      const pos = posSum / lossCount;
+      const neg = negSum / lossCount;
+      const meanLoss = lossSum / lossCount;
+      const gap = neg - pos;
+      if (gap < 0.05 * Math.max(neg, 1e-6)) {
+        emit({ type: 'warning', code: 'distance-gap-collapse', time: now(), ...base,
+          message: `epoch ${epoch + 1}: mean negative distance ${neg.toFixed(4)} is within 5% of the mean positive distance ${pos.toFixed(4)} — the embedding is not separating classes yet${epoch === 0 ? ' (common in the first epoch)' : ''}; if it persists, try a lower learning rate${config.loss.mining === 'none' && config.loss.type === 'triplet' ? ', loss.mining "semi-hard"' : ''} or a larger batch` });
+      }
+      if (config.loss.type === 'triplet' && config.loss.mining === 'none' && Math.abs(meanLoss - config.loss.margin) < 0.05 * config.loss.margin) {
+        emit({ type: 'warning', code: 'loss-at-margin', time: now(), ...base,
+          message: `epoch ${epoch + 1}: the loss (${meanLoss.toFixed(4)}) sits at the margin (${config.loss.margin}), the sign of a collapsed embedding` });
       }
     }
 
