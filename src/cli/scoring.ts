@@ -53,6 +53,7 @@ async function cmdExport(args: string[]): Promise<number> {
   if (type === 'full' && format !== 'tfjs') throw new UsageError(`--format ${format}: only the branch exports to ONNX (the full model is TensorFlow.js only)`);
   const runDir = path.resolve(r.positionals[0]);
   if (!fs.existsSync(runDir)) throw new UsageError(`run folder does not exist: ${runDir}`);
+  if (!fs.existsSync(path.join(runDir, 'config.json'))) throw new UsageError(`not a run folder (no config.json): ${runDir}`);
   const e = await engine();
   await e.initBackend((r.values.backend as 'wasm' | undefined) ?? 'wasm');
   const out = r.values.out ? path.resolve(r.values.out as string) : undefined;
@@ -297,11 +298,16 @@ async function cmdSynth(args: string[]): Promise<number> {
   const r = parse(args, { classes: { type: 'string' }, 'per-class': { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' } }, { min: 1, max: 1, usage });
   if (!r) return 0;
   const v = r.values as Record<string, string | undefined>;
+  const int = (name: string, dflt: number, min: number, max: number): number => {
+    const x = v[name] === undefined ? dflt : Number(v[name]);
+    if (!Number.isInteger(x) || x < min || x > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got ${v[name]})\nusage: ${usage}`);
+    return x;
+  };
+  const format = v.format ?? 'png';
+  if (format !== 'png' && format !== 'jpeg') throw new UsageError(`--format must be png or jpeg (got ${JSON.stringify(format)})`);
+  const opts = { classes: int('classes', 12, 1, 20), perClass: int('per-class', 40, 1, 100_000), size: int('size', 64, 8, 4096), seed: int('seed', 1, 0, 2 ** 32 - 1), format: format as 'png' | 'jpeg' };
   const { generateShapes } = await import('../engine/synth');
-  const res = await generateShapes(path.resolve(r.positionals[0]), {
-    classes: Number(v.classes ?? 12), perClass: Number(v['per-class'] ?? 40), size: Number(v.size ?? 64), seed: Number(v.seed ?? 1),
-    format: (v.format as 'png' | 'jpeg' | undefined) ?? 'png',
-  });
+  const res = await generateShapes(path.resolve(r.positionals[0]), opts);
   process.stdout.write(`wrote ${res.files} images in ${res.classes.length} classes to ${pp(r.positionals[0])}\n`);
   return 0;
 }

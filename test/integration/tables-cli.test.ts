@@ -147,3 +147,15 @@ test('paths holding terminal escape codes are printed escaped (knn, eval, errors
   const j = await cliWithin(['knn', file, '--query', 'p1.png', '-k', '6', '--json']);
   assert.ok((JSON.parse(j.stdout) as { neighbors: Array<{ path: string }> }).neighbors.some((n) => n.path === `${evil}.png`));
 });
+
+test('bad arguments of synth and export are bad usage (exit 2), not failures', async () => {
+  for (const args of [['--classes', 'abc'], ['--size', '-3'], ['--per-class', '1.5'], ['--format', 'gif']]) {
+    const r = await cliWithin(['synth', path.join(work, 'synth-bad'), ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${args[0]} must be`));
+  }
+  assert.ok(!fs.existsSync(path.join(work, 'synth-bad')));
+  const e = await cliWithin(['export', work, '--type', 'branch']);
+  assert.equal(e.code, 2, e.stderr);
+  assert.match(e.stderr, /not a run folder \(no config\.json\)/);
+});
