@@ -73,6 +73,8 @@ export interface WarningEvent extends EventBase {
   code: 'skipped-images' | 'distance-gap-collapse' | 'loss-at-margin' | 'backend' | 'other';
   message: string;
   paths?: string[];
+  /** The condition `code` named earlier no longer holds (e.g. the distances spread again): that warning is over. */
+  cleared?: boolean;
 }
 
 export interface DoneEvent extends EventBase {
