@@ -3,7 +3,7 @@
 // target-precision thresholds marked, a threshold the user drags (shape) or types, per-class recall, PNG export.
 import type { EvalView, ThresholdPointView } from '../src/protocol/webview';
 import { Plotly, type GraphDiv, type Trace } from './plotly';
-import { baseLayout, button, el, fmt, PLOT_CONFIG, readTheme, type HostApi } from './util';
+import { baseLayout, button, el, fmt, PLOT_CONFIG, readTheme, statsTable, type HostApi } from './util';
 
 /** Precision/recall/F1 at threshold t, linearly interpolated on eval's curve (sorted by threshold). */
 export function curveAt(curve: readonly ThresholdPointView[], t: number): { precision: number; recall: number; f1: number } | null {
@@ -35,7 +35,7 @@ export class EvaluationPanel {
   rendered: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly host: HostApi, private readonly onThreshold: (t: number | null) => void) {
-    this.metrics = el('dl', { class: 'stats', id: 'eval-metrics' });
+    this.metrics = el('table', { class: 'stats-table', id: 'eval-metrics' });
     this.thresholdDiv = el('div', { class: 'chart', id: 'chart-threshold', role: 'img', 'aria-label': 'Precision, recall and F1 against the distance threshold' }) as GraphDiv;
     this.histDiv = el('div', { class: 'chart', id: 'chart-histogram', role: 'img', 'aria-label': 'Histograms of positive and negative pair distances' }) as GraphDiv;
     this.input = el('input', { type: 'number', id: 'threshold-input', step: 0.001, min: 0 });
@@ -105,7 +105,7 @@ export class EvaluationPanel {
     const t = readTheme();
     const ev = this.ev;
     if (!ev) {
-      this.metrics.replaceChildren(el('dt', {}, 'Evaluation'), el('dd', {}, 'none yet (run `embedlab eval`)'));
+      statsTable(this.metrics, [['Evaluation', 'none yet (run `embedlab eval`)', 'm-none']], 'rows');
       this.rendered = Promise.all([Plotly.react(this.thresholdDiv, [], baseLayout(t, '', '', ''), PLOT_CONFIG), Plotly.react(this.histDiv, [], baseLayout(t, '', '', ''), PLOT_CONFIG)]);
       this.perClass.replaceChildren();
       return;
@@ -119,7 +119,7 @@ export class EvaluationPanel {
       ['F1-optimal threshold', v ? `${fmt(v.bestF1.threshold)} (F1 ${fmt(v.bestF1.f1, 3)})` : '–', 'm-bestf1'],
       ['Target-precision threshold', v?.atPrecision ? `${fmt(v.atPrecision.threshold)} (precision ≥ ${v.atPrecision.target}, recall ${fmt(v.atPrecision.recall, 3)})` : '–', 'm-atp'],
     ];
-    this.metrics.replaceChildren(...items.flatMap(([k, val, id]) => [el('dt', {}, k), el('dd', { id }, val)]));
+    statsTable(this.metrics, items, 'rows');
     const work: Array<Promise<unknown>> = [];
     if (v) {
       const curve = [...v.curve].sort((a, b) => a.threshold - b.threshold);

@@ -3,17 +3,21 @@
 // by k-means cluster; hover card with thumbnail, path and label; click = query; lasso = gallery filter. While the
 // host computes, a progress bar (with its percentage in text) shows; the controls are native, keyboard-operable.
 import type { ClustersView, ProjectionMethod, ProjectionView, TableView, ThumbnailMap } from '../src/protocol/webview';
-import { isProjectionMethod, thumbnailUri } from '../src/protocol/webview';
+import { defaultClusterK, isProjectionMethod, thumbnailUri } from '../src/protocol/webview';
 import { Plotly, type GraphDiv, type PlotlyEvent, type Trace } from './plotly';
 import { baseLayout, button, el, fmt, PLOT_CONFIG, readTheme, type HostApi } from './util';
 
 export interface ExplorerCallbacks {
   onSelection(rows: number[] | null): void;
-  onColorBy(mode: 'label' | 'cluster', k: number): void;
+  /** k null: the default (the number of labels). */
+  onColorBy(mode: 'label' | 'cluster', k: number | null): void;
   onMethod(method: ProjectionMethod): void;
 }
 
 export const METHOD_LABELS: Record<ProjectionMethod, string> = { pca: 'PCA', umap: 'UMAP', tsne: 't-SNE' };
+
+/** Opacity of the points outside a lasso selection, per theme (a dark background needs more to keep them visible). */
+export const DIMMED_OPACITY: Record<'light' | 'dark' | 'high-contrast', number> = { light: 0.25, dark: 0.45, 'high-contrast': 0.55 };
 
 export class ExplorerPanel {
   readonly root: HTMLElement;
@@ -23,6 +27,8 @@ export class ExplorerPanel {
   private clusters: ClustersView | null = null;
   private thumbs: ThumbnailMap = { base: null };
   private colorBy: 'label' | 'cluster' = 'label';
+  /** The k chosen for k-means; null: the number of labels of the table. */
+  private clusterK: number | null = null;
   private queryRow: number | null = null;
   private readonly info: HTMLElement;
   private readonly hover: HTMLElement;
@@ -53,14 +59,19 @@ export class ExplorerPanel {
     this.hoverText = el('div', { class: 'hover-text' });
     this.hover = el('div', { class: 'hover-card hidden', id: 'hover-card', role: 'tooltip' }, this.hoverImg, this.hoverText);
     this.colorSel = el('select', { id: 'color-by' }, el('option', { value: 'label' }, 'label'), el('option', { value: 'cluster' }, 'k-means cluster'));
-    this.kInput = el('input', { type: 'number', id: 'cluster-k', min: 1, max: 200, value: 8, 'aria-label': 'k for k-means' });
+    this.kInput = el('input', { type: 'number', id: 'cluster-k', min: 1, max: 200, value: defaultClusterK([]), 'aria-label': 'k for k-means' });
     this.dragSel = el('select', { id: 'drag-mode' }, el('option', { value: 'zoom' }, 'zoom'), el('option', { value: 'pan' }, 'pan'), el('option', { value: 'lasso' }, 'lasso'), el('option', { value: 'select' }, 'box select'));
     this.methodSel = el('select', { id: 'projection-method' }, ...(['pca', 'umap', 'tsne'] as const).map((m) => el('option', { value: m }, METHOD_LABELS[m])));
     this.progress = el('progress', { id: 'projection-progress', class: 'hidden', max: 1, value: 0, 'aria-label': 'Projection progress' });
     this.progressText = el('span', { id: 'projection-progress-text', class: 'muted', 'aria-live': 'polite' });
     this.methodSel.addEventListener('change', () => this.requestMethod());
     this.colorSel.addEventListener('change', () => this.requestColor());
-    this.kInput.addEventListener('change', () => { if (this.colorSel.value === 'cluster') this.requestColor(); });
+    this.kInput.addEventListener('change', () => {
+      const k = Math.floor(Number(this.kInput.value));
+      if (k >= 1) this.clusterK = k === this.defaultK() ? null : k;
+      if (this.colorSel.value === 'cluster') this.requestColor();
+      else this.cb.onColorBy(this.colorBy, this.clusterK);
+    });
     this.dragSel.addEventListener('change', () => void Plotly.relayout(this.gd, { dragmode: this.dragSel.value }));
     const controls = el('div', { class: 'controls' },
       el('label', { for: 'projection-method' }, 'Projection '), this.methodSel,
@@ -132,11 +143,21 @@ export class ExplorerPanel {
     this.progressText.textContent = '';
   }
 
+  /** k-means' k when none is chosen: the number of labels of the table. */
+  private defaultK(): number {
+    return defaultClusterK(this.table?.labels ?? []);
+  }
+
+  /** Shows the chosen k, else the table's number of labels. */
+  private syncK(): void {
+    this.kInput.value = String(this.clusterK ?? this.defaultK());
+  }
+
   private requestColor(): void {
     const mode = this.colorSel.value === 'cluster' ? 'cluster' : 'label';
-    const k = Math.max(1, Math.floor(Number(this.kInput.value) || 8));
+    const k = Math.max(1, Math.floor(Number(this.kInput.value) || this.defaultK()));
     this.colorBy = mode;
-    this.cb.onColorBy(mode, k);
+    this.cb.onColorBy(mode, this.clusterK);
     if (mode === 'cluster' && (!this.clusters || this.clusters.k !== k)) this.host.postMessage({ type: 'requestClusters', k });
     else this.render();
   }
@@ -151,6 +172,7 @@ export class ExplorerPanel {
     this.table = table;
     this.thumbs = thumbs;
     if (this.projection && table && this.projection.x.length !== table.rows) this.projection = null;
+    this.syncK();
     this.render();
   }
 
@@ -164,7 +186,7 @@ export class ExplorerPanel {
     this.render();
   }
   setClusters(c: ClustersView | null): void { this.clusters = c; if (c) { this.kInput.value = String(c.k); } this.render(); }
-  setColorBy(mode: 'label' | 'cluster', k: number): void { this.colorBy = mode; this.colorSel.value = mode; this.kInput.value = String(k); }
+  setColorBy(mode: 'label' | 'cluster', k: number | null): void { this.colorBy = mode; this.colorSel.value = mode; this.clusterK = k; this.syncK(); }
   setQuery(row: number | null): void {
     if (row === this.queryRow) return;
     this.queryRow = row;
@@ -177,13 +199,14 @@ export class ExplorerPanel {
     this.table = table;
     this.thumbs = thumbs;
     this.clusters = clusters;
+    this.syncK();
     if (clusters) this.kInput.value = String(clusters.k);
     this.projection = projection && table && projection.x.length === table.rows ? projection : null;
     if (this.projection && this.pendingMethod === this.projection.method) this.pendingMethod = null;
     if (this.pendingMethod === null) this.hideProgress();
     // Colouring by cluster was restored without clusters (the host computes them on request).
     if (table && this.colorBy === 'cluster' && (!clusters || clusters.assignments.length !== table.rows)) {
-      this.host.postMessage({ type: 'requestClusters', k: Math.max(1, Math.floor(Number(this.kInput.value) || 8)) });
+      this.host.postMessage({ type: 'requestClusters', k: Math.max(1, Math.floor(Number(this.kInput.value) || this.defaultK())) });
     }
     this.render();
   }
@@ -233,9 +256,12 @@ export class ExplorerPanel {
       color[j++] = rgbaPalette[rank[id] % rgbaPalette.length];
     }
     const size = n > 20000 ? 3 : n > 2000 ? 4 : 6;
+    // Points outside a lasso are dimmed, not hidden: plotly's default (a fifth of the opacity) leaves them nearly
+    // invisible on a dark background, so the dimmed opacity depends on the theme.
+    const dimmed = DIMMED_OPACITY[t.kind];
     const traces: Trace[] = [{
       type: 'scattergl', mode: 'markers', name: 'points', uid: 'pts-all', x, y, customdata: rows, hoverinfo: 'none', showlegend: false,
-      marker: { size, color, opacity: 0.8 },
+      marker: { size, color, opacity: 0.8 }, selected: { marker: { opacity: 0.9 } }, unselected: { marker: { opacity: dimmed } },
     }];
     if (names.length <= 40) {
       names.forEach((g, gi) => traces.push({

@@ -2,7 +2,7 @@
 // Settings (k, threshold, smoothing, colouring) are mirrored in getState/setState so a re-created webview shows
 // them before the snapshot arrives; nothing relies on retainContextWhenHidden.
 import './styles.css';
-import type { DashboardSettings, HostToWebview, NeighborsView } from '../src/protocol/webview';
+import type { DashboardSettings, HostToWebview, NeighborsView, TableChoice } from '../src/protocol/webview';
 import { DEFAULT_SETTINGS, isHostToWebview, WEBVIEW_PROTOCOL_VERSION } from '../src/protocol/webview';
 import { EvaluationPanel } from './evaluation';
 import { ExplorerPanel } from './explorer';
@@ -36,8 +36,22 @@ const nav = el('nav', { class: 'toc', 'aria-label': 'Dashboard sections' }, ...t
   return a;
 }));
 for (const [, section] of tabs) section.querySelector('h2')?.setAttribute('tabindex', '-1');
+// The table picker: the workspace's embedding tables, newest first (the host lists them and follows new ones).
+const tablePicker = el('select', { id: 'table-picker', disabled: true });
+let tableChoices: TableChoice[] = [];
+let currentTable: string | null = null;
+tablePicker.addEventListener('change', () => { if (tablePicker.value) host.postMessage({ type: 'selectTable', file: tablePicker.value }); });
+function renderTablePicker(): void {
+  const opts = tableChoices.map((t) => el('option', { value: t.file, title: t.file }, `${t.label} — ${new Date(t.mtimeMs).toLocaleString()}`));
+  if (currentTable && !tableChoices.some((t) => t.file === currentTable)) opts.unshift(el('option', { value: currentTable }, currentTable));
+  if (!opts.length) opts.push(el('option', { value: '' }, 'no embedding table in the workspace'));
+  tablePicker.replaceChildren(...opts);
+  tablePicker.value = currentTable ?? '';
+  tablePicker.disabled = tableChoices.length === 0;
+}
+const tableBar = el('div', { class: 'controls table-bar' }, el('label', { for: 'table-picker' }, 'Embedding table '), tablePicker);
 const app = document.getElementById('app') ?? document.body.appendChild(el('main', { id: 'app' }));
-app.replaceChildren(el('h1', {}, 'Embedding Lab'), nav, status, ...tabs.map(([, s]) => s));
+app.replaceChildren(el('h1', {}, 'Embedding Lab'), nav, tableBar, status, ...tabs.map(([, s]) => s));
 app.removeAttribute('aria-busy');
 
 function applySettings(s: Partial<DashboardSettings>): void {
@@ -73,6 +87,8 @@ function handle(m: HostToWebview): void {
       explorer.setMethod(settings.projection); // the host computes it when the snapshot has another one
       gallery.setK(settings.k);
       gallery.setTable(m.table, m.thumbnails);
+      currentTable = m.table?.file ?? null;
+      renderTablePicker();
       evaluation.setUserThreshold(settings.threshold);
       evaluation.setEval(m.eval);
       gallery.setThreshold(evaluation.threshold());
@@ -84,7 +100,9 @@ function handle(m: HostToWebview): void {
     case 'run': training.upsertRun(m.run); break;
     case 'runStatus': training.setStatus(m.runId, m.status, m.resumable); break;
     case 'removeRun': training.removeRun(m.runId); break;
-    case 'table': explorer.setTable(m.table, m.thumbnails); gallery.setTable(m.table, m.thumbnails); break;
+    case 'table': explorer.setTable(m.table, m.thumbnails); gallery.setTable(m.table, m.thumbnails); currentTable = m.table?.file ?? null; renderTablePicker(); break;
+    case 'tables': tableChoices = m.tables; currentTable = m.current ?? currentTable; renderTablePicker(); break;
+    case 'runChoices': training.comparePicker.set(m.runs, m.compared); break;
     case 'projection': explorer.setProjection(m.projection); break;
     case 'projectionProgress': explorer.setProgress(m.method, m.done, m.total); break;
     case 'clusters': explorer.setClusters(m.clusters); break;

@@ -9,7 +9,8 @@
 import type { EpochPoint, RunView, RunWarning, StepSeries } from '../src/protocol/webview';
 import { appendSeries, emptySeries } from '../src/protocol/webview';
 import { Plotly, type GraphDiv, type Trace } from './plotly';
-import { baseLayout, button, el, fmt, fmtDuration, PLOT_CONFIG, readTheme, type HostApi } from './util';
+import { ComparePicker, renderComparison } from './compare';
+import { baseLayout, button, el, fmt, fmtDuration, PLOT_CONFIG, readTheme, statsTable, type HostApi } from './util';
 
 interface RunState {
   view: RunView;
@@ -21,6 +22,13 @@ interface RunState {
 }
 
 const GAP_WARNINGS = new Set(['distance-gap-collapse', 'loss-at-margin']);
+const WARNING_TITLES: Record<string, string> = { 'distance-gap-collapse': 'Distance gap collapse', 'loss-at-margin': 'Loss at the margin' };
+/**
+ * A trace's identity: `meta` is "<runId>:<series>" (what the tests and counts() use), `uid` the same made CSS-safe:
+ * plotly builds selectors ('.cb' + uid) from the uids of traces it removes, and a colon there broke removeRun.
+ */
+const ids = (runId: string, series: string) => ({ uid: `run-${runId.replace(/[^A-Za-z0-9_-]/g, '_')}-${series}`, meta: `${runId}:${series}` });
+
 /** Minimum time between two chart updates while steps stream in. */
 const FLUSH_MS = 250;
 /** Steps per run drawn exactly; longer runs are drawn as a min/max envelope. */
@@ -70,6 +78,9 @@ export class TrainingPanel {
   private readonly stats: HTMLElement;
   private readonly warningBox: HTMLElement;
   private readonly smoothingInput: HTMLInputElement;
+  /** The runs to compare with (from the host) and the comparison table. */
+  readonly comparePicker: ComparePicker;
+  private readonly compareBox: HTMLElement;
   /** Trace indices per run in each chart, rebuilt on every full render. */
   private traceIndex = new Map<string, { loss: [number, number]; dist: [number, number, number] }>();
   /** Number of flushes done (for tests and benchmarks). */
@@ -80,7 +91,7 @@ export class TrainingPanel {
     this.valDiv = el('div', { class: 'chart chart-small', id: 'chart-validation', role: 'img', 'aria-label': 'Validation metrics per epoch' }) as GraphDiv;
     this.distDiv = el('div', { class: 'chart', id: 'chart-distances', role: 'img', 'aria-label': 'Mean positive and negative distances' }) as GraphDiv;
     this.runList = el('div', { class: 'run-list', id: 'run-list' });
-    this.stats = el('dl', { class: 'stats', id: 'training-stats', 'aria-live': 'polite' });
+    this.stats = el('table', { class: 'stats-table', id: 'training-stats', 'aria-live': 'polite' });
     this.warningBox = el('div', { class: 'warnings', id: 'training-warnings', role: 'alert' });
     this.smoothingInput = el('input', { type: 'number', id: 'smoothing', min: 0, max: 0.999, step: 0.05, value: this.smoothing });
     this.smoothingInput.addEventListener('change', () => {
@@ -93,8 +104,10 @@ export class TrainingPanel {
       el('label', { for: 'smoothing' }, 'Smoothing (EMA) '), this.smoothingInput,
       button('Save loss PNG', { 'data-chart': 'loss' }, () => void this.savePng('loss', this.lossDiv)),
       button('Save distances PNG', { 'data-chart': 'distances' }, () => void this.savePng('distances', this.distDiv)));
+    this.comparePicker = new ComparePicker(host);
+    this.compareBox = el('div', { class: 'compare', id: 'compare-box' });
     this.root = el('section', { class: 'panel', id: 'panel-training', 'aria-labelledby': 'h-training' },
-      el('h2', { id: 'h-training' }, 'Training'), this.warningBox, this.runList, this.stats, controls,
+      el('h2', { id: 'h-training' }, 'Training'), this.warningBox, this.runList, this.comparePicker.root, this.compareBox, this.stats, controls,
       el('div', { class: 'chart-grid' }, this.lossDiv, this.distDiv, this.valDiv));
   }
 
@@ -195,6 +208,7 @@ export class TrainingPanel {
     }
     void Plotly.react(this.valDiv, this.valTraces(), this.valLayout(), PLOT_CONFIG);
     this.renderStats();
+    this.renderCompare();
   }
 
   addWarnings(runId: string, warnings: RunWarning[]): void {
@@ -261,10 +275,17 @@ export class TrainingPanel {
     this.represented.clear();
     this.decimated = false;
     const shapes: Array<Record<string, unknown>> = [];
+    // The legend names each run once, as the title of its group; the series are named by what they are.
+    const several = this.visibleRuns().length > 1;
+    const margins = new Map<number, string[]>();
     this.order.forEach((id, i) => {
       const r = this.runs.get(id)!;
       if (!r.visible) return;
       const c = this.color(i);
+      const group = { legendgroup: id, legendgrouptitle: { text: r.view.name } };
+      // Distances: one run → a colour per series (positive, negative and gap told apart by colour, not dash alone);
+      // several → the run's colour, the series by dash.
+      const dc = several ? { pos: c, neg: c, gap: c } : { pos: t.palette[2], neg: t.palette[3], gap: t.muted };
       const s = r.view.steps;
       const n = s.step.length;
       const gap = s.negDist.map((v, k) => v - s.posDist[k]);
@@ -277,18 +298,24 @@ export class TrainingPanel {
       const env = dec ? ' (min/max envelope)' : '';
       this.traceIndex.set(id, { loss: [loss.length, loss.length + 1], dist: [dist.length, dist.length + 1, dist.length + 2] });
       loss.push(
-        { type: 'scatter', mode: 'lines', uid: `${id}:loss`, name: `${r.view.name} loss${env}`, ...xy(s.loss, `${id}:loss`), line: { color: c, width: 1 }, opacity: 0.35 },
-        { type: 'scatter', mode: 'lines', uid: `${id}:smooth`, name: `${r.view.name} smoothed`, ...xy(r.smooth, `${id}:smooth`), line: { color: c, width: 2 } },
+        { type: 'scatter', mode: 'lines', ...ids(id, 'loss'), name: `loss${env}`, ...group, ...xy(s.loss, `${id}:loss`), line: { color: c, width: 1 }, opacity: 0.35 },
+        { type: 'scatter', mode: 'lines', ...ids(id, 'smooth'), name: 'smoothed', ...group, ...xy(r.smooth, `${id}:smooth`), line: { color: c, width: 2 } },
       );
       dist.push(
-        { type: 'scatter', mode: 'lines', uid: `${id}:pos`, name: `${r.view.name} positive`, ...xy(s.posDist, `${id}:pos`), line: { color: c, width: 1.5 } },
-        { type: 'scatter', mode: 'lines', uid: `${id}:neg`, name: `${r.view.name} negative`, ...xy(s.negDist, `${id}:neg`), line: { color: c, width: 1.5, dash: 'dash' } },
-        { type: 'scatter', mode: 'lines', uid: `${id}:gap`, name: `${r.view.name} gap`, ...xy(gap, `${id}:gap`), line: { color: c, width: 1, dash: 'dot' } },
+        { type: 'scatter', mode: 'lines', ...ids(id, 'pos'), name: 'positive', ...group, ...xy(s.posDist, `${id}:pos`), line: { color: dc.pos, width: 1.5 } },
+        { type: 'scatter', mode: 'lines', ...ids(id, 'neg'), name: 'negative', ...group, ...xy(s.negDist, `${id}:neg`), line: { color: dc.neg, width: 1.5, dash: 'dash' } },
+        { type: 'scatter', mode: 'lines', ...ids(id, 'gap'), name: 'gap', ...group, ...xy(gap, `${id}:gap`), line: { color: dc.gap, width: 1, dash: 'dot' } },
       );
-      if (r.view.margin !== undefined) {
-        shapes.push({ type: 'line', name: `margin:${id}`, xref: 'paper', x0: 0, x1: 1, y0: r.view.margin, y1: r.view.margin, line: { color: t.muted, width: 1, dash: 'dot' } });
-      }
+      if (r.view.margin !== undefined) margins.set(r.view.margin, [...(margins.get(r.view.margin) ?? []), r.view.name]);
     });
+    // One labelled line per distinct margin (runs that share a margin share the line).
+    for (const [m, names] of margins) {
+      const who = several && margins.size > 1 ? ` (${names.join(', ')})` : '';
+      shapes.push({
+        type: 'line', name: `margin:${m}`, xref: 'paper', x0: 0, x1: 1, y0: m, y1: m, line: { color: t.muted, width: 1, dash: 'dot' },
+        label: { text: `margin ${fmt(m)}${who}`, textposition: 'end', yanchor: 'bottom', font: { color: t.muted, size: 10 } },
+      });
+    }
     return { loss, dist, shapes };
   }
 
@@ -317,9 +344,10 @@ export class TrainingPanel {
       if (!r.visible) return;
       const pts = r.view.epochPoints.filter((p) => p.precisionAt1 !== undefined).sort((a, b) => a.epoch - b.epoch);
       const c = this.color(i);
+      const group = { legendgroup: id, legendgrouptitle: { text: r.view.name } };
       out.push(
-        { type: 'scatter', mode: 'lines+markers', uid: `${id}:p1`, name: `${r.view.name} P@1`, x: pts.map((p) => p.epoch), y: pts.map((p) => p.precisionAt1), line: { color: c } },
-        { type: 'scatter', mode: 'lines+markers', uid: `${id}:map`, name: `${r.view.name} MAP@R`, x: pts.map((p) => p.epoch), y: pts.map((p) => p.mapAtR), line: { color: c, dash: 'dash' }, marker: { symbol: 'square' } },
+        { type: 'scatter', mode: 'lines+markers', ...ids(id, 'p1'), name: 'P@1', ...group, x: pts.map((p) => p.epoch), y: pts.map((p) => p.precisionAt1), line: { color: c } },
+        { type: 'scatter', mode: 'lines+markers', ...ids(id, 'map'), name: 'MAP@R', ...group, x: pts.map((p) => p.epoch), y: pts.map((p) => p.mapAtR), line: { color: c, dash: 'dash' }, marker: { symbol: 'square' } },
       );
     });
     return out;
@@ -341,6 +369,12 @@ export class TrainingPanel {
         el('span', { class: 'status', text: v.status }), ` ${v.lossType} `, stop, resume);
     });
     this.runList.replaceChildren(rows.length ? el('ul', { 'aria-label': 'Runs (tick to overlay)' }, ...rows) : el('p', { class: 'muted' }, 'No training runs yet.'));
+    this.renderCompare();
+  }
+
+  /** The comparison table of the runs shown (two or more). */
+  private renderCompare(): void {
+    renderComparison(this.compareBox, this.order.map((id, i) => ({ r: this.runs.get(id)!, i })).filter(({ r }) => r && r.visible).map(({ r, i }) => ({ view: r.view, color: this.color(i) })));
   }
 
   private renderStats(): void {
@@ -358,16 +392,16 @@ export class TrainingPanel {
       const secPerStep = (s.time[last] - s.time[from]) / 1000 / Math.max(1, s.step[last] - s.step[from]);
       eta = (total - (s.step[last] + 1)) * secPerStep;
     }
-    const item = (k: string, v: string, id: string) => [el('dt', {}, k), el('dd', { id })].map((e, i) => (i === 1 ? (e.textContent = v, e) : e));
     const lastVal = [...r.view.epochPoints].reverse().find((p) => p.mapAtR !== undefined);
-    this.stats.replaceChildren(
-      ...item('Run', r.view.name, 'stat-run'),
-      ...item('Step', n ? `${s.step[last] + 1} / ${total}` : `0 / ${total}`, 'stat-step'),
-      ...item('Images/s', n ? fmt(s.imagesPerSec[last], 1) : '–', 'stat-ips'),
-      ...item('Learning rate', n ? fmt(s.learningRate[last], 6) : '–', 'stat-lr'),
-      ...item('ETA', r.view.status === 'running' ? fmtDuration(eta) : r.view.status, 'stat-eta'),
-      ...item('Val MAP@R', fmt(lastVal?.mapAtR), 'stat-map'),
-    );
+    // A real table (one header row, one value row): each value sits under its name whatever the panel's width.
+    statsTable(this.stats, [
+      ['Run', r.view.name, 'stat-run'],
+      ['Step', n ? `${s.step[last] + 1} / ${total}` : `0 / ${total}`, 'stat-step'],
+      ['Images/s', n ? fmt(s.imagesPerSec[last], 1) : '–', 'stat-ips'],
+      ['Learning rate', n ? fmt(s.learningRate[last], 6) : '–', 'stat-lr'],
+      ['ETA', r.view.status === 'running' ? fmtDuration(eta) : r.view.status, 'stat-eta'],
+      ['Val MAP@R', fmt(lastVal?.mapAtR), 'stat-map'],
+    ], 'columns');
   }
 
   private renderWarnings(): void {
@@ -378,10 +412,15 @@ export class TrainingPanel {
       for (const w of [...r.view.warnings].reverse()) { // newest first, one per code
         if (seen.has(w.code)) continue;
         seen.add(w.code);
+        if (w.cleared) { // the condition is over: no banner, a quiet note of when it ended
+          items.push(el('div', { class: 'warning-cleared muted', 'data-code': w.code, role: 'status' },
+            `✓ ${WARNING_TITLES[w.code] ?? w.code} over — ${r.view.name}${w.step !== undefined ? ` (step ${w.step + 1})` : ''}: ${w.message}`));
+          continue;
+        }
         const strong = GAP_WARNINGS.has(w.code);
         items.push(el('div', { class: `warning ${strong ? 'warning-strong' : ''}`, 'data-code': w.code },
           el('strong', {}, w.code === 'distance-gap-collapse' ? '⚠ Distance gap collapsing' : w.code === 'loss-at-margin' ? '⚠ Loss stuck at the margin' : `⚠ ${w.code}`),
-          ` ${r.view.name}${w.step !== undefined ? ` (step ${w.step})` : ''}: ${w.message}`));
+          ` ${r.view.name}${w.step !== undefined ? ` (step ${w.step + 1})` : ''}: ${w.message}`));
       }
     }
     this.warningBox.replaceChildren(...items);
@@ -391,7 +430,7 @@ export class TrainingPanel {
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
     // Exact traces: their drawn points. Envelopes (runs over EXACT_MAX steps): the step events they stand for.
-    for (const gd of [this.lossDiv, this.distDiv, this.valDiv]) for (const t of gd.data ?? []) out[String(t.uid)] = this.represented.get(String(t.uid)) ?? (t.x as unknown[]).length;
+    for (const gd of [this.lossDiv, this.distDiv, this.valDiv]) for (const t of gd.data ?? []) out[String(t.meta)] = this.represented.get(String(t.meta)) ?? (t.x as unknown[]).length;
     return out;
   }
 

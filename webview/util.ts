@@ -43,6 +43,20 @@ export function button(label: string, attrs: Attrs, onClick: () => void): HTMLBu
   return b;
 }
 
+/**
+ * Fills `table` with named values: 'columns' → one header row of names over one row of values (a few values side by
+ * side); 'rows' → a name | value row each (a long list). Values get `id`s (the tests and screen readers find them).
+ */
+export function statsTable(table: HTMLElement, items: ReadonlyArray<readonly [string, string, string]>, layout: 'columns' | 'rows'): void {
+  if (layout === 'columns') {
+    table.replaceChildren(
+      el('thead', {}, el('tr', {}, ...items.map(([k]) => el('th', { scope: 'col' }, k)))),
+      el('tbody', {}, el('tr', {}, ...items.map(([, v, id]) => el('td', { id }, v)))));
+  } else {
+    table.replaceChildren(el('tbody', {}, ...items.map(([k, v, id]) => el('tr', {}, el('th', { scope: 'row' }, k), el('td', { id }, v)))));
+  }
+}
+
 export function fmt(v: number | undefined | null, digits = 4): string {
   if (v === undefined || v === null || !Number.isFinite(v)) return '–';
   if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(2);

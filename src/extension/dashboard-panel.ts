@@ -11,7 +11,8 @@ import { sanitizeSettings, type DashboardSettings } from '../protocol/webview';
 import { cliErrorMessage } from './cli-runner';
 import type { Ctx } from './ctx';
 import { DashboardSession, type CliNeighbor, type SessionStats } from './dashboard-state';
-import { knnQueryFor, readTableMeta } from './logic';
+import { isEmbeddingTable } from './dashboard-tables';
+import { knnQueryFor, readTableMeta, tablesOfRun } from './logic';
 
 export const DASHBOARD_VIEW_TYPE = 'embeddingLab.dashboard';
 const STEP_FLUSH_MS = 100;
@@ -63,6 +64,13 @@ class DashboardPanel implements vscode.Disposable {
       stop: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.stopTraining', dir)),
       resume: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.resumeTraining', dir)),
       onRoots: () => this.setOptions(),
+      listTables: async () => {
+        const found = await vscode.workspace.findFiles('**/*.{parquet,csv}', '**/node_modules/**', 2000);
+        const runs = await ctx.runs.all();
+        return [...found.map((u) => u.fsPath).filter(isEmbeddingTable), ...runs.flatMap((n) => tablesOfRun(n.runDir).map((t) => t.file))];
+      },
+      workspaceRoots: () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+      listRuns: async () => (await ctx.runs.all()).map((n) => ({ runDir: n.runDir, name: path.basename(n.runDir), status: n.status })),
       saveSettings: (s) => {
         void ctx.ext.workspaceState.update(SETTINGS_KEY, { ...ctx.ext.workspaceState.get<Record<string, unknown>>(SETTINGS_KEY, {}), [key]: s });
       },
@@ -86,7 +94,7 @@ class DashboardPanel implements vscode.Disposable {
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(this.session.runDir), '{events.jsonl,run.json}'));
     this.disposables.push(watcher, watcher.onDidChange(() => this.trigger()), watcher.onDidCreate(() => this.trigger()));
     this.pollTimer = setInterval(() => {
-      if (this.session.runStatus === 'running') this.trigger();
+      if (this.session.anyRunning) this.trigger(); // this run, or a run it is compared with
     }, POLL_MS);
     void ctx.ext.workspaceState.update(MEMENTO_KEY, { ...ctx.ext.workspaceState.get<Record<string, PanelState>>(MEMENTO_KEY, {}), [panel.title]: this.state() });
   }
@@ -147,7 +155,14 @@ export class DashboardPanels implements vscode.Disposable {
   private readonly panels = new Map<string, DashboardPanel>();
   private readonly disposables: vscode.Disposable[] = [];
 
+  private readonly tableTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
   constructor(private readonly ctx: Ctx) {
+    // Tables written anywhere in the workspace (Embed Folder, the CLI): the dashboards' pickers follow.
+    // A table's sidecar (.meta.json) may land after it: a sidecar written counts as its table written.
+    const tables = vscode.workspace.createFileSystemWatcher('**/*.{parquet,csv,parquet.meta.json,csv.meta.json}');
+    const onTable = (u: vscode.Uri) => this.tableWritten(u.fsPath.replace(/\.meta\.json$/, ''));
+    this.disposables.push(tables, tables.onDidCreate(onTable), tables.onDidChange(onTable));
     this.disposables.push(vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state: unknown) => {
         const st = restoredState(state) ?? this.ctx.ext.workspaceState.get<Record<string, PanelState>>(MEMENTO_KEY, {})[panel.title];
@@ -185,10 +200,34 @@ export class DashboardPanels implements vscode.Disposable {
     return p;
   }
 
-  /** A supervisor event or exit for a run: its dashboard reads the run folder now. */
+  /** A supervisor event or exit for a run: its dashboard, and those comparing with it, read the run folders now. */
   poke(runDir: string | undefined): void {
     if (!runDir) return;
-    this.panels.get(path.resolve(runDir))?.trigger();
+    const key = path.resolve(runDir);
+    for (const [dir, p] of this.panels) if (dir === key || p.session.comparedRuns.includes(key)) p.trigger();
+  }
+
+  /**
+   * An embedding table was written (Embed Folder, the CLI, a watcher): every open dashboard lists its tables again,
+   * and one whose run made it, or that shows it, shows it afresh. Writes come in bursts (the table, then its
+   * sidecar), so each file is handled once, 300 ms after its last write.
+   */
+  tableWritten(file: string): void {
+    const key = path.resolve(file);
+    clearTimeout(this.tableTimers.get(key));
+    this.tableTimers.set(key, setTimeout(() => {
+      this.tableTimers.delete(key);
+      if (!isEmbeddingTable(key)) return; // some other .csv
+      for (const p of this.panels.values()) void p.session.onTableWritten(key).catch((err: Error) => this.ctx.log.warn(`dashboard: ${key}: ${err.message}`));
+    }, 300));
+  }
+
+  /** Opens the dashboard of the first run with the others overlaid on it (the Runs view's Compare Runs). */
+  async compare(runDirs: readonly string[]): Promise<DashboardPanel> {
+    const [first, ...rest] = runDirs;
+    const p = this.open(first);
+    await p.session.compareWith([...new Set([...p.session.comparedRuns, ...rest])]);
+    return p;
   }
 
   /** Find Similar Images' result, shown in the open dashboards on that table. Returns how many got it. */
@@ -208,6 +247,7 @@ export class DashboardPanels implements vscode.Disposable {
   }
 
   dispose(): void {
+    for (const t of this.tableTimers.values()) clearTimeout(t);
     for (const p of [...this.panels.values()]) p.dispose();
     for (const d of this.disposables.splice(0).reverse()) d.dispose();
   }

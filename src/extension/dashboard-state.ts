@@ -21,6 +21,7 @@ import { parseEventLine } from '../protocol/events';
 import { DEFAULT_PROJECTION_SEED, jobMethod, jobParams, jobSeed, type ProjectionJob } from '../protocol/projection';
 import {
   DEFAULT_SETTINGS,
+  defaultClusterK,
   emptySeries,
   isWebviewToHost,
   pushStep,
@@ -35,14 +36,18 @@ import {
   type NeighborsView,
   type ProjectionMethod,
   type ProjectionView,
+  type RunChoice,
   type RunView,
   type RunWarning,
+  type TableChoice,
   type SnapshotMessage,
   type TableView,
   type ThumbnailMap,
   type WebviewToHost,
 } from '../protocol/webview';
 import { readTableMeta as readTableSidecar, tablesOfRun } from './logic';
+import { ComparedRuns, readFlatConfig, withRunContext } from './dashboard-compare';
+import { runOfTable, workspaceTables } from './dashboard-tables';
 import { ProjectionCancelled, ProjectionWorkerClient, toShared } from './projection-client';
 import { kmeansJob, projectionJob } from './projection-jobs';
 
@@ -81,7 +86,7 @@ export function readRunConfig(runDir: string): RunConfigInfo {
 export const epochPoint = (e: EpochEvent): EpochPoint =>
   ({ epoch: e.epoch, step: e.step, trainLoss: e.trainLoss, precisionAt1: e.validation?.precisionAt1, mapAtR: e.validation?.mapAtR });
 
-export const runWarning = (e: WarningEvent, step?: number): RunWarning => ({ code: e.code, message: e.message, time: e.time, step });
+export const runWarning = (e: WarningEvent, step?: number): RunWarning => ({ code: e.code, message: e.message, time: e.time, step, ...(e.cleared ? { cleared: true } : {}) });
 
 /**
  * A run's series, built by applying its events in file order. A resume appends a second `started` whose
@@ -282,13 +287,15 @@ export function evalView(report: Record<string, unknown>, labels: readonly strin
   return { ...(report as unknown as EvalView), classNames: classNames(labels) };
 }
 
-/** The neighbours of table row `row`: core knn over the whole table, as `embedlab knn --query <path-in-table>`. */
+/**
+ * The neighbours of table row `row`: core knn over the rest of the table, leaving the row itself out (as `embedlab
+ * eval` does: a query is never its own neighbour; an identical image in another row still is one).
+ */
 export function neighborsOfRow(t: LoadedTable, row: number, k: number): NeighborsView {
   const { table } = t;
   const n = table.paths.length;
   if (row < 0 || row >= n) throw new RangeError(`row ${row} is not in the table (${n} rows)`);
-  const q = table.vectors.subarray(row * table.dim, (row + 1) * table.dim);
-  const res = knn(q, 1, table.vectors, n, table.dim, Math.min(Math.max(1, k), n), t.distance);
+  const res = knn(table.vectors, 1, table.vectors, n, table.dim, Math.max(1, k), t.distance, { queryOffset: row, excludeSelf: true });
   return {
     query: { kind: 'row', row, path: table.paths[row], label: table.labels[row] },
     k: res.k, distance: t.distance,
@@ -298,13 +305,19 @@ export function neighborsOfRow(t: LoadedTable, row: number, k: number): Neighbor
 
 export interface CliNeighbor { rank: number; path: string; label: string; distance: number }
 
-/** `embedlab knn --json` output (for an image outside the table) as a NeighborsView; rows found by path. */
+/**
+ * `embedlab knn --json` output (for an image file) as a NeighborsView; rows found by path. An image that is a row of
+ * the table (`image` is its path there) is left out of its own neighbours, the rest ranked from 1; at most `k` kept.
+ */
 export function neighborsFromCli(
-  image: string, neighbors: readonly CliNeighbor[], distance: string, rowOf: Map<string, number> | undefined, uri?: string,
+  image: string, neighbors: readonly CliNeighbor[], distance: string, rowOf: Map<string, number> | undefined, uri?: string, k = Infinity,
 ): NeighborsView {
+  const self = rowOf?.get(image);
+  const kept = neighbors.filter((n) => self === undefined || n.path !== image).slice(0, k);
   return {
-    query: { kind: 'image', path: image, ...(uri ? { uri } : {}) }, k: neighbors.length, distance,
-    neighbors: neighbors.map((n) => ({ rank: n.rank, path: n.path, label: n.label ?? '', distance: n.distance, ...(rowOf?.has(n.path) ? { row: rowOf.get(n.path) } : {}) })),
+    query: { kind: 'image', path: image, ...(self !== undefined ? { label: neighbors.find((n) => n.path === image)?.label ?? '' } : {}), ...(uri ? { uri } : {}) },
+    k: kept.length, distance,
+    neighbors: kept.map((n, i) => ({ rank: i + 1, path: n.path, label: n.label ?? '', distance: n.distance, ...(rowOf?.has(n.path) ? { row: rowOf.get(n.path) } : {}) })),
   };
 }
 
@@ -377,6 +390,12 @@ export interface DashboardDeps {
   onRoots?(folders: string[]): void;
   /** Called when a setting changes (the panel keeps them per run, so a reopened dashboard restores them). */
   saveSettings?(settings: DashboardSettings): void;
+  /** The embedding tables of the workspace (any order; the run's own tables/ are added), for the table picker. */
+  listTables?(): Promise<string[]>;
+  /** Folders the picker's labels are relative to (the workspace folders). */
+  workspaceRoots?(): string[];
+  /** The runs of the workspace, for the comparison picker (the dashboard's own run may be among them). */
+  listRuns?(): Promise<RunChoice[]>;
 }
 
 export interface SessionOptions {
@@ -461,6 +480,10 @@ export class DashboardSession {
   private settings: DashboardSettings = { ...DEFAULT_SETTINGS };
   private lastStatus: { status: RunStatus; resumable: boolean } | null = null;
   private isReady = false;
+  /** The table picker's entries (the last list posted). */
+  private tables: TableChoice[] = [];
+  /** The runs overlaid to compare with this one (dashboard-compare.ts). */
+  private readonly comparison: ComparedRuns;
   /** A snapshot is being built (the table loads asynchronously): deltas wait, so none arrives before it. */
   private building = 0;
   private disposed = false;
@@ -476,6 +499,10 @@ export class DashboardSession {
     this.settings = { ...DEFAULT_SETTINGS, ...sanitizeSettings(opts.settings) };
     const workerFile = opts.workerFile ?? DEFAULT_PROJECTION_WORKER;
     const log = (m: string) => this.deps.log('warn', `dashboard ${this.name}: ${m}`);
+    this.comparison = new ComparedRuns(this.runDir, {
+      post: (m) => this.post(m), flush: () => this.flush(), batch: (e) => this.batcher.add(e),
+      isSupervised: (d) => this.deps.isSupervised(d), listRuns: () => this.deps.listRuns?.() ?? Promise.resolve([]),
+    });
     this.projector = new ProjectionWorkerClient(workerFile, { name: 'embedlab-projection', log });
     this.clusterer = new ProjectionWorkerClient(workerFile, { name: 'embedlab-kmeans', log });
     this.stats = {
@@ -534,20 +561,21 @@ export class DashboardSession {
     switch (m.type) {
       case 'snapshot':
         s.snapshots++;
-        s.snapshotStepPoints = m.runs.reduce((a, r) => a + r.steps.step.length, 0);
+        s.snapshotStepPoints = m.runs[0]?.steps.step.length ?? 0;
         s.deltaStepPoints = 0;
-        s.epochPoints = m.runs.reduce((a, r) => a + r.epochPoints.length, 0);
+        s.epochPoints = m.runs[0]?.epochPoints.length ?? 0;
         s.status = m.runs[0]?.status ?? null;
         s.projectionPoints = m.projection?.x.length ?? 0;
         s.projectionMethod = m.projection?.method ?? null;
         s.neighbors = m.neighbors?.neighbors.length ?? 0;
         break;
-      case 'steps': s.deltaStepPoints += m.steps.step.length; break;
-      case 'epochs': s.epochPoints += m.epochs.length; break;
+      case 'steps': if (m.runId === this.series.runId) s.deltaStepPoints += m.steps.step.length; break; // the dashboard's own run
+      case 'epochs': if (m.runId === this.series.runId) s.epochPoints += m.epochs.length; break;
       case 'run':
+        if (m.run.primary === false) break; // a compared run
         s.snapshotStepPoints = m.run.steps.step.length; s.deltaStepPoints = 0; s.epochPoints = m.run.epochPoints.length; s.status = m.run.status;
         break;
-      case 'runStatus': s.status = m.status; break;
+      case 'runStatus': if (m.runId === this.series.runId) s.status = m.status; break;
       case 'projection': s.projectionPoints = m.projection.x.length; s.projectionMethod = m.projection.method; break;
       case 'neighbors': s.neighbors = m.neighbors.neighbors.length; break;
     }
@@ -609,7 +637,8 @@ export class DashboardSession {
       if (c) this.setProjection(c, c.method === want.method ? want : cacheKeyOf({ kind: 'pca' }));
     }
     const snap: SnapshotMessage & { host: { runDir: string; table: string | null } } = {
-      type: 'snapshot', version: WEBVIEW_PROTOCOL_VERSION, runs: [this.series.view(st.status, st.resumable)],
+      type: 'snapshot', version: WEBVIEW_PROTOCOL_VERSION,
+      runs: [withRunContext(this.series.view(st.status, st.resumable), this.runDir, readFlatConfig(this.runDir), true), ...this.comparison.views()],
       table: t ? tableView(t) : null, projection: t ? this.projection : null, clusters: t ? this.clusters : null,
       eval: t ? this.evalReport : null, neighbors: t ? this.neighbors : null, thumbnails: this.thumbnails(), settings: { ...this.settings },
       // Not part of the protocol: what the panel needs to come back after a reload (the webview may keep it in setState).
@@ -634,6 +663,72 @@ export class DashboardSession {
     this.pump(); // what was appended while the table loaded
     this.flush();
     void this.completeTableViews();
+    void this.refreshTables().catch((err: Error) => this.deps.log('warn', `dashboard ${this.name}: cannot list the tables: ${err.message}`));
+    void this.refreshRunChoices().catch((err: Error) => this.deps.log('warn', `dashboard ${this.name}: cannot list the runs: ${err.message}`));
+  }
+
+  // ------------------------------------------------------------------------------------------------ table picker
+
+  /** Lists the workspace's tables (with this run's and the one shown) newest first, and posts them. */
+  async refreshTables(): Promise<TableChoice[]> {
+    this.tables = await workspaceTables(this.runDir, this.tableFile, this.deps);
+    this.post({ type: 'tables', tables: this.tables, current: this.tableFile });
+    return this.tables;
+  }
+
+  /** The picker's entries as last listed. */
+  get tableList(): readonly TableChoice[] {
+    return this.tables;
+  }
+
+  /**
+   * A table of the workspace was written (created or rewritten): the picker is listed again; the table shown is
+   * read again when it is the one written; a table of this run (its tables/ folder, or made with its model) is
+   * shown at once, since it was made to be looked at.
+   */
+  async onTableWritten(file: string): Promise<void> {
+    if (this.disposed) return;
+    const abs = path.resolve(file);
+    if (abs === this.tableFile) await this.reloadTable();
+    else if (runOfTable(abs) === this.runDir) await this.setTable(abs);
+    await this.refreshTables();
+  }
+
+  /** Reads the table shown again (its file changed): a new table view, projection and evaluation. */
+  async reloadTable(): Promise<void> {
+    const f = this.tableFile;
+    if (!f) return;
+    const t = this.loaded;
+    try {
+      const st = fs.statSync(f);
+      if (t && t.file === f && st.size === t.id.size && st.mtimeMs === t.id.mtimeMs) return; // unchanged
+    } catch {
+      return; // gone: the picker drops it
+    }
+    this.tableFile = null;
+    await this.setTable(f);
+  }
+
+  // ------------------------------------------------------------------------------------------------ comparison
+
+  /** Lists the runs the dashboard can compare with (not its own) and posts them with the ones overlaid. */
+  refreshRunChoices(): Promise<RunChoice[]> {
+    return this.comparison.refreshChoices();
+  }
+
+  /** The runs overlaid now (folders). */
+  get comparedRuns(): string[] {
+    return this.comparison.runDirs;
+  }
+
+  /** Whether this run or a compared one is running (the panel then polls their events). */
+  get anyRunning(): boolean {
+    return this.runStatus === 'running' || this.comparison.anyRunning;
+  }
+
+  /** Overlays exactly `runDirs` (runs of the workspace) on this run; see ComparedRuns.set. */
+  compareWith(runDirs: readonly string[]): Promise<void> {
+    return this.comparison.set(runDirs);
   }
 
   /**
@@ -735,7 +830,8 @@ export class DashboardSession {
     this.deps.log('info', `k-means (k = ${k}${r.sampled ? ', on a sample' : ''}) of ${path.basename(t.file)} in ${r.ms} ms (worker thread)`);
     if (this.disposed || this.loaded !== t || this.wantedK !== k) return;
     this.clusters = { k: r.k, seed: DEFAULT_PROJECTION_SEED, assignments: Array.from(r.assignments) };
-    this.changeSettings({ clusterK: k });
+    // k equal to the number of labels is the default (null), so another table gets its own number of labels.
+    this.changeSettings({ clusterK: k === defaultClusterK(t.table.labels) ? null : k });
     this.post({ type: 'clusters', clusters: this.clusters });
   }
 
@@ -769,6 +865,7 @@ export class DashboardSession {
       if (this.isReady) void this.onReady();
       return 0;
     }
+    const others = this.comparison.pump();
     for (const e of got) {
       const what = this.series.apply(e);
       if (what === 'step' && e.type === 'step') { this.batcher.add(e); continue; }
@@ -779,10 +876,10 @@ export class DashboardSession {
       else if (what === 'restart') {
         const st = this.status();
         this.lastStatus = st;
-        this.post({ type: 'run', run: this.series.view(st.status, st.resumable) });
+        this.post({ type: 'run', run: withRunContext(this.series.view(st.status, st.resumable), this.runDir, readFlatConfig(this.runDir), true) });
       } else if (what === 'status') this.refreshStatus();
     }
-    return got.length;
+    return got.length + others;
   }
 
   /** Posts the batched steps (one `steps` message per run). */
@@ -839,11 +936,17 @@ export class DashboardSession {
    * The neighbours of an image file (`embedlab knn --query <image>`): its path relative to the table's image folder
    * when it lies inside (the thumbnail comes from there), else the absolute path with the image as a data: URL.
    */
-  showImageNeighbors(image: string, neighbors: readonly CliNeighbor[], distance: string): void {
+  showImageNeighbors(image: string, neighbors: readonly CliNeighbor[], distance: string, k = Infinity): void {
     const t = this.loaded;
-    const rel = t?.folder && isUnder(image, t.folder) ? path.relative(t.folder, path.resolve(image)).split(path.sep).join('/') : undefined;
+    const rel = this.tableRelPath(image);
     const uri = rel && this.thumbnails().base ? undefined : imageDataUrl(image);
-    this.showNeighbors(neighborsFromCli(rel ?? image, neighbors, distance, t?.rowOf, uri));
+    this.showNeighbors(neighborsFromCli(rel ?? image, neighbors, distance, t?.rowOf, uri, k));
+  }
+
+  /** An image's path relative to the loaded table's image folder, when it lies inside. */
+  private tableRelPath(image: string): string | undefined {
+    const t = this.loaded;
+    return t?.folder && isUnder(image, t.folder) ? path.relative(t.folder, path.resolve(image)).split(path.sep).join('/') : undefined;
   }
 
   /** One message from the webview. Unknown or malformed messages are logged and ignored. */
@@ -889,8 +992,11 @@ export class DashboardSession {
         if (!t) throw new Error('no embedding table: embed a folder with this run\'s model first');
         const image = await this.deps.pickImage();
         if (!image) return;
-        const res = await this.deps.knnImage(t.file, image, this.settings.k);
-        this.showImageNeighbors(image, res.neighbors, res.distance ?? t.distance);
+        // An image that is a row of the table finds itself first: ask for one more and leave it out.
+        const rel = this.tableRelPath(image);
+        const k = this.settings.k;
+        const res = await this.deps.knnImage(t.file, image, rel !== undefined && t.rowOf.has(rel) ? k + 1 : k);
+        this.showImageNeighbors(image, res.neighbors, res.distance ?? t.distance, k);
         return;
       }
       case 'setK': {
@@ -947,6 +1053,15 @@ export class DashboardSession {
         return;
       }
       case 'selection': this.selection = m.rows.filter((r): r is number => Number.isInteger(r)); return;
+      case 'selectTable': {
+        const abs = path.resolve(m.file);
+        // Only a table the picker offered (listed again if it is new): the webview cannot make the host read any file.
+        const listed = this.tables.some((t) => t.file === abs) || (await this.refreshTables()).some((t) => t.file === abs);
+        if (!listed) throw new Error(`not an embedding table of the workspace: ${m.file}`);
+        await this.setTable(abs);
+        return;
+      }
+      case 'compareRuns': await this.comparison.set(m.runDirs); return;
       case 'webviewError':
         this.stats.webviewErrors.push(String(m.message).slice(0, 2000));
         this.deps.log('error', `dashboard webview (${this.name}): ${m.message}`);

@@ -40,7 +40,12 @@ export interface RunWarning {
   /** Global step at which the worker raised it, when known. */
   step?: number;
   time: string;
+  /** The condition is over (the worker cleared it): the banner of `code` comes down. */
+  cleared?: boolean;
 }
+
+/** A config value as the comparison table shows it (config.json flattened to dotted keys). */
+export type ConfigValue = string | number | boolean | null;
 
 export interface RunView {
   runId: string;
@@ -57,6 +62,29 @@ export interface RunView {
   steps: StepSeries;
   epochPoints: EpochPoint[];
   warnings: RunWarning[];
+  /** The run's config.json flattened ("loss.margin": 0.2, "data.imageSize": "[64,64]"), for the comparison table. */
+  config?: Record<string, ConfigValue>;
+  /** The run folder (the comparison's picker names runs by it). */
+  runDir?: string;
+  /** True for the dashboard's own run; false for a run overlaid to compare with it. */
+  primary?: boolean;
+}
+
+/** An embedding table of the workspace, for the dashboard's table picker. */
+export interface TableChoice {
+  file: string;
+  /** Display name: the path relative to the workspace (or the run folder), else the file name. */
+  label: string;
+  mtimeMs: number;
+  /** The run whose model made it, when known (its folder's name). */
+  run?: string;
+}
+
+/** A run of the workspace the dashboard can overlay to compare. */
+export interface RunChoice {
+  runDir: string;
+  name: string;
+  status?: RunStatus;
 }
 
 /** The embedding table the explorer and gallery work on (no vectors: the webview never needs them). */
@@ -162,12 +190,23 @@ export interface DashboardSettings {
   /** EMA factor for the smoothed loss, in [0, 1). */
   smoothing: number;
   colorBy: 'label' | 'cluster';
-  clusterK: number;
+  /** k of the k-means colouring; null: the number of labels in the table (the default). */
+  clusterK: number | null;
   /** The explorer's projection (restored from the cache beside the table when the panel comes back). */
   projection: ProjectionMethod;
 }
 
-export const DEFAULT_SETTINGS: DashboardSettings = { k: 8, threshold: null, smoothing: 0.9, colorBy: 'label', clusterK: 8, projection: 'pca' };
+export const DEFAULT_SETTINGS: DashboardSettings = { k: 8, threshold: null, smoothing: 0.9, colorBy: 'label', clusterK: null, projection: 'pca' };
+
+/** k-means' k for a table with no labels (with labels, the default k is their number). */
+export const UNLABELLED_CLUSTER_K = 8;
+
+/** The k the k-means colouring uses: the chosen one, else the number of distinct non-empty labels (at least 2). */
+export function defaultClusterK(labels: readonly string[], chosen: number | null = null): number {
+  if (chosen !== null) return chosen;
+  const n = new Set(labels.filter((l) => l !== '')).size;
+  return n >= 2 ? n : UNLABELLED_CLUSTER_K;
+}
 
 export const PROJECTION_METHODS: readonly ProjectionMethod[] = ['pca', 'umap', 'tsne'];
 
@@ -183,7 +222,7 @@ export function sanitizeSettings(v: unknown): Partial<DashboardSettings> {
   if (s.threshold === null || (typeof s.threshold === 'number' && Number.isFinite(s.threshold))) out.threshold = s.threshold as number | null;
   if (typeof s.smoothing === 'number' && s.smoothing >= 0 && s.smoothing < 1) out.smoothing = s.smoothing;
   if (s.colorBy === 'label' || s.colorBy === 'cluster') out.colorBy = s.colorBy;
-  if (posInt(s.clusterK)) out.clusterK = s.clusterK;
+  if (posInt(s.clusterK) || s.clusterK === null) out.clusterK = s.clusterK;
   if (isProjectionMethod(s.projection)) out.projection = s.projection;
   return out;
 }
@@ -221,6 +260,10 @@ export interface SettingsMessage { type: 'settings'; settings: Partial<Dashboard
 /** The host's answer to exportCsv / savePng. */
 export interface SavedMessage { type: 'saved'; what: string; path: string }
 export interface HostErrorMessage { type: 'error'; message: string; context?: string }
+/** The workspace's embedding tables, newest first, and the one shown (the table picker). */
+export interface TablesMessage { type: 'tables'; tables: TableChoice[]; current: string | null }
+/** The runs the dashboard can compare its run with, and those it overlays now. */
+export interface RunChoicesMessage { type: 'runChoices'; runs: RunChoice[]; compared: string[] }
 
 export type HostToWebview =
   | SnapshotMessage
@@ -238,7 +281,9 @@ export type HostToWebview =
   | EvalMessage
   | SettingsMessage
   | SavedMessage
-  | HostErrorMessage;
+  | HostErrorMessage
+  | TablesMessage
+  | RunChoicesMessage;
 
 // ---------------------------------------------------------------------------------------------- webview → host
 
@@ -265,18 +310,22 @@ export type WebviewToHost =
   /** Lasso selection in the explorer (rows), for the host to remember; empty: cleared. */
   | { type: 'selection'; rows: number[] }
   /** An error inside the webview, for the host's log. */
-  | { type: 'webviewError'; message: string };
+  | { type: 'webviewError'; message: string }
+  /** Show this table (one of the `tables` the host listed). */
+  | { type: 'selectTable'; file: string }
+  /** Overlay these runs (from `runChoices`) on the dashboard's own run; the rest are taken off. */
+  | { type: 'compareRuns'; runDirs: string[] };
 
 export type WebviewToHostType = WebviewToHost['type'];
 export type HostToWebviewType = HostToWebview['type'];
 
 const HOST_TYPES: ReadonlySet<string> = new Set<HostToWebviewType>([
   'snapshot', 'steps', 'epochs', 'warnings', 'run', 'runStatus', 'removeRun', 'table', 'projection', 'projectionProgress',
-  'clusters', 'neighbors', 'eval', 'settings', 'saved', 'error',
+  'clusters', 'neighbors', 'eval', 'settings', 'saved', 'error', 'tables', 'runChoices',
 ]);
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set<WebviewToHostType>([
   'ready', 'stop', 'resume', 'selectQuery', 'pickImage', 'setK', 'setThreshold', 'setSmoothing', 'requestProjection',
-  'requestClusters', 'exportCsv', 'savePng', 'selection', 'webviewError',
+  'requestClusters', 'exportCsv', 'savePng', 'selection', 'webviewError', 'selectTable', 'compareRuns',
 ]);
 
 const typeOf = (v: unknown): string | undefined =>
@@ -303,6 +352,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
     case 'exportCsv': return m.what === 'projection' || m.what === 'neighbors';
     case 'savePng': return typeof m.chart === 'string' && typeof m.dataUrl === 'string' && m.dataUrl.startsWith('data:image/png;base64,');
     case 'selection': return Array.isArray(m.rows);
+    case 'selectTable': return typeof m.file === 'string' && m.file !== '';
+    case 'compareRuns': return Array.isArray(m.runDirs) && m.runDirs.every((d) => typeof d === 'string');
     default: return true;
   }
 }
@@ -356,6 +407,22 @@ export class StepBatcher {
     this.pending.clear();
     return out;
   }
+}
+
+/**
+ * The config keys whose values differ between runs (a key one run lacks counts as differing), sorted; `name` is
+ * left out (it differs by design and the run's name is in the table already).
+ */
+export function configDifferences(configs: ReadonlyArray<Record<string, ConfigValue> | undefined>): string[] {
+  const keys = new Set<string>();
+  for (const c of configs) for (const k of Object.keys(c ?? {})) keys.add(k);
+  const out: string[] = [];
+  for (const k of keys) {
+    if (k === 'name') continue;
+    const vals = new Set(configs.map((c) => (c && k in c ? JSON.stringify(c[k]) : 'undefined')));
+    if (vals.size > 1) out.push(k);
+  }
+  return out.sort();
 }
 
 /** The webview URI of a row's thumbnail: the override if any, else base + '/' + each path segment URI-encoded. */

@@ -12,6 +12,7 @@ import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import sharp from 'sharp';
 import { cli, onlyRunDir, smallConfig, tmpDir, writeConfig } from '../integration/helpers';
 import { readTable, type Table } from '../../src/core/table';
 import type { DistanceName } from '../../src/core/config-types';
@@ -161,11 +162,14 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   assert.deepEqual(sel, { type: 'selectQuery', row: target.row });
   const queryPath = table.paths[target.row];
   await page.waitForFunction((p) => document.querySelector('#query-path')?.textContent === p, queryPath);
-  const kc = await cli(['knn', tablePath, '--query', queryPath, '-k', String(k), '--json']);
+  // `embedlab knn` for the same path, one more and the query's own row taken out: the gallery never shows the query.
+  const kc = await cli(['knn', tablePath, '--query', queryPath, '-k', String(k + 1), '--json']);
   assert.equal(kc.code, 0, kc.stderr);
-  const expected = JSON.parse(kc.stdout).neighbors as Array<{ rank: number; path: string; label: string; distance: number }>;
+  const expected = (JSON.parse(kc.stdout).neighbors as Array<{ rank: number; path: string; label: string; distance: number }>)
+    .filter((n) => n.path !== queryPath).slice(0, k).map((n, i) => ({ ...n, rank: i + 1 }));
   const shown = await page.$$eval('#gallery li[role=option]', (lis) => lis.map((li) => ({ rank: Number((li as HTMLElement).dataset.rank), path: (li as HTMLElement).dataset.path!, distance: Number((li as HTMLElement).dataset.distance) })));
   assert.equal(shown.length, expected.length);
+  assert.ok(!shown.some((s) => s.path === queryPath), 'the query is not in its own gallery');
   shown.forEach((s, i) => {
     assert.equal(s.rank, expected[i].rank);
     assert.equal(s.path, expected[i].path, `gallery position ${i + 1}`);
@@ -210,6 +214,63 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   assert.equal(png.chart, 'threshold');
   assert.ok(png.dataUrl.startsWith('data:image/png;base64,') && png.dataUrl.length > 1000);
 
+  // Legends name the run once (the title of its group), the series by what they are; positive and negative
+  // distances have colours of their own; the margin line carries its value.
+  const charts = await page.evaluate(() => Object.fromEntries(['chart-loss', 'chart-distances', 'chart-validation', 'chart-histogram'].map((id) => {
+    const gd = document.getElementById(id) as unknown as { data: Array<{ uid: string; meta?: string; name: string; legendgroup?: string; legendgrouptitle?: { text?: string }; line?: { color?: string } }>; layout: { shapes?: Array<{ name?: string; y0?: number; label?: { text?: string } }> } };
+    return [id, {
+      traces: gd.data.map((t) => ({ uid: t.meta ?? t.uid, name: t.name, group: t.legendgroup, title: t.legendgrouptitle?.text, color: t.line?.color })),
+      shapes: (gd.layout.shapes ?? []).map((x) => ({ name: x.name, y0: x.y0, label: x.label?.text })),
+      legend: document.querySelector(`#${id} .legend`)?.textContent ?? '', svgText: [...document.querySelectorAll(`#${id} text`)].map((t) => t.textContent),
+    }];
+  })));
+  for (const id of ['chart-loss', 'chart-distances', 'chart-validation']) {
+    const c = charts[id];
+    assert.ok(c.traces.length >= 2, `${id} has traces`);
+    for (const t of c.traces) {
+      assert.ok(!t.name.includes(runName), `${id}: the series "${t.name}" does not repeat the run name`);
+      assert.equal(t.title, runName, `${id}: ${t.uid} is in its run's legend group, titled by the run name`);
+    }
+    assert.equal(c.legend.split(runName).length - 1, 1, `${id}: the legend shows the run name once (${c.legend})`);
+  }
+  const colour = (id: string, uid: string) => charts[id].traces.find((t) => t.uid === uid)?.color;
+  assert.notEqual(colour('chart-distances', `${run.runId}:pos`), colour('chart-distances', `${run.runId}:neg`), 'positive and negative distances: two colours');
+  assert.notEqual(colour('chart-histogram', 'hist-pos'), colour('chart-histogram', 'hist-neg'), 'positive and negative histograms: two colours');
+  const margin = charts['chart-loss'].shapes.filter((x) => x.name?.startsWith('margin'));
+  assert.deepEqual(margin.map((x) => [x.y0, x.label]), [[0.2, 'margin 0.2']], 'the margin line is labelled');
+  assert.ok(charts['chart-loss'].svgText.includes('margin 0.2'), 'the label is drawn');
+
+  // The stats are real tables: every value in its name's column (training) or row (evaluation), by geometry.
+  const geo = await page.evaluate(() => {
+    const rect = (e: Element) => { const r = e.getBoundingClientRect(); return { l: r.left, r: r.right, t: r.top, b: r.bottom, text: e.textContent ?? '' }; };
+    const all = (sel: string) => [...document.querySelectorAll(sel)].map(rect);
+    const rows = (sel: string) => [...document.querySelectorAll(sel)].map((tr) => [...tr.children].map(rect));
+    return {
+      trainHead: all('#training-stats thead th'), trainVal: all('#training-stats tbody td'),
+      evalRows: rows('#eval-metrics tr'), perClassHead: all('#per-class thead th'), perClassRows: rows('#per-class tbody tr'),
+    };
+  });
+  const near = (a: number, b: number) => Math.abs(a - b) <= 0.5;
+  assert.equal(geo.trainHead.length, 6, 'six training stats, each a header cell');
+  assert.equal(geo.trainVal.length, geo.trainHead.length, 'one value per header');
+  geo.trainHead.forEach((hd, i) => {
+    const v = geo.trainVal[i];
+    assert.ok(near(hd.l, v.l) && near(hd.r, v.r), `training: "${v.text}" sits under "${hd.text}" (${hd.l}–${hd.r} vs ${v.l}–${v.r})`);
+    assert.ok(v.t >= hd.b - 0.5, `training: "${v.text}" below "${hd.text}"`);
+  });
+  assert.ok(geo.evalRows.length >= 8, `evaluation metrics: ${geo.evalRows.length} rows`);
+  for (const [name, value] of geo.evalRows) {
+    assert.ok(value, `evaluation: "${name.text}" has a value cell`);
+    assert.ok(near(name.t, value.t) && near(name.b, value.b), `evaluation: "${value.text}" on the row of "${name.text}"`);
+    assert.ok(near(name.l, geo.evalRows[0][0].l) && near(value.l, geo.evalRows[0][1].l), `evaluation: "${name.text}" and its value in the table's two columns`);
+    assert.ok(value.l >= name.r - 0.5, `evaluation: "${value.text}" right of "${name.text}"`);
+  }
+  assert.equal(geo.perClassHead.length, 4);
+  for (const row of geo.perClassRows) row.forEach((c, i) => assert.ok(near(c.l, geo.perClassHead[i].l) && near(c.r, geo.perClassHead[i].r), `per-class: "${c.text}" under "${geo.perClassHead[i].text}"`));
+
+  // k-means' k starts at the number of labels of the table (not a fixed 8).
+  assert.equal(await page.inputValue('#cluster-k'), String(new Set(table.labels.filter((l) => l !== '')).size));
+
   // Screenshots in both themes.
   for (const theme of ['dark', 'light'] as const) {
     await setTheme(page, theme);
@@ -219,6 +280,72 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   }
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, 'rgb(255, 255, 255)', 'the light theme follows the VS Code variables');
+
+  // The collapse warning: a banner while the distances have collapsed, gone (a quiet note instead) once cleared.
+  await h.send({ type: 'warnings', runId: run.runId, warnings: [{ code: 'distance-gap-collapse', message: 'epoch 1: collapsed', time: new Date().toISOString(), step: 3 }] });
+  await page.waitForSelector('#training-warnings .warning[data-code=distance-gap-collapse]');
+  await h.send({ type: 'warnings', runId: run.runId, warnings: [{ code: 'distance-gap-collapse', message: 'epoch 2: the distances spread again', time: new Date().toISOString(), step: 9, cleared: true }] });
+  await page.waitForSelector('#training-warnings .warning[data-code=distance-gap-collapse]', { state: 'detached' });
+  assert.match((await page.textContent('#training-warnings .warning-cleared[data-code=distance-gap-collapse]')) ?? '', /over .*step 10.*spread again/);
+
+  // The table picker: the host's list, newest first, the current one selected; a choice posts selectTable.
+  const older = path.join(work, 'older.parquet');
+  await h.send({ type: 'tables', current: tablePath, tables: [
+    { file: tablePath, label: 'val.parquet', mtimeMs: Date.now(), run: runName }, { file: older, label: 'older.parquet', mtimeMs: Date.now() - 60_000 },
+  ] });
+  await page.waitForFunction(() => document.querySelectorAll('#table-picker option').length === 2);
+  assert.deepEqual(await page.$$eval('#table-picker option', (o) => o.map((x) => (x as HTMLOptionElement).value)), [tablePath, older]);
+  assert.equal(await page.inputValue('#table-picker'), tablePath);
+  const nTab = h.received.length;
+  await page.selectOption('#table-picker', older);
+  assert.deepEqual(await h.waitFor('selectTable', nTab), { type: 'selectTable', file: older });
+  await h.send({ type: 'table', table: tableView(tablePath, table, distance), thumbnails: { base: `${h.origin}/img` } });
+  assert.equal(await page.inputValue('#table-picker'), tablePath, 'the picker follows the table the host shows');
+
+  // Compare runs: the host offers another run; ticking it posts compareRuns; the host's run joins the charts with a
+  // legend group of its own, and the comparison table shows both runs' final metrics and their config differences.
+  const other = { ...runView(events, 'second-run', events.length, 0.3), runId: 'second-run', name: 'second-run', primary: false, runDir: '/runs/second-run',
+    config: { 'loss.margin': 0.3, 'training.epochs': 2, 'loss.type': 'triplet', name: 'b' } };
+  const mine = { ...runView(events, runName, events.length, 0.2), primary: true, status: 'done' as const, config: { 'loss.margin': 0.2, 'training.epochs': 2, 'loss.type': 'triplet', name: 'a' } };
+  await h.send({ type: 'run', run: mine });
+  await h.send({ type: 'runChoices', runs: [{ runDir: '/runs/second-run', name: 'second-run', status: 'done' }], compared: [] });
+  await page.click('#compare-picker summary');
+  const nCmp = h.received.length;
+  await page.check('#compare-choices input[data-run-dir="/runs/second-run"]');
+  assert.deepEqual(await h.waitFor('compareRuns', nCmp), { type: 'compareRuns', runDirs: ['/runs/second-run'] });
+  await h.send({ type: 'run', run: other });
+  await h.send({ type: 'runChoices', runs: [{ runDir: '/runs/second-run', name: 'second-run', status: 'done' }], compared: ['/runs/second-run'] });
+  await page.waitForSelector('#compare-table');
+  const legend = await page.evaluate(() => ['chart-loss', 'chart-validation'].map((id) => {
+    const gd = document.getElementById(id) as unknown as { data: Array<{ name: string; legendgrouptitle?: { text?: string } }> };
+    return { titles: [...new Set(gd.data.map((t) => t.legendgrouptitle?.text))], names: gd.data.map((t) => t.name), legend: document.querySelector(`#${id} .legend`)?.textContent ?? '' };
+  }));
+  for (const c of legend) {
+    assert.deepEqual(c.titles, [runName, 'second-run'], 'one legend group per run, titled by its name');
+    assert.ok(c.names.every((n) => !n.includes(runName) && !n.includes('second-run')), c.names.join(', '));
+    assert.equal(c.legend.split('second-run').length - 1, 1, 'each run named once in the legend');
+  }
+  const counts2 = await page.evaluate(() => (window as unknown as { __embedlab: { trainingCounts(): Record<string, number> } }).__embedlab.trainingCounts());
+  assert.equal(counts2['second-run:loss'], steps.length, 'the compared run\'s loss curve');
+  assert.equal(counts2['second-run:map'], nEpochs, 'the compared run\'s validation curve');
+  const cmp = await page.evaluate(() => ({
+    head: [...document.querySelectorAll('#compare-table thead th')].map((e) => e.textContent),
+    rows: [...document.querySelectorAll('#compare-table tbody tr')].map((tr) => [...tr.children].map((c) => (c.textContent ?? '').trim())),
+  }));
+  assert.deepEqual(cmp.head, ['run', 'status', 'epochs', 'final loss', 'P@1', 'MAP@R', 'best MAP@R', 'loss.margin'], 'final metrics, then only the config keys that differ (name aside)');
+  const lastEpoch = events.filter((e) => e.type === 'epoch').at(-1) as { trainLoss: number; validation?: { precisionAt1: number; mapAtR: number } };
+  const maps = events.filter((e) => e.type === 'epoch').map((e) => (e as { validation?: { mapAtR: number } }).validation?.mapAtR ?? -1);
+  const f3 = (v: number) => String(Number(v.toFixed(3)));
+  assert.deepEqual(cmp.rows, [
+    [runName, 'done', `${nEpochs} / 2`, String(Number(lastEpoch.trainLoss.toFixed(4))), f3(lastEpoch.validation!.precisionAt1), f3(lastEpoch.validation!.mapAtR), f3(Math.max(...maps)), '0.2'],
+    ['second-run', 'done', `${nEpochs} / 2`, String(Number(lastEpoch.trainLoss.toFixed(4))), f3(lastEpoch.validation!.precisionAt1), f3(lastEpoch.validation!.mapAtR), f3(Math.max(...maps)), '0.3'],
+  ]);
+  // Two margins: two labelled lines, each naming its run.
+  const marginLabels = await page.evaluate(() => ((document.getElementById('chart-loss') as unknown as { layout: { shapes?: Array<{ label?: { text?: string } }> } }).layout.shapes ?? []).map((x) => x.label?.text));
+  assert.deepEqual(marginLabels, [`margin 0.2 (${runName})`, 'margin 0.3 (second-run)']);
+  // Taken off again: the table goes (one run left).
+  await h.send({ type: 'removeRun', runId: 'second-run' });
+  await page.waitForSelector('#compare-table', { state: 'detached' });
 
   assert.deepEqual(h.cspViolations, [], 'no CSP violations');
   assert.deepEqual(h.consoleErrors, [], 'no console errors');
@@ -354,6 +481,32 @@ describe('explorer with the real host session and projection worker', { skip: ha
     await page.mouse.up();
     const sel = await hs!.waitFor('selection', nSel, 10_000) as { rows: number[] };
     assert.deepEqual([...sel.rows].sort((a, b) => a - b), expected, 'the rows plotly selected are the points inside the drawn polygon');
+    // The points left outside stay visible on the dark background: the pixels at their centres against the
+    // background (#1e1e1e), as WCAG's contrast ratio, for the points with no other point within 8 px.
+    await page.waitForTimeout(300);
+    const shot = await page.screenshot({ clip: { x: box.left, y: box.top, width: box.width, height: box.height } });
+    const { data: px, info } = await sharp(shot).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const lum = (r: number, g: number, b: number) => [r, g, b].map((c) => { const v = c / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+      .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const bgL = lum(0x1e, 0x1e, 0x1e);
+    const ratios: number[] = [];
+    pts.customdata.forEach((row, j) => {
+      if (expected.includes(row)) return;
+      const x = st.px[j] - box.left, y = st.py[j] - box.top;
+      if (st.px.some((ox, o) => o !== j && Math.hypot(ox - st.px[j], st.py[o] - st.py[j]) < 8)) return;
+      let best = 0;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+        const xi = Math.round(x) + dx, yi = Math.round(y) + dy;
+        if (xi < 0 || yi < 0 || xi >= info.width || yi >= info.height) continue;
+        const o = (yi * info.width + xi) * info.channels;
+        best = Math.max(best, (lum(px[o], px[o + 1], px[o + 2]) + 0.05) / (bgL + 0.05));
+      }
+      ratios.push(best);
+    });
+    ratios.sort((a, b) => a - b);
+    assert.ok(ratios.length >= 3, `${ratios.length} isolated points outside the lasso`);
+    const median = ratios[Math.floor(ratios.length / 2)];
+    assert.ok(median >= 1.5, `points dimmed by the lasso stay visible in the dark theme: median contrast ${median.toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(' ')})`);
     assert.deepEqual([...session.selectedRows].sort((a, b) => a - b), expected, 'the host got the selection');
     await page.waitForSelector('#selection-box h3');
     assert.equal(await page.textContent('#selection-box h3'), `Lasso selection: ${expected.length} images`);
@@ -383,6 +536,7 @@ describe('explorer with the real host session and projection worker', { skip: ha
   it('colour by k-means: the points\' colours group exactly as core\'s clusters, k distinct colours', async () => {
     const { page } = hs!;
     const k = 4;
+    assert.equal(await page.inputValue('#cluster-k'), String(new Set(table.labels).size), 'k starts at the number of labels');
     await page.fill('#cluster-k', String(k));
     const nReq = hs!.received.length;
     await page.selectOption('#color-by', 'cluster');

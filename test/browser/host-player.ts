@@ -18,7 +18,7 @@ export function epochPoint(e: EpochEvent): EpochPoint {
 }
 
 export function warning(e: WarningEvent, step?: number): RunWarning {
-  return { code: e.code, message: e.message, time: e.time, step };
+  return { code: e.code, message: e.message, time: e.time, step, ...(e.cleared ? { cleared: true } : {}) };
 }
 
 /** A RunView from the events up to (not including) index `upTo`. */
@@ -53,11 +53,10 @@ export function projectionView(t: Table): ProjectionView {
   return { method: 'pca', x: Array.from(p.x), y: Array.from(p.y), explained: p.explained };
 }
 
-/** The host's answer to selectQuery: core knn of the row's vector over the whole table (the CLI's computation). */
+/** The host's answer to selectQuery: core knn of the row's vector over the rest of the table (the row left out, as eval). */
 export function neighborsOf(t: Table, row: number, k: number, distance: DistanceName): NeighborsView {
-  const q = t.vectors.subarray(row * t.dim, row * t.dim + t.dim);
   const n = t.paths.length;
-  const res = knn(q, 1, t.vectors, n, t.dim, Math.min(k, n), distance);
+  const res = knn(t.vectors, 1, t.vectors, n, t.dim, k, distance, { queryOffset: row, excludeSelf: true });
   return {
     query: { kind: 'row', row, path: t.paths[row], label: t.labels[row] },
     k: res.k, distance,

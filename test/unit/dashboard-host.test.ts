@@ -13,7 +13,7 @@ import { clusterAssignments, pca2d, projectionCachePath } from '../../src/core/p
 import { tsne2d } from '../../src/core/tsne';
 import { runPaths } from '../../src/core/run-folder';
 import type { StepEvent, WorkerEvent } from '../../src/protocol/events';
-import type { DashboardSettings, HostToWebview, SnapshotMessage, StepsMessage } from '../../src/protocol/webview';
+import type { DashboardSettings, EpochsMessage, HostToWebview, RunChoicesMessage, RunMessage, SnapshotMessage, StepsMessage, TablesMessage } from '../../src/protocol/webview';
 import { DEFAULT_PROJECTION_SEED, type ProjectionJob } from '../../src/protocol/projection';
 import { projectionJob, umapParams } from '../../src/extension/projection-jobs';
 import { WEBVIEW_PROTOCOL_VERSION } from '../../src/protocol/webview';
@@ -212,7 +212,7 @@ describe('dashboard host: live deltas from events.jsonl', () => {
 });
 
 describe('dashboard host: messages', () => {
-  it('selectQuery answers what `embedlab knn` answers; setK re-queries', async () => {
+  it('selectQuery answers what `embedlab knn` answers, without the query itself (as eval); setK re-queries', async () => {
     const f = fake();
     const s = new DashboardSession(runDir, f.deps, table);
     await s.onReady();
@@ -221,11 +221,15 @@ describe('dashboard host: messages', () => {
     const nb = f.posted.filter((m) => m.type === 'neighbors').pop();
     assert.ok(nb && nb.type === 'neighbors');
     const t = await loadTable(table);
-    const kc = await cli(['knn', table, '--query', t.table.paths[3], '-k', '5', '--json']);
+    // The CLI's answer for the path (one more, and the query's own row taken out, whether or not the CLI keeps it).
+    const kc = await cli(['knn', table, '--query', t.table.paths[3], '-k', '6', '--json']);
     assert.equal(kc.code, 0, kc.stderr);
-    const expected = (JSON.parse(kc.stdout) as { neighbors: Array<{ rank: number; path: string; distance: number }> }).neighbors;
+    const expected = (JSON.parse(kc.stdout) as { neighbors: Array<{ rank: number; path: string; distance: number }> }).neighbors
+      .filter((n) => n.path !== t.table.paths[3]).slice(0, 5);
     assert.equal(nb.neighbors.neighbors.length, 5);
+    assert.ok(!nb.neighbors.neighbors.some((n) => n.row === 3), 'the query is not its own neighbour');
     nb.neighbors.neighbors.forEach((n, i) => {
+      assert.equal(n.rank, i + 1);
       assert.equal(n.path, expected[i].path);
       assert.ok(Math.abs(n.distance - expected[i].distance) < 1e-6);
       assert.equal(t.table.paths[n.row!], n.path);
@@ -234,6 +238,38 @@ describe('dashboard host: messages', () => {
     await s.onMessage({ type: 'setK', k: 2 });
     const nb2 = f.posted.filter((m) => m.type === 'neighbors').pop();
     assert.ok(nb2 && nb2.type === 'neighbors' && nb2.neighbors.neighbors.length === 2);
+    s.dispose();
+  });
+
+  it('an image of the table (Pick image, Find Similar) is left out of its own neighbours: k others, ranked from 1', async () => {
+    const t = await loadTable(table);
+    const rel = t.table.paths[5];
+    const image = path.join(work, 'val', ...rel.split('/'));
+    // The CLI as it answers for a path in the table: the image itself first, at distance 0.
+    const kc = await cli(['knn', table, '--query', rel, '-k', '4', '--json']);
+    assert.equal(kc.code, 0, kc.stderr);
+    const cliHits = (JSON.parse(kc.stdout) as { neighbors: Array<{ rank: number; path: string; label: string; distance: number }> }).neighbors;
+    const withSelf = [{ rank: 1, path: rel, label: t.table.labels[5], distance: 0 }, ...cliHits.filter((n) => n.path !== rel)];
+    const asked: number[] = [];
+    const f = fake({
+      pickImage: async () => image,
+      knnImage: async (_t, _i, k) => { asked.push(k); return { neighbors: withSelf.slice(0, k), distance: 'euclidean' }; },
+    });
+    const s = new DashboardSession(runDir, f.deps, table);
+    await s.onReady();
+    await s.onMessage({ type: 'setK', k: 3 });
+    await s.onMessage({ type: 'pickImage' });
+    assert.deepEqual(asked, [4], 'one more than k, for the image itself');
+    const nb = f.posted.filter((m) => m.type === 'neighbors').pop();
+    assert.ok(nb && nb.type === 'neighbors');
+    assert.equal(nb.neighbors.query.path, rel);
+    assert.deepEqual(nb.neighbors.neighbors.map((n) => [n.rank, n.path]), withSelf.slice(1, 4).map((n, i) => [i + 1, n.path]));
+    // Find Similar Images' result (the command's k) gets the same treatment.
+    s.showImageNeighbors(image, withSelf.slice(0, 3), 'euclidean');
+    const nb2 = f.posted.filter((m) => m.type === 'neighbors').pop();
+    assert.ok(nb2 && nb2.type === 'neighbors');
+    assert.deepEqual(nb2.neighbors.neighbors.map((n) => n.path), withSelf.slice(1, 3).map((n) => n.path));
+    assert.ok(!nb2.neighbors.neighbors.some((n) => n.path === rel));
     s.dispose();
   });
 
@@ -281,6 +317,143 @@ describe('dashboard host: messages', () => {
     assert.ok(err.some((m) => m.type === 'error' && m.context === 'selectQuery' && /not in the table/.test(m.message)));
     assert.equal(f.logs.filter((l) => l.includes('malformed')).length, 2);
     s.dispose();
+  });
+});
+
+describe('dashboard host: the table picker, and a table written while the dashboard is open', () => {
+  it('lists the workspace\'s tables newest first; a new table of the run is shown, another run\'s only listed; the shown one rewritten is read again; only listed tables can be picked', async () => {
+    const other = path.join(work, 'elsewhere', 'other.parquet');
+    fs.mkdirSync(path.dirname(other), { recursive: true });
+    fs.copyFileSync(table, other);
+    const meta = JSON.parse(fs.readFileSync(`${table}.meta.json`, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(`${other}.meta.json`, JSON.stringify({ ...meta, folder: path.join(work, 'val'), model: path.join(work, 'some-other-model') }));
+    const t0 = Date.now() / 1000;
+    fs.utimesSync(table, t0 - 300, t0 - 300);
+    fs.utimesSync(other, t0 - 200, t0 - 200);
+    const f = fake({ listTables: async () => [other, path.join(work, 'gone.parquet')], workspaceRoots: () => [work] });
+    const s = new DashboardSession(runDir, f.deps);
+    assert.equal(s.table, table);
+    await s.onReady();
+    await s.refreshTables();
+    const lists = () => f.posted.filter((m): m is TablesMessage => m.type === 'tables');
+    assert.deepEqual(lists().at(-1)!.tables.map((t) => t.file), [other, table], 'newest first; a listed file that does not exist is left out');
+    assert.deepEqual(lists().at(-1)!.tables.map((t) => t.label), ['elsewhere/other.parquet', path.relative(work, table)]);
+    assert.equal(lists().at(-1)!.tables[1].run, path.basename(runDir));
+    assert.equal(lists().at(-1)!.current, table);
+
+    // Embed Folder writes a new table into the run's tables/: the open dashboard shows it, and lists it first.
+    const fresh = path.join(runDir, 'tables', 'fresh.parquet');
+    fs.copyFileSync(table, fresh);
+    fs.copyFileSync(`${table}.meta.json`, `${fresh}.meta.json`);
+    let n = f.posted.length;
+    await s.onTableWritten(fresh);
+    const shown = f.posted.slice(n).filter((m) => m.type === 'table');
+    assert.equal(shown.length, 1);
+    assert.equal(shown[0].type === 'table' && shown[0].table?.file, fresh);
+    assert.equal(s.table, fresh);
+    assert.deepEqual(lists().at(-1)!.tables.map((t) => t.file), [fresh, other, table]);
+    assert.equal(lists().at(-1)!.current, fresh);
+
+    // Another run's table rewritten: listed again, not shown.
+    fs.utimesSync(other, t0 + 100, t0 + 100);
+    n = f.posted.length;
+    await s.onTableWritten(other);
+    assert.equal(f.posted.slice(n).filter((m) => m.type === 'table').length, 0);
+    assert.deepEqual(lists().at(-1)!.tables.map((t) => t.file), [other, fresh, table]);
+
+    // The picker: a listed table is shown; anything else is refused (the webview cannot have the host read a file).
+    await s.onMessage({ type: 'selectTable', file: other });
+    assert.equal(s.table, other);
+    n = f.posted.length;
+    await s.onMessage({ type: 'selectTable', file: path.join(work, 'outside.png') });
+    assert.equal(s.table, other);
+    assert.ok(f.posted.slice(n).some((m) => m.type === 'error' && m.context === 'selectTable' && /not an embedding table of the workspace/.test(m.message)));
+
+    // The table shown rewritten (same path, new content): read again, with a new projection.
+    await s.completeTableViews();
+    fs.copyFileSync(table, other); // another mtime and, with the sidecar kept, the same rows
+    fs.utimesSync(other, t0 + 200, t0 + 200);
+    n = f.posted.length;
+    await s.onTableWritten(other);
+    await s.completeTableViews();
+    const after = f.posted.slice(n).map((m) => m.type);
+    assert.ok(after.includes('table') && after.includes('projection'), `re-read: ${after.join(', ')}`);
+    // Unchanged: nothing re-read.
+    n = f.posted.length;
+    await s.onTableWritten(other);
+    assert.deepEqual(f.posted.slice(n).map((m) => m.type), ['tables']);
+    s.dispose();
+    fs.rmSync(fresh);
+    fs.rmSync(`${fresh}.meta.json`);
+  });
+});
+
+describe('dashboard host: comparing runs', () => {
+  it('runChoices without the run itself; compareRuns posts the other run (config, series), deltas from its events, removeRun; a non-run is refused', async () => {
+    // A second run: the first one's folder with another runId and another margin and learning rate.
+    const run2 = path.join(work, 'runs2', 'second-run');
+    fs.mkdirSync(run2, { recursive: true });
+    const id1 = events.find((e) => e.type === 'started')!.runId;
+    const lines = fs.readFileSync(runPaths(runDir).events, 'utf8').replaceAll(id1, 'second-run').split('\n').filter((l) => l.trim());
+    const firstEpoch = lines.findIndex((l) => l.includes('"type":"epoch"'));
+    fs.writeFileSync(runPaths(run2).events, lines.slice(0, firstEpoch).join('\n') + '\n');
+    const cfg = JSON.parse(fs.readFileSync(runPaths(runDir).config, 'utf8')) as { loss: Record<string, unknown>; training: { optimizer: Record<string, unknown> } };
+    cfg.loss.margin = 0.3;
+    cfg.training.optimizer.learningRate = 0.01;
+    fs.writeFileSync(runPaths(run2).config, JSON.stringify(cfg));
+    const f = fake({ listRuns: async () => [{ runDir, name: path.basename(runDir) }, { runDir: run2, name: 'second-run', status: 'running' }] });
+    const s = new DashboardSession(runDir, f.deps, table);
+    await s.onReady();
+    await s.refreshRunChoices();
+    const choices = f.posted.filter((m): m is RunChoicesMessage => m.type === 'runChoices').at(-1)!;
+    assert.deepEqual(choices.runs.map((r) => r.runDir), [run2], 'the dashboard\'s own run is not offered');
+    assert.deepEqual(choices.compared, []);
+
+    await s.onMessage({ type: 'compareRuns', runDirs: [run2] });
+    const added = f.posted.filter((m): m is RunMessage => m.type === 'run').at(-1)!;
+    assert.equal(added.run.runId, 'second-run');
+    assert.equal(added.run.primary, false);
+    assert.equal(added.run.runDir, run2);
+    assert.equal(added.run.config?.['loss.margin'], 0.3);
+    assert.equal(added.run.config?.['training.optimizer.learningRate'], 0.01);
+    assert.equal(added.run.margin, 0.3);
+    assert.deepEqual(added.run.steps.step, steps(events).map((e) => e.step), 'its steps, from its events.jsonl');
+    assert.equal(added.run.epochPoints.length, 0);
+    assert.deepEqual(f.posted.filter((m): m is RunChoicesMessage => m.type === 'runChoices').at(-1)!.compared, [run2]);
+    assert.deepEqual(s.comparedRuns, [run2]);
+    // A reloaded webview's snapshot has both runs, the dashboard's own first.
+    s.notReady();
+    await s.onReady();
+    const snap = f.posted.filter((m): m is SnapshotMessage => m.type === 'snapshot').at(-1)!;
+    assert.deepEqual(snap.runs.map((r) => [r.runId, r.primary]), [[id1, true], ['second-run', false]]);
+    assert.equal(snap.runs[0].config?.['loss.margin'], 0.2);
+    assert.equal(s.stats.stepPoints, steps(events).length, 'the stats count the dashboard\'s own run');
+
+    // The compared run's events grow: its epoch arrives as a delta.
+    fs.appendFileSync(runPaths(run2).events, lines.slice(firstEpoch).join('\n') + '\n');
+    let n = f.posted.length;
+    s.pump();
+    s.flush();
+    const ep = f.posted.slice(n).filter((m): m is EpochsMessage => m.type === 'epochs');
+    assert.deepEqual(ep.map((m) => m.runId), events.filter((e) => e.type === 'epoch').map(() => 'second-run'));
+
+    n = f.posted.length;
+    await s.onMessage({ type: 'compareRuns', runDirs: [] });
+    assert.deepEqual(f.posted.slice(n).filter((m) => m.type === 'removeRun'), [{ type: 'removeRun', runId: 'second-run' }]);
+    n = f.posted.length;
+    await s.onMessage({ type: 'compareRuns', runDirs: [path.join(work, 'val')] });
+    assert.ok(f.posted.slice(n).some((m) => m.type === 'error' && /not a run of the workspace/.test(m.message)));
+    assert.deepEqual(s.comparedRuns, []);
+    s.dispose();
+  });
+
+  it('a cleared warning (the spread is back) reaches the view with cleared: true, after the warning it ends', () => {
+    const base = { time: '2024-01-01T00:00:00.000Z', runId: 'r' };
+    const r = new RunSeries('r');
+    r.apply({ ...base, type: 'warning', code: 'distance-gap-collapse', message: 'collapsed' });
+    r.apply({ ...base, type: 'warning', code: 'distance-gap-collapse', message: 'spread again', cleared: true });
+    const v = r.view('running', false);
+    assert.deepEqual(v.warnings.map((w) => [w.code, w.cleared ?? false]), [['distance-gap-collapse', false], ['distance-gap-collapse', true]]);
   });
 });
 
