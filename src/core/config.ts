@@ -16,6 +16,8 @@ import type {
   DistanceName,
   ExperimentConfig,
   MiningName,
+  ModelConfig,
+  HeadSpec,
   TrainingConfig,
 } from './config-types';
 import schema from '../../schemas/embedding.schema.json';
@@ -351,6 +353,47 @@ function crossFieldIssues(r: any, isBad: (path: string) => boolean) {
 }
 
 /**
+ * model.*: the defaults that depend on other fields (width 1 with pretrained weights; embeddingDim from the head) and
+ * the rules between them. `pretrained` resolves against the config's folder unless it is a hub id (`hf:`).
+ */
+function modelFields(r: any, isBad: (path: string) => boolean, configDir: string): { issues: ConfigIssue[]; model: ModelConfig } {
+  const m = r?.model ?? {};
+  const issues: ConfigIssue[] = [];
+  const backbone: BackboneName = isBad('model.backbone') ? 'resnet18' : m.backbone ?? 'resnet18';
+  const pretrained: string | undefined = isBad('model.pretrained') ? undefined : m.pretrained;
+  const width: number = m.width ?? (pretrained !== undefined ? 1 : 0.25);
+  const head: HeadSpec = isBad('model.head') ? 'dense' : m.head ?? 'dense';
+  if (pretrained !== undefined) {
+    const hub = pretrained.startsWith('hf:');
+    if (hub ? !/^hf:[^/\s]+\/[^/\s]+$/.test(pretrained) : !/\.safetensors$/i.test(pretrained)) {
+      issues.push({ path: 'model.pretrained', message: `must be a .safetensors file (a PyTorch ResNet state dict) or a hub id "hf:owner/repo" (got ${describeValue(pretrained)})` });
+    }
+    if (backbone === 'convnet') {
+      issues.push({ path: 'model.backbone', message: 'must be "resnet18", "resnet34" or "resnet50" with model.pretrained: the weights are a ResNet\'s (got "convnet")' });
+    }
+  }
+  let embeddingDim: number = m.embeddingDim ?? 64;
+  const derived = head === 'none' ? featureWidth(backbone, width) : Array.isArray(head) ? head[head.length - 1] : undefined;
+  if (derived !== undefined) {
+    if (m.embeddingDim !== undefined && m.embeddingDim !== derived && !['model.embeddingDim', 'model.width', 'model.backbone'].some(isBad)) {
+      issues.push({
+        path: 'model.embeddingDim',
+        message: head === 'none'
+          ? `must be ${derived} (the pooled features of ${backbone} at width ${width}) with model.head "none", or be left out (got ${m.embeddingDim})`
+          : `must equal the last width of model.head (${derived}), or be left out (got ${m.embeddingDim})`,
+      });
+    }
+    embeddingDim = derived;
+  }
+  const model: ModelConfig = {
+    backbone, width, embeddingDim, normalize: m.normalize ?? true,
+    ...(head !== 'dense' ? { head } : {}),
+    ...(pretrained !== undefined ? { pretrained: pretrained.startsWith('hf:') ? pretrained : resolvePath(pretrained, configDir) } : {}),
+  };
+  return { issues, model };
+}
+
+/**
  * Validates a parsed config and resolves it: defaults filled in, `data.train`/`data.validation` absolute
  * (relative ones against `configDir`). Returns the config only when there are no issues; otherwise every issue
  * found, schema ones first.
@@ -366,11 +409,12 @@ export function validateConfig(
   const isBad = (path: string): boolean =>
     badPaths.some((b) => b === '(root)' || b === path || path.startsWith(`${b}.`) || path.startsWith(`${b}[`) || b.startsWith(`${path}[`));
   const x = crossFieldIssues(raw, isBad);
-  const issues = [...fromSchema, ...x.issues];
+  const mx = modelFields(raw, isBad, configDir);
+  const issues = [...fromSchema, ...x.issues, ...mx.issues];
   if (issues.length > 0 || x.lossType === undefined) return { issues };
   const r = raw as any;
   const tr = r.training ?? {};
-  const { lossType, mining, distance, normalized, margin, margin2, batchSize, P, K, samplesPerEpoch } = x;
+  const { lossType, mining, distance, margin, margin2, batchSize, P, K, samplesPerEpoch } = x;
 
   const d = r.data;
   const augment: AugmentConfig | null =
@@ -397,12 +441,7 @@ export function validateConfig(
       decodeConcurrency: d.decodeConcurrency ?? 4,
       validationLimit: d.validationLimit ?? 2000,
     },
-    model: {
-      backbone: r.model?.backbone ?? 'resnet18',
-      width: r.model?.width ?? 0.25,
-      embeddingDim: r.model?.embeddingDim ?? 64,
-      normalize: normalized,
-    },
+    model: mx.model,
     loss: { type: lossType, margin, margin2, distance, mining },
     training: {
       epochs: tr.epochs ?? 10,

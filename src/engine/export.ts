@@ -13,6 +13,7 @@ import type { LossType } from '../protocol/events';
 import { loadLayersModelFromDir, loadWeightsInto, readableDir, writeDirAtomic, writeLayersArtifacts } from './model-io';
 import { buildBranch, buildFullModel, foldBatchNorm } from './models';
 import { loadPretrainedInto } from './pretrained/source';
+import { loadPretrainedInto } from './pretrained/source';
 import { branchToOnnx, BRANCH_INPUT, BRANCH_OUTPUT, OnnxExportError, type LayersArtifacts } from './onnx';
 import { toStockArtifacts } from './tfjs-stock';
 import { ONNX_FILE } from './onnx-runtime';
@@ -167,6 +168,7 @@ export async function exportRun(runDir: string, type: 'branch' | 'full', outDir?
   const branch = buildBranch({ ...config.model, inputShape: [h, w, config.data.channels], seed: config.training.seed });
   try {
     if (!opts.untrained) await loadWeightsInto(branch, ckpt);
+    else if (config.model.pretrained !== undefined) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone); // the baseline: the pretrained network
     else if (config.model.pretrained !== undefined) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone); // the baseline: the pretrained network
     const [dir] = await exportModels(runDir, config, branch, [type], outDir ? { [type]: outDir } : undefined, opts.untrained ? 'untrained' : path.relative(runDir, ckpt), opts.formats);
     return { dir, checkpoint: ckpt };

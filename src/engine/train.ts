@@ -27,6 +27,7 @@ import { contrastiveLoss, minedTripletLoss, quartetLoss, tripletLoss, type LossO
 import { loadOptimizer, loadWeightsInto, readableDir, saveLayersModel, saveOptimizer, writeDirAtomic } from './model-io';
 import { fusedAdam } from './kernels/adam';
 import { buildBranch, parameterCount } from './models';
+import { loadPretrainedInto } from './pretrained/source';
 import { exportModels } from './export';
 import { tf } from './tf';
 
@@ -180,6 +181,10 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     if (fs.existsSync(path.join(dir, 'optimizer.json'))) await loadOptimizer(optimizer, dir);
     state = { ...JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState, backend: backend.name };
   }
+
+  // model.pretrained: its weights before the first step (a resumed run has them in its checkpoint); the head keeps its
+  // seeded initialisation.
+  if (config.model.pretrained !== undefined && state.globalStep === 0) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone);
 
   const classOf = Int32Array.from(train.index.items.map((it) => it.classIndex));
   const sampler = new TupleSampler(classOf, train.index.classes.length, config.training.seed);

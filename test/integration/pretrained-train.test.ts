@@ -1,0 +1,104 @@
+// Training from pretrained weights through the real CLI (worker process, sharp, tfjs on wasm): `model.pretrained`
+// (a path relative to the config) names a PyTorch resnet18 state dict (the fixtures of
+// scripts/make-pretrained-fixtures.py). The run starts from it: after one step at a negligible learning rate its
+// checkpoint's convolutions and BN scales/offsets are the file's, its head is the seeded fresh one, and the run's
+// `export --untrained` baseline (the network before training) gives PyTorch's pooled features. A file of another
+// architecture stops the run with exit code 2 and says which backbone to set.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import { validateConfig } from '../../src/core/config';
+import { initBackend } from '../../src/engine/backend';
+import { loadLayersModelFromDir } from '../../src/engine/model-io';
+import { buildBranch } from '../../src/engine/models';
+import { readSafetensors } from '../../src/engine/pretrained/safetensors';
+import { tf } from '../../src/engine/tf';
+import { chwToHwc, pretrainedFixtures, relativeError, type Fixtures } from '../unit/pretrained-fixtures';
+import { cli, jsonLines, onlyRunDir, tmpDir, writeConfig } from './helpers';
+
+const work = tmpDir('pretrained-train');
+let fx: Fixtures;
+test.before(async () => {
+  fx = pretrainedFixtures();
+  fs.mkdirSync(path.join(work, 'weights'));
+  for (const m of ['resnet18', 'resnet50']) fs.symlinkSync(path.join(fx.dir, fx.models[m].file), path.join(work, 'weights', fx.models[m].file));
+  const r = await cli(['synth', path.join(work, 'data'), '--classes', '3', '--per-class', '4', '--size', '64', '--seed', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  await initBackend('wasm');
+});
+test.after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function config(weights: string, backbone = 'resnet18'): Record<string, unknown> {
+  return {
+    name: 'from-pretrained',
+    data: { train: 'data', imageSize: [64, 64], samplesPerEpoch: 2, validationLimit: 0, augment: false },
+    model: { pretrained: `weights/${weights}`, backbone, embeddingDim: 16 },
+    loss: { type: 'triplet', margin: 0.2, mining: 'none' },
+    training: { epochs: 1, batchSize: 2, optimizer: { type: 'sgd', learningRate: 1e-12 }, seed: 5, backend: 'wasm' },
+  };
+}
+
+/** OIHW → HWIO, as a plain array. */
+function hwio(data: Float32Array, [o, i, kh, kw]: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) out[((h * kw + w) * i + b) * o + a] = data[((a * i + b) * kh + h) * kw + w];
+  return out;
+}
+
+test('a run with model.pretrained starts from the file\'s weights, with a freshly initialised head', async () => {
+  const cfgFile = writeConfig(work, config('resnet18.safetensors'));
+  const resolved = validateConfig(JSON.parse(fs.readFileSync(cfgFile, 'utf8')), work);
+  assert.equal(resolved.config?.model.pretrained, path.join(work, 'weights', 'resnet18.safetensors'), 'relative to the config file');
+  assert.equal(resolved.config?.model.width, 1, 'width 1 by default with pretrained weights');
+  const runs = path.join(work, 'runs');
+  const r = await cli(['train', cfgFile, '--out', runs, '--json']);
+  assert.equal(r.code, 0, `train failed: ${r.stderr}`);
+  assert.equal(jsonLines(r.stdout).filter((e) => e.type === 'step').length, 1);
+  const runDir = onlyRunDir(runs);
+
+  // The checkpoint after one step at lr 1e-12: the file's convolutions and BN affine weights.
+  const ckpt = await loadLayersModelFromDir(path.join(runDir, 'checkpoints', 'last'));
+  const { tensors } = readSafetensors(path.join(fx.dir, fx.models.resnet18.file));
+  const pairs: Array<[string, string, number]> = [
+    ['stem_conv', 'conv1.weight', 0], ['stem_bn', 'bn1.weight', 0], ['stem_bn', 'bn1.bias', 1],
+    ['s2b1_proj_conv', 'layer2.0.downsample.0.weight', 0], ['s4b2_b_conv', 'layer4.1.conv2.weight', 0], ['s4b2_b_bn', 'layer4.1.bn2.bias', 1],
+  ];
+  for (const [layer, key, index] of pairs) {
+    const t = tensors.get(key)!;
+    const want = t.shape.length === 4 ? hwio(t.data, t.shape) : t.data;
+    const got = ckpt.getLayer(layer).getWeights()[index].dataSync();
+    assert.ok(relativeError(got, want) < 1e-6, `${layer} holds ${key}`);
+  }
+  // The moving statistics moved (one training step, momentum 0.9) but started from the file's.
+  const mean = ckpt.getLayer('stem_bn').getWeights()[2].dataSync();
+  const fileMean = tensors.get('bn1.running_mean')!.data;
+  const moved = relativeError(mean, fileMean);
+  assert.ok(moved > 0 && moved < 0.5, `moving mean moved a little from the file's (${moved})`);
+  // The head: the seeded initialisation of the same spec, not anything from the file (its fc is dropped).
+  const fresh = buildBranch({ ...resolved.config!.model, inputShape: [64, 64, 3], seed: 5 });
+  assert.ok(relativeError(ckpt.getLayer('embedding').getWeights()[0].dataSync(), fresh.getLayer('embedding').getWeights()[0].dataSync()) < 1e-6);
+  fresh.dispose();
+  ckpt.dispose();
+
+  // The run's baseline (its network before training) is the pretrained network: PyTorch's pooled features.
+  const out = path.join(work, 'untrained');
+  const e = await cli(['export', runDir, '--type', 'branch', '--untrained', '--out', out, '--format', 'tfjs']);
+  assert.equal(e.code, 0, e.stderr);
+  const exported: LayersModel = await loadLayersModelFromDir(out);
+  const body = tf.model({ inputs: exported.inputs, outputs: exported.getLayer('gap').output });
+  for (const input of fx.inputs.filter((i) => i.shape[1] === 64 && i.shape[2] === 64)) {
+    const got = tf.tidy(() => (body.predict(tf.tensor4d(chwToHwc(input.data, input.shape), [1, 64, 64, 3])) as Tensor).dataSync());
+    const err = relativeError(got, fx.models.resnet18.features[input.name]);
+    assert.ok(err < 1e-4, `${input.name}: relative error ${err}`);
+  }
+  exported.dispose();
+});
+
+test('a state dict of another architecture stops the run with exit code 2, naming the backbone to set', async () => {
+  const cfgFile = writeConfig(work, config('resnet50.safetensors'), 'wrong.embedding.json');
+  const r = await cli(['train', cfgFile, '--out', path.join(work, 'runs-wrong')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /resnet50\.safetensors: the weights are resnet50 \(bottleneck blocks \[3, 4, 6, 3\]\) at width 1, but the model is resnet18 at width 1; set model\.backbone "resnet50"/);
+});
