@@ -420,6 +420,27 @@ const showRunSummary: CommandFn = async (ctx, a0) => {
 /** For the e2e tests: what each open dashboard panel posted (counts by message type, step points, status). */
 const dashboardState: CommandFn = async (ctx) => ctx.dashboards.testState();
 
+/**
+ * `compareRuns(run, selected?)`: the first run's dashboard with the other runs overlaid (loss and validation curves,
+ * a table of final metrics and config differences). With one run given, the others are picked (several at once).
+ */
+const compareRuns: CommandFn = async (ctx, a0, a1) => {
+  const selected = (Array.isArray(a1) ? a1 : Array.isArray(a0) ? a0 : []).map(runDirArg).filter((d): d is string => !!d);
+  const first = (Array.isArray(a0) ? undefined : runDirArg(a0)) ?? selected[0] ?? await pickRun(ctx, 'Compare Runs');
+  let others = selected.filter((d) => path.resolve(d) !== path.resolve(first));
+  if (!others.length) {
+    const runs = (await ctx.runs.all()).filter((n) => path.resolve(n.runDir) !== path.resolve(first));
+    if (!runs.length) throw new UserError('Compare Runs: there is no other run in the Runs view.');
+    const picks = await vscode.window.showQuickPick(
+      runs.map((n) => ({ label: n.view.label, description: n.view.description, detail: n.runDir, runDir: n.runDir })),
+      { title: `Compare ${path.basename(first)} with…`, canPickMany: true, matchOnDescription: true, matchOnDetail: true },
+    );
+    others = must(picks?.length ? picks : undefined).map((p) => p.runDir);
+  }
+  const p = await ctx.dashboards.compare([first, ...others]);
+  return { runDir: first, compared: p.session.comparedRuns };
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // Embed, Find Similar, Evaluate, Export
 
@@ -741,6 +762,7 @@ export const COMMANDS = {
   resumeTraining: { run: resumeTraining, process: 'worker', doing: 'Resuming a run' },
   openDashboard: { run: openDashboard },
   showRunSummary: { run: showRunSummary },
+  compareRuns: { run: compareRuns },
   embedFolder: { run: embedFolder, process: 'cli', doing: 'Embedding a folder' },
   embedWithModel: { run: embedWithModel, process: 'cli', doing: 'Embedding a folder' },
   findSimilarImages: { run: findSimilarImages, process: 'cli', doing: 'Finding similar images' },
