@@ -38,6 +38,8 @@ suite('workflow', function () {
     assert.match(path.basename(file), /\.embedding\.json$/);
     const cfg = readJson(file);
     assert.deepEqual(schemaErrors(cfg), [], 'the written config does not validate against schemas/embedding.schema.json');
+    // No machine path (the install folder's name holds the version): jsonValidation contributes the schema.
+    assert.equal(cfg.$schema, undefined, `New Experiment wrote "$schema": ${JSON.stringify(cfg.$schema)}`);
     assert.equal(cfg.loss && cfg.loss.type, 'triplet');
     assert.equal(cfg.model && cfg.model.backbone, 'convnet');
     assert.ok(samePath(path.resolve(path.dirname(file), cfg.data.train), config.dataDir), `data.train is ${cfg.data.train}`);
@@ -115,18 +117,103 @@ suite('workflow', function () {
     assert.equal(res.skipped, 1, 'skipped = the one corrupt image');
   });
 
-  test('Find Similar Images returns the query image first', async () => {
+  test('Find Similar Images leaves the query out', async () => {
     assert.ok(st.table, 'needs the table from "Embed Folder"');
     const cls = fs.readdirSync(config.photosDir).sort()[0];
     const img = path.join(config.photosDir, cls, fs.readdirSync(path.join(config.photosDir, cls)).filter((f) => f !== 'corrupt.png').sort()[0]);
     const res = await exec('embeddingLab.findSimilarImages', vscode.Uri.file(img), { table: st.table, k: 3 });
     e2eLog(`findSimilarImages(${path.relative(config.workspace, img)}) -> ${JSON.stringify(res)}`);
-    assert.ok(Array.isArray(res) && res.length >= 1, 'no neighbours returned');
-    const top = res[0];
-    const topPath = fsPathOf(top.path);
-    const hit = samePath(topPath, img) || samePath(path.resolve(config.photosDir, topPath), img);
-    assert.ok(hit, `first neighbour is ${top.path}, expected ${img}`);
-    assert.ok(top.distance < 1e-5, `distance of the image to itself is ${top.distance}`);
+    assert.ok(Array.isArray(res) && res.length === 3, `3 neighbours, got ${JSON.stringify(res)}`);
+    assert.ok(res.every((n) => !samePath(fsPathOf(n.path), img)), 'the query is not its own neighbour');
+    assert.deepEqual(res.map((n) => n.rank), [1, 2, 3]);
+  });
+
+  // The Explorer context menu passes (clicked uri, selectedUris[]). What the user sees: the model pick, then the
+  // notification; for Find Similar the neighbours' quick pick (thumbnails), and the picked image opens.
+  const shown = async () => { const s = await testState(); return { notifications: s.notifications || [], quickPicks: s.quickPicks || [] }; };
+  async function acceptQuickPick(titleRe, before) {
+    const qp = await poll(async () => { const q = (await shown()).quickPicks; return q.length > before && titleRe.test(q[q.length - 1].title || '') && q[q.length - 1]; },
+      `a quick pick titled ${titleRe}`, 60000);
+    await new Promise((r) => setTimeout(r, 500)); // the widget renders its items
+    await exec('workbench.action.acceptSelectedQuickOpenItem');
+    return qp;
+  }
+
+  test('Explorer right-click, one folder: Embed Folder shows its notification', async () => {
+    assert.ok(st.runDir, 'needs a trained run');
+    const folder = path.join(config.photosDir, fs.readdirSync(config.photosDir).sort()[1]);
+    const before = await shown();
+    const pending = exec('embeddingLab.embedFolder', vscode.Uri.file(folder), [vscode.Uri.file(folder)]);
+    await acceptQuickPick(/^Embed .+ with which model\?$/, before.quickPicks.length);
+    const res = await pending;
+    assert.ok(res && fs.existsSync(fsPathOf(res.table)), `embedFolder from the menu returned ${JSON.stringify(res)}`);
+    const note = await poll(async () => (await shown()).notifications.slice(before.notifications.length).find((n) => /^Embedded \d+ images into /.test(n)), 'the Embed Folder notification', 30000);
+    assert.match(note, new RegExp(`Embedded ${res.rows} images into ${path.basename(fsPathOf(res.table)).replace('.', '\\.')}`));
+    e2eLog(`menu Embed Folder (one): ${note}`);
+  });
+
+  test('Explorer right-click, two folders selected: both embedded, one notification lists both', async () => {
+    const [a, b] = fs.readdirSync(config.photosDir).sort().slice(2, 4).map((c) => path.join(config.photosDir, c));
+    const before = await shown();
+    const pending = exec('embeddingLab.embedFolder', vscode.Uri.file(b), [vscode.Uri.file(a), vscode.Uri.file(b)]);
+    await acceptQuickPick(/^Embed 2 folders with which model\?$/, before.quickPicks.length);
+    const res = await pending;
+    assert.ok(Array.isArray(res) && res.length === 2, `two tables, got ${JSON.stringify(res)}`);
+    for (const r of res) assert.ok(fs.existsSync(fsPathOf(r.table)), `${r.table} does not exist`);
+    assert.deepEqual(res.map((r) => path.basename(fsPathOf(r.table))).sort(), [a, b].map((f) => `${path.basename(f)}.parquet`).sort());
+    const note = await poll(async () => (await shown()).notifications.slice(before.notifications.length).find((n) => /^Embedded 2 folders: /.test(n)), 'the two-folder notification', 30000);
+    for (const f of [a, b]) assert.ok(note.includes(`${path.basename(f)}.parquet`), note);
+    e2eLog(`menu Embed Folder (two): ${note}`);
+  });
+
+  test('Explorer right-click, two images selected: Find Similar shows the first one\'s neighbours with thumbnails and opens the pick', async () => {
+    const cls = fs.readdirSync(config.photosDir).sort()[0];
+    const imgs = fs.readdirSync(path.join(config.photosDir, cls)).filter((f) => f !== 'corrupt.png').sort().map((f) => path.join(config.photosDir, cls, f));
+    const [first, second] = imgs;
+    const before = await shown();
+    const pending = exec('embeddingLab.findSimilarImages', vscode.Uri.file(first), [vscode.Uri.file(first), vscode.Uri.file(second)]);
+    const qp = await acceptQuickPick(new RegExp(`^Similar to ${path.basename(first).replace('.', '\\.')} `), before.quickPicks.length);
+    await pending;
+    e2eLog(`menu Find Similar: ${qp.title}: ${qp.items.map((i) => i.label).join(', ')}`);
+    assert.ok(qp.items.length >= 1, 'no neighbours shown');
+    assert.ok(qp.items.every((i) => i.icon && fs.existsSync(i.icon)), 'every item has its image as thumbnail');
+    assert.ok(qp.items.every((i) => !samePath(i.icon, first)), 'the query is not among its neighbours');
+    const tab = await poll(() => { const t = vscode.window.tabGroups.activeTabGroup.activeTab; const u = t && t.input && t.input.uri; return u && samePath(u.fsPath, qp.items[0].icon) && t; },
+      'the first neighbour open in an editor', 30000);
+    e2eLog(`opened ${tab.label}`);
+    await exec('workbench.action.closeAllEditors');
+  });
+
+  test('a config that training refuses is underlined with errors, not warnings', async () => {
+    const bad = path.join(config.workspace, 'bad.embedding.json');
+    const cfg = readJson(st.config);
+    cfg.loss = { ...cfg.loss, type: 'tripplet' };
+    cfg.training = { ...cfg.training, epochs: 'ten' };
+    fs.writeFileSync(bad, JSON.stringify(cfg, null, 2));
+    try {
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(bad));
+      await vscode.window.showTextDocument(doc);
+      const diags = await poll(() => { const d = vscode.languages.getDiagnostics(doc.uri); return d.some((x) => /loss\.type/.test(x.message)) && d.some((x) => /training\.epochs/.test(x.message)) && d; },
+        'diagnostics for loss.type and training.epochs', 60000);
+      e2eLog(`diagnostics: ${diags.map((d) => `${d.severity}:${d.source}:${d.message.slice(0, 60)}`).join(' | ')}`);
+      for (const field of ['loss.type', 'training.epochs']) {
+        const mine = diags.filter((d) => d.message.startsWith(`${field}: `));
+        assert.ok(mine.length === 1 && mine[0].severity === vscode.DiagnosticSeverity.Error, `${field}: ${JSON.stringify(mine)}`);
+        assert.match(doc.getText(mine[0].range), field === 'loss.type' ? /^"tripplet"$/ : /^"ten"$/);
+      }
+    } finally {
+      await exec('workbench.action.closeAllEditors');
+      fs.rmSync(bad, { force: true });
+    }
+  });
+
+  test('Check Environment opens its report rendered, the verdict first', async () => {
+    const report = await exec('embeddingLab.checkEnvironment');
+    assert.match(report.verdict, /^Ready to train on \S+; GPU: /, JSON.stringify(report.verdict));
+    const tab = await poll(() => { const t = vscode.window.tabGroups.activeTabGroup.activeTab; return t && t.input instanceof vscode.TabInputWebview && /markdown/i.test(t.input.viewType) && t; },
+      'the markdown preview of the report', 30000);
+    e2eLog(`Check Environment: ${report.verdict} (tab "${tab.label}", ${tab.input.viewType})`);
+    await exec('workbench.action.closeAllEditors');
   });
 
   const dashboardEntry = async (runDir) => ((await exec('embeddingLab._dashboardState')) || []).find((e) => samePath(e.runDir, runDir));
