@@ -1,9 +1,10 @@
 /**
  * A minimal, streaming Parquet writer for embedding tables.
  *
- * Why our own: the JS Parquet writers we know of build the whole file in memory; an embedding table can be
- * 100,000 × 128 floats or more, and `embedlab embed` produces it in batches. This writer holds one row
- * group at a time (bounded by a row count and a byte budget) and streams it to a byte sink.
+ * Why our own: it holds one row group at a time (bounded by a row count and a byte budget) and streams it to a
+ * byte sink, as `embedlab embed` produces rows in batches. hyparquet-writer streams too, but measured on
+ * 1,000,000 × 64 (bench/parquet-writer.ts, docs/tables.md) it took ~47× longer (its list columns take arrays of
+ * JS arrays) and 2.5× the peak memory; DuckDB reads both files exactly.
  *
  * The subset of the format it writes (https://github.com/apache/parquet-format), and nothing else:
  *   - file layout: "PAR1", row groups, FileMetaData (Thrift compact protocol), 4-byte LE footer length, "PAR1";
