@@ -2,10 +2,10 @@
 // real signals; two real resumes racing for one run; a real tmpfs filled to the last byte; a run folder really moved.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, CLI, collect, jsonLines, onlyRunDir, smallConfig, startCli as start, tmpDir, writeConfig } from './helpers';
+import { cli, CLI, collect, jsonLines, onlyRunDir, ROOT, smallConfig, startCli as start, tmpDir, writeConfig } from './helpers';
 
 const work = tmpDir('faults');
 const data = path.join(work, 'data');
@@ -100,6 +100,27 @@ test('kill -9 of `embedlab train` ends its worker within seconds, with a checkpo
   assert.equal(info.step, state.globalStep, 'run.json names the checkpoint the worker wrote as it stopped');
   assert.equal(fs.existsSync(path.join(runDir, 'run.lock')), false, 'the lock is released');
   assert.match(JSON.stringify(events(runDir).filter((e) => e.type === 'warning')), /is gone|pipe closed/);
+});
+
+test('kill -9 of the extension host (the supervisor that spawned the worker, detached) ends the worker too', async () => {
+  const dir = path.join(work, 'kill-host');
+  const runs = path.join(dir, 'runs');
+  const cfg = tinyConfig(dir);
+  // A stand-in for the extension host: the real Supervisor of src/extension, spawning dist/worker.js as the extension does.
+  const host = path.join(dir, 'host.ts');
+  fs.writeFileSync(host, `import { Supervisor } from ${JSON.stringify(path.join(ROOT, 'src', 'extension', 'supervisor.ts'))};
+new Supervisor().start({ node: process.execPath, workerJs: ${JSON.stringify(path.join(ROOT, 'dist', 'worker.js'))}, args: ['--config', ${JSON.stringify(cfg)}, '--out', ${JSON.stringify(runs)}] });
+setInterval(() => undefined, 1000);
+`);
+  const child = spawn(process.execPath, ['--import', 'tsx', host], { cwd: ROOT, stdio: 'ignore' });
+  children.push(child);
+  const runDir = await until('the run folder', () => fs.existsSync(runs) && fs.readdirSync(runs).length === 1 && fs.existsSync(path.join(runs, fs.readdirSync(runs)[0], 'events.jsonl')) && onlyRunDir(runs));
+  await until('step 2', () => steps(runDir).some((s) => s >= 2));
+  const workerPid = readJson(path.join(runDir, 'run.json')).pid as number;
+  child.kill('SIGKILL');
+  await until('the worker of a dead host to end', () => !alive(workerPid), 10_000);
+  assert.equal(readJson(path.join(runDir, 'run.json')).status, 'stopped');
+  assert.equal(fs.existsSync(path.join(runDir, 'run.lock')), false);
 });
 
 test('a worker killed by SIGKILL: the CLI says so, records an error and marks run.json failed at the last checkpoint', async () => {
