@@ -13,7 +13,6 @@ import type { LossType } from '../protocol/events';
 import { loadLayersModelFromDir, loadWeightsInto, readableDir, writeDirAtomic, writeLayersArtifacts } from './model-io';
 import { buildBranch, buildFullModel, foldBatchNorm } from './models';
 import { loadPretrainedInto } from './pretrained/source';
-import { loadPretrainedInto } from './pretrained/source';
 import { branchToOnnx, BRANCH_INPUT, BRANCH_OUTPUT, OnnxExportError, type LayersArtifacts } from './onnx';
 import { toStockArtifacts } from './tfjs-stock';
 import { ONNX_FILE } from './onnx-runtime';
@@ -76,7 +75,7 @@ export function preprocessingOf(config: ExperimentConfig, modelType: 'branch' | 
     imageSize: config.data.imageSize, channels: config.data.channels, fit: config.data.fit, normalize: config.data.normalize,
     embeddingDim: config.model.embeddingDim, l2Normalized: config.model.normalize, distance: config.loss.distance,
     labelLevel: config.data.labelLevel, lossType: config.loss.type,
-    inputs: model.inputs.map((i) => i.name.replace(/\/.*$/, '')), outputs: model.outputNames,
+    inputs: model.inputNames, outputs: model.outputNames,
     backbone: config.model.backbone, width: config.model.width, sourceRun, checkpoint, createdAt: new Date().toISOString(),
   };
 }
@@ -168,7 +167,6 @@ export async function exportRun(runDir: string, type: 'branch' | 'full', outDir?
   const branch = buildBranch({ ...config.model, inputShape: [h, w, config.data.channels], seed: config.training.seed });
   try {
     if (!opts.untrained) await loadWeightsInto(branch, ckpt);
-    else if (config.model.pretrained !== undefined) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone); // the baseline: the pretrained network
     else if (config.model.pretrained !== undefined) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone); // the baseline: the pretrained network
     const [dir] = await exportModels(runDir, config, branch, [type], outDir ? { [type]: outDir } : undefined, opts.untrained ? 'untrained' : path.relative(runDir, ckpt), opts.formats);
     return { dir, checkpoint: ckpt };

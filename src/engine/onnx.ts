@@ -17,6 +17,8 @@
 //     total = max((out − 1)·s + (k − 1)·d + 1 − in, 0), begin = floor(total / 2), end = total − begin — the odd
 //     pixel goes at the END (bottom / right), unlike PyTorch. Written as explicit pads [top, left, bottom, right].
 //   - MaxPool: the same pads (ONNX MaxPool ignores padded cells, as TF does).
+//   - ZeroPadding2D (PyTorch padding of the pretrained ResNets) is added to the pads of the one Conv or MaxPool
+//     reading it; before a MaxPool only when its input is a ReLU's (zeros and ignored cells then give the same max).
 //   - BatchNormalization (inference: moving statistics) right after a linear conv with no other consumer is folded
 //     in float64: s = γ / √(σ² + ε), W' = W·s, b' = (b − μ)·s + β. Anywhere else it is an ONNX BatchNormalization.
 //   - Dense kernel [in, out] → Gemm B [in, out] (transB = 0), bias → C.
@@ -315,6 +317,16 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
   const tensorOf = new Map<string, string>(); // layer name → ONNX tensor holding its output
   const shapeOf = new Map<string, Shape>();
   const convOf = new Map<string, ConvNode>(); // layer name → the Conv node its output is (for BN folding)
+  // ZeroPadding2D (PyTorch-style padding of the pretrained ResNets, backbones/resnet.ts) folded into the pads of the
+  // one Conv or MaxPool that reads it: layer name → [top, left, bottom, right] and whether its input is ≥ 0 (a ReLU).
+  const padOf = new Map<string, { pads: [number, number, number, number]; nonNegative: boolean }>();
+  const takePad = (l: LayerJson, input: string, pool: boolean): [number, number, number, number] => {
+    const p = padOf.get(input);
+    if (!p) return [0, 0, 0, 0];
+    // ONNX MaxPool ignores padded cells where tfjs sees zeros: the same only for an input that is never negative.
+    if (pool && !p.nonNegative) throw new OnnxExportError(`layer ${l.name}: a max-pool after zero padding of a possibly negative input is not supported`);
+    return p.pads;
+  };
   const outName = (layer: string) => `${layer}:out`;
   const emit = (n: OnnxNode) => { nodes.push(n); return n; };
   const activation = (l: LayerJson, x: string, act: unknown): string => {
@@ -360,6 +372,7 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
         const padding = l.class_name === 'InputConv2D' ? 'same' : (c.padding as string);
         const py = tfPadding(h, kh, sh, dh, padding);
         const px = tfPadding(w, kw, sw, dw, padding);
+        const [pt, pl, pb, pr] = takePad(l, ins[0], false);
         const k = weight(l.name, 'kernel', [kh, kw, cin, filters]);
         const perOut = cin * kh * kw;
         const W = hwioToOihw(k, kh, kw, cin, filters);
@@ -367,7 +380,7 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
         if (l.class_name === 'Conv2D' && c.use_bias !== false) weight(l.name, 'bias', [filters]).forEach((b, o) => { bias[o] = b; });
         const conv = emit({
           op: 'Conv', name: l.name, inputs: [src[0], `${l.name}/W`, `${l.name}/B`], outputs: [outName(l.name)],
-          attrs: { kernel_shape: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads: [py.begin, px.begin, py.end, px.end], group: 1 },
+          attrs: { kernel_shape: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads: [py.begin + pt, px.begin + pl, py.end + pb, px.end + pr], group: 1 },
           weight: W, bias, outChannels: filters, perOut,
         } as ConvNode) as ConvNode;
         const act = l.class_name === 'Conv2D' ? c.activation : 'linear';
@@ -375,6 +388,22 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
         if (out === conv.outputs[0]) convOf.set(l.name, conv);
         tensorOf.set(l.name, out);
         shapeOf.set(l.name, [py.out, px.out, filters]);
+        break;
+      }
+      case 'ZeroPadding2D': {
+        const [h, w, ch] = image();
+        const p = c.padding;
+        const pairs = typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p) ? (p as unknown[]).map((q) => (typeof q === 'number' ? [q, q] : q)) : undefined;
+        const ok = pairs?.length === 2 && pairs.every((q) => Array.isArray(q) && q.length === 2 && q.every((v) => Number.isInteger(v) && (v as number) >= 0));
+        if (!ok) throw new OnnxExportError(`layer ${l.name}: padding ${JSON.stringify(p)} is not supported`);
+        const [[top, bottom], [left, right]] = pairs as number[][];
+        const consumers_ = layers.filter((o) => inputsOf(o).includes(l.name));
+        if (consumers_.length !== 1 || !['Conv2D', 'MaxPooling2D'].includes(consumers_[0].class_name)) {
+          throw new OnnxExportError(`layer ${l.name}: a ZeroPadding2D converts only before one Conv2D or MaxPooling2D`);
+        }
+        padOf.set(l.name, { pads: [top, left, bottom, right], nonNegative: /:relu$/.test(src[0]) });
+        tensorOf.set(l.name, src[0]);
+        shapeOf.set(l.name, [h + top + bottom, w + left + right, ch]);
         break;
       }
       case 'BatchNormalization': {
@@ -418,7 +447,8 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
         const [sh, sw] = asPair(c.strides ?? c.pool_size, `layer ${l.name} strides`);
         const py = tfPadding(h, kh, sh, 1, c.padding as string);
         const px = tfPadding(w, kw, sw, 1, c.padding as string);
-        emit({ op: 'MaxPool', name: l.name, inputs: [src[0]], outputs: [outName(l.name)], attrs: { kernel_shape: [kh, kw], strides: [sh, sw], pads: [py.begin, px.begin, py.end, px.end] } });
+        const [pt, pl, pb, pr] = takePad(l, ins[0], true);
+        emit({ op: 'MaxPool', name: l.name, inputs: [src[0]], outputs: [outName(l.name)], attrs: { kernel_shape: [kh, kw], strides: [sh, sw], pads: [py.begin + pt, px.begin + pl, py.end + pb, px.end + pr] } });
         tensorOf.set(l.name, outName(l.name));
         shapeOf.set(l.name, [py.out, px.out, ch]);
         break;
@@ -474,7 +504,7 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
         break;
       }
       default:
-        throw new OnnxExportError(`layer ${l.name}: ${l.class_name} has no ONNX mapping here (supported: Conv2D, InputConv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, Add, GlobalAveragePooling2D, Dense, L2Normalize)`);
+        throw new OnnxExportError(`layer ${l.name}: ${l.class_name} has no ONNX mapping here (supported: Conv2D, InputConv2D, ZeroPadding2D, BatchNormalization, Activation, ReLU, MaxPooling2D, Add, GlobalAveragePooling2D, Dense, L2Normalize)`);
     }
   }
   if (!inputShape) throw new OnnxExportError('the model has no InputLayer');

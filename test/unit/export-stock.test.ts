@@ -49,7 +49,7 @@ server.listen(0, '127.0.0.1', async () => {
     const xs = model.inputs.map((_, i) => tf.tensor(all.slice(i * per, (i + 1) * per), [Number(n), ...shape]));
     const out = [].concat(model.predict(xs.length === 1 ? xs[0] : xs));
     process.stdout.write(JSON.stringify({
-      outputNames: model.outputNames, classes: [...new Set(model.layers.map((l) => l.getClassName()))],
+      inputNames: model.inputNames, outputNames: model.outputNames, classes: [...new Set(model.layers.map((l) => l.getClassName()))],
       outputs: out.map((t) => Array.from(t.dataSync())),
     }));
   } catch (err) { process.stdout.write(JSON.stringify({ error: String(err && err.message || err) })); }
@@ -59,7 +59,7 @@ server.listen(0, '127.0.0.1', async () => {
 const childFile = path.join(work, 'stock-child.cjs');
 fs.writeFileSync(childFile, CHILD);
 
-interface ChildResult { outputNames?: string[]; classes?: string[]; outputs?: number[][]; error?: string }
+interface ChildResult { inputNames?: string[]; outputNames?: string[]; classes?: string[]; outputs?: number[][]; error?: string }
 function stockLoad(dir: string, inputs: Float32Array, n: number, register = false): ChildResult {
   const inputsFile = path.join(work, `in-${process.hrtime.bigint()}.f32`);
   fs.writeFileSync(inputsFile, Buffer.from(inputs.buffer, inputs.byteOffset, inputs.byteLength));
@@ -139,7 +139,7 @@ for (const [type, distance, backbone, normalize] of [
     const b = stockLoad(branchDir, x.subarray(0, per), N);
     assert.equal(b.error, undefined, `stock tfjs loads the branch: ${b.error}`);
     assert.ok(!b.classes!.some((c) => ['InputConv2D', 'L2Normalize'].includes(c)), `stock classes only: ${b.classes}`);
-    assert.deepEqual(b.outputNames, pre.io?.tfjs?.outputs, 'preprocessing.json names the tfjs outputs');
+    assert.deepEqual([b.inputNames, b.outputNames], [pre.io?.tfjs?.inputs, pre.io?.tfjs?.outputs], 'preprocessing.json names the tfjs inputs and outputs');
     assert.ok(maxAbs(b.outputs![0], embs[0]) <= 1e-5, `stock tfjs vs ONNX Runtime: max |Δ| = ${maxAbs(b.outputs![0], embs[0])}`);
     if (normalize) {
       for (let r = 0; r < N; r++) assert.ok(Math.abs(Math.hypot(...b.outputs![0].slice(r * 16, r * 16 + 16)) - 1) < 1e-5, 'unit vectors');
@@ -150,7 +150,7 @@ for (const [type, distance, backbone, normalize] of [
     assert.match(bare.error ?? '', /Unknown layer: PairDistance/, 'without the module the full model names the one custom layer');
     const f = stockLoad(fullDir, x, N, true);
     assert.equal(f.error, undefined, `stock tfjs + dist/tfjs-layers.js loads the full model: ${f.error}`);
-    assert.deepEqual(f.outputNames, readPre(fullDir).outputs);
+    assert.deepEqual([f.inputNames, f.outputNames], [readPre(fullDir).inputs, readPre(fullDir).outputs]);
     const pairs = streams === 2 ? [[0, 1]] : streams === 3 ? [[0, 1], [0, 2]] : [[0, 1], [0, 2], [2, 3]];
     assert.equal(f.outputs!.length, pairs.length);
     pairs.forEach(([i, j], o) => {

@@ -249,6 +249,9 @@ const CASES: Array<[string, BranchSpec]> = [
   ['resnet18 width 0.5, 40×28×1 (non-square, greyscale)', branchSpec('resnet18', 0.5, [40, 28, 1], 16)],
   ['convnet width 0.5, 33×17×3 (odd sizes)', branchSpec('convnet', 0.5, [33, 17, 3], 8)],
   ['convnet width 0.25, 32×32×1', branchSpec('convnet', 0.25, [32, 32, 1], 16)],
+  // PyTorch padding (pretrained weights): ZeroPadding2D + valid conv / max-pool, folded into the ONNX pads.
+  ['resnet18 width 0.25, PyTorch padding, 57×45×3 (odd sizes)', { ...branchSpec('resnet18', 0.25, [57, 45, 3], 16), padding: 'torch' }],
+  ['resnet50 width 0.125, PyTorch padding, 64×64×3 (bottlenecks)', { ...branchSpec('resnet18', 0.125, [64, 64, 3], 16), backbone: 'resnet50', padding: 'torch' }],
 ];
 
 for (const [name, spec] of CASES) {
