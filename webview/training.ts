@@ -343,11 +343,13 @@ export class TrainingPanel {
       const r = this.runs.get(id)!;
       if (!r.visible) return;
       const pts = r.view.epochPoints.filter((p) => p.precisionAt1 !== undefined).sort((a, b) => a.epoch - b.epoch);
+      // Epochs are 0-based in the events; a person reads them from 1 (as the CLI, the status bar and the summary).
+      const ex = pts.map((p) => p.epoch + 1);
       const c = this.color(i);
       const group = { legendgroup: id, legendgrouptitle: { text: r.view.name } };
       out.push(
-        { type: 'scatter', mode: 'lines+markers', ...ids(id, 'p1'), name: 'P@1', ...group, x: pts.map((p) => p.epoch), y: pts.map((p) => p.precisionAt1), line: { color: c } },
-        { type: 'scatter', mode: 'lines+markers', ...ids(id, 'map'), name: 'MAP@R', ...group, x: pts.map((p) => p.epoch), y: pts.map((p) => p.mapAtR), line: { color: c, dash: 'dash' }, marker: { symbol: 'square' } },
+        { type: 'scatter', mode: 'lines+markers', ...ids(id, 'p1'), name: 'P@1', ...group, x: ex, y: pts.map((p) => p.precisionAt1), line: { color: c } },
+        { type: 'scatter', mode: 'lines+markers', ...ids(id, 'map'), name: 'MAP@R', ...group, x: ex.slice(), y: pts.map((p) => p.mapAtR), line: { color: c, dash: 'dash' }, marker: { symbol: 'square' } },
       );
     });
     return out;

@@ -128,6 +128,9 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   for (const s of ['loss', 'smooth', 'pos', 'neg', 'gap']) assert.equal(counts[`${run.runId}:${s}`], steps.length, `${s} curve has one point per step event`);
   for (const s of ['p1', 'map']) assert.equal(counts[`${run.runId}:${s}`], nEpochs, `${s} has one point per epoch with validation`);
   assert.equal(await page.textContent('#stat-step'), `${steps.at(-1)!.step + 1} / ${run.epochs * run.stepsPerEpoch}`);
+  // The validation chart counts epochs from 1 (the events from 0).
+  const valX = await page.evaluate((id) => (document.getElementById('chart-validation') as unknown as { data: Array<{ meta?: string; x: number[] }> }).data.find((t) => t.meta === `${id}:map`)?.x, run.runId);
+  assert.deepEqual(valX, events.filter((e) => e.type === 'epoch' && e.validation).map((e) => (e as { epoch: number }).epoch + 1));
 
   // Explorer: one point per row.
   await page.evaluate(() => (window as unknown as { __embedlab: { rendered(): Promise<unknown> } }).__embedlab.rendered());
