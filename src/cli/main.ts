@@ -39,11 +39,11 @@ export async function runWorker(workerArgs: string[], json: boolean, resumeDir?:
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, EMBEDLAB_EVENT_FD: '3' },
   });
-  child.stdout!.pipe(process.stderr);
+  child.stdout!.setEncoding('utf8').on('data', (t: string) => { process.stderr.write(printableText(t)); }); // file names may hold escape codes
   child.stderr!.on('data', (d: Buffer) => {
     // The worker repeats its fatal error on stderr for plain use; the renderer already shows it.
     const text = d.toString();
-    if (!/^embedlab: /.test(text)) process.stderr.write(text);
+    if (!/^embedlab: /.test(text)) process.stderr.write(printableText(text));
   });
   const renderer = json ? undefined : new ProgressRenderer(process.stderr);
   const rl = readline.createInterface({ input: child.stdio[3] as NodeJS.ReadableStream });

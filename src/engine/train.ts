@@ -9,16 +9,18 @@
 // Determinism: the tuples of epoch e and the augmentation of step s depend only on (seed, e, s), so a resumed run
 // draws exactly what the uninterrupted run would have drawn.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LayersModel, Optimizer, Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { ExperimentConfig } from '../core/config-types';
+import { fitClassesPerBatch } from '../core/config';
 import { checkTrainable, scanDataset, summarize, withoutItems, type DatasetIndex } from '../core/dataset';
 import { CollapseWatch } from '../core/collapse-watch';
 import { retrievalMetrics } from '../core/metrics';
 import { Rng } from '../core/rng';
 import { TupleSampler } from '../core/sampler';
-import { appendEvent, runPaths, writeRunInfo, type RunInfo } from '../core/run-folder';
-import { writeJsonAtomic } from '../core/atomic';
+import { appendEvent, lastCheckpointState, runPaths, writeConfigSnapshot as writeSnapshot, writeRunInfo, type RunInfo } from '../core/run-folder';
+import { LabError } from '../core/errors';
 import type { BackendName, DatasetSummary, WorkerEvent } from '../protocol/events';
 import { PROTOCOL_VERSION } from '../protocol/events';
 import { checkModelFits, checkWebGpuHealth, initBackend } from './backend';
@@ -36,6 +38,9 @@ export class TrainingError extends Error {
     super(message);
   }
 }
+
+/** Thrown at a stop point outside the step loop (decoding, validation) when a stop was asked for. */
+class StopRequested extends Error {}
 
 export interface TrainOptions {
   config: ExperimentConfig;
@@ -73,8 +78,16 @@ function makeOptimizer(config: ExperimentConfig): Optimizer {
 }
 
 /** Decodes every image of a dataset once; corrupt images are reported and dropped from the index. */
-async function loadDataset(root: string, config: ExperimentConfig, emit: (e: WorkerEvent) => void, base: { runId: string }, requireTrainable: boolean, limit?: number, seed = 0) {
+async function loadDataset(root: string, config: ExperimentConfig, emit: (e: WorkerEvent) => void, base: { runId: string }, requireTrainable: boolean, limit?: number, seed = 0, stopPoint: () => void = () => undefined) {
   let index = await scanDataset(root, { labelLevel: config.data.labelLevel });
+  if (index.outsideLinks?.length) {
+    const links = index.outsideLinks;
+    emit({
+      type: 'warning', code: 'other', time: new Date().toISOString(), ...base, paths: links,
+      message: `${links.length} symbolic link(s) point outside ${root} and were not followed: ${links.slice(0, 3).join(', ')}${links.length > 3 ? ', …' : ''}`,
+    });
+  }
+  stopPoint();
   if (requireTrainable) checkTrainable(index, config.loss.type);
   if (limit !== undefined && index.items.length > limit) {
     // A seeded subset, stratified by nothing but the shuffle: enough for a stable per-epoch estimate.
@@ -89,6 +102,7 @@ async function loadDataset(root: string, config: ExperimentConfig, emit: (e: Wor
   });
   const total = index.items.length;
   const { failed } = await store.prepare((done) => {
+    stopPoint(); // a stop asked for while decoding ends the decoding workers after their current image
     if (done === total || done % 256 === 0) emit({ type: 'progress', task: 'decode', done, total, time: new Date().toISOString(), ...base });
   });
   if (failed.length > 0) {
@@ -123,10 +137,11 @@ function trainSubset(train: Awaited<ReturnType<typeof loadDataset>>, limit: numb
 }
 
 /** Embeds images (by store index) with the branch in inference mode; async reads only. */
-export async function embedStore(branch: LayersModel, store: ImageStore, storeIdx: ArrayLike<number>, spec: ImageSpec, batch = 64): Promise<Float32Array> {
+export async function embedStore(branch: LayersModel, store: ImageStore, storeIdx: ArrayLike<number>, spec: ImageSpec, batch = 64, stopPoint?: () => void): Promise<Float32Array> {
   const dim = (branch.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(storeIdx.length * dim);
   for (let i = 0; i < storeIdx.length; i += batch) {
+    stopPoint?.();
     const idx = Array.from({ length: Math.min(batch, storeIdx.length - i) }, (_, j) => storeIdx[i + j]);
     const pixels = await store.getBatch(idx, null);
     const y = tf.tidy(() => branch.predict(tf.tensor4d(pixels, [idx.length, spec.height, spec.width, spec.channels])) as Tensor);
@@ -152,34 +167,85 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     appendEvent(runDir, e);
     emitRaw(e);
   };
+  // A stop (SIGTERM, Ctrl-C, the supervisor gone) is honoured at every phase: between steps with a checkpoint,
+  // and, before the first step or during validation, at these points.
+  const stopPoint = () => { if (opts.shouldStop()) throw new StopRequested('stopped'); };
+  const { epochs } = config.training;
+  let batchSize = config.training.batchSize; // lowered with a defaulted classesPerBatch once the data is listed
 
+  // run.json says running (with this pid) from the start, so a run stopped or killed while it decodes is visible.
+  const info: RunInfo = {
+    runId, name: config.name, status: 'running', backend: null, lossType: config.loss.type,
+    configFile: opts.configFile ?? null, startedAt: now(), updatedAt: now(), endedAt: null, epoch: 0, epochs,
+    step: 0, bestMapAtR: null, lastMapAtR: null, pid: process.pid, error: null,
+  };
+  if (opts.resume) {
+    try {
+      const prev = JSON.parse(fs.readFileSync(paths.run, 'utf8')) as RunInfo;
+      Object.assign(info, { startedAt: prev.startedAt, lastMapAtR: prev.lastMapAtR, bestMapAtR: prev.bestMapAtR ?? null, backend: prev.backend ?? null });
+      if (opts.configFile === undefined && typeof prev.configFile === 'string') info.configFile = path.resolve(runDir, prev.configFile);
+    } catch { /* a missing run.json is rebuilt */ }
+    const ckpt = lastCheckpointState(runDir);
+    if (ckpt) Object.assign(info, { epoch: ckpt.epoch, step: ckpt.step });
+  }
+  await writeRunInfo(runDir, info);
+
+  let state: CheckpointState = { epoch: info.epoch, stepInEpoch: 0, globalStep: info.step, bestMapAtR: info.bestMapAtR, backend: info.backend ?? 'wasm' };
+  let branch: LayersModel | undefined;
+  let optimizer: Optimizer | undefined;
+  const finish = async (status: 'done' | 'stopped') => {
+    Object.assign(info, { status, epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR, endedAt: now(), pid: null });
+    await writeRunInfo(runDir, info);
+    emit({ type: 'done', time: now(), ...base, status, epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR, seconds: (Date.now() - t0) / 1000 });
+    branch?.dispose();
+    optimizer?.dispose();
+    return { status, bestMapAtR: state.bestMapAtR };
+  };
+
+  try {
+  stopPoint();
   const backend = await initBackend(config.training.backend, { searchPaths: opts.backendSearchPaths });
+  state.backend = backend.name;
+  info.backend = backend.name;
   const spec = imageSpecOf(config);
+  stopPoint();
 
-  const train = await loadDataset(config.data.train, config, emit, base, true);
+  branch = buildBranch({ ...config.model, inputShape: [spec.height, spec.width, spec.channels], seed: config.training.seed });
+  // Refuse a step that cannot fit before decoding anything (a batch size of 1e8 would run for minutes, then fail
+  // with "Invalid typed array length"), naming the field to lower.
+  const imagesPerStep = config.loss.mining !== 'none' ? config.training.classesPerBatch * config.training.imagesPerClass : config.training.batchSize * streamsOf(config);
+  checkStepMemory(branch, imagesPerStep, config, backend.name);
+  // On webgpu, refuse a batch whose largest activation exceeds the device's storage-buffer limit up front (it would
+  // otherwise compute wrong numbers silently); a no-op on the other backends.
+  checkModelFits(branch, imagesPerStep, 'a training batch');
+
+  const train = await loadDataset(config.data.train, config, emit, base, true, undefined, 0, stopPoint);
+  config.training = fitClassesPerBatch(config.training, train.summary.classesWithPositives); // default P ≤ the classes there are
+  batchSize = config.training.batchSize;
   const valRoot = config.data.validation;
   // Without a validation folder, per-epoch metrics come from a seeded subset of the training images (same store).
   // data.validationLimit = 0 turns per-epoch validation off.
   const validate = config.data.validationLimit > 0;
   const val = valRoot && validate
-    ? await loadDataset(valRoot, config, emit, base, false, config.data.validationLimit, config.training.seed)
+    ? await loadDataset(valRoot, config, emit, base, false, config.data.validationLimit, config.training.seed, stopPoint)
     : validate ? trainSubset(train, config.data.validationLimit, config.training.seed) : train;
+  stopPoint();
 
-  const branch = buildBranch({ ...config.model, inputShape: [spec.height, spec.width, spec.channels], seed: config.training.seed });
-  // On webgpu, refuse a batch whose largest activation exceeds the device's storage-buffer limit up front (it would
-  // otherwise compute wrong numbers silently); a no-op on the other backends.
-  const imagesPerStep = config.loss.mining !== 'none' ? config.training.classesPerBatch * config.training.imagesPerClass : config.training.batchSize * streamsOf(config);
-  checkModelFits(branch, imagesPerStep, 'a training batch');
-  const optimizer = makeOptimizer(config);
-  const vars = branch.trainableWeights.map((w) => (w as unknown as { val: Variable }).val);
+  const model = branch;
+  const opt = makeOptimizer(config);
+  optimizer = opt;
+  const vars = model.trainableWeights.map((w) => (w as unknown as { val: Variable }).val);
 
-  let state: CheckpointState = { epoch: 0, stepInEpoch: 0, globalStep: 0, bestMapAtR: null, backend: backend.name };
+  state = { epoch: 0, stepInEpoch: 0, globalStep: 0, bestMapAtR: null, backend: backend.name };
   if (opts.resume) {
     const dir = readableDir(paths.last);
-    if (!dir) throw new TrainingError(`nothing to resume: ${paths.last} holds no checkpoint`, 'io', 2);
-    await loadWeightsInto(branch, dir);
-    if (fs.existsSync(path.join(dir, 'optimizer.json'))) await loadOptimizer(optimizer, dir);
-    state = { ...JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState, backend: backend.name };
+    if (dir) {
+      await loadWeightsInto(model, dir);
+      if (fs.existsSync(path.join(dir, 'optimizer.json'))) await loadOptimizer(opt, dir);
+      state = { ...JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState, backend: backend.name };
+    } else if (info.step > 0) {
+      throw new TrainingError(`nothing to resume: ${paths.last} holds no checkpoint`, 'io', 2);
+    } // else: stopped before its first step: it starts from the beginning
   }
 
   // model.pretrained: its weights before the first step (a resumed run has them in its checkpoint); the head keeps its
@@ -188,80 +254,69 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
 
   const classOf = Int32Array.from(train.index.items.map((it) => it.classIndex));
   const sampler = new TupleSampler(classOf, train.index.classes.length, config.training.seed);
-  const { batchSize, epochs } = config.training;
   const stepsPerEpoch = Math.max(1, Math.ceil(config.data.samplesPerEpoch / batchSize));
   const streams = streamsOf(config);
 
-  const info: RunInfo = {
-    runId, name: config.name, status: 'running', backend: backend.name, lossType: config.loss.type,
-    configFile: opts.configFile ?? null, startedAt: now(), updatedAt: now(), endedAt: null, epoch: state.epoch, epochs,
-    step: state.globalStep, bestMapAtR: state.bestMapAtR, lastMapAtR: null, pid: process.pid, error: null,
-  };
-  if (opts.resume) {
-    try {
-      const prev = JSON.parse(fs.readFileSync(paths.run, 'utf8')) as RunInfo;
-      info.startedAt = prev.startedAt;
-      info.lastMapAtR = prev.lastMapAtR;
-    } catch { /* a missing run.json is rebuilt */ }
-  }
+  Object.assign(info, { epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR });
   await writeRunInfo(runDir, info);
 
   emit({
     type: 'started', time: now(), ...base, protocolVersion: PROTOCOL_VERSION, runDir, backend: backend.name, backendDetail: backend.detail,
-    parameters: parameterCount(branch), lossType: config.loss.type, epochs, stepsPerEpoch, batchSize,
+    parameters: parameterCount(model), lossType: config.loss.type, epochs, stepsPerEpoch, batchSize,
     train: train.summary, validation: valRoot ? val.summary : undefined,
     resumedFrom: opts.resume ? { epoch: state.epoch, step: state.globalStep } : undefined,
   });
 
   const saveLast = async () => {
     await writeDirAtomic(paths.last, async (tmp) => {
-      await saveLayersModel(branch, tmp);
-      await saveOptimizer(optimizer, tmp);
+      await saveLayersModel(model, tmp);
+      await saveOptimizer(opt, tmp);
       fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
     });
     emit({ type: 'checkpoint', time: now(), ...base, epoch: state.epoch, step: state.globalStep, path: paths.last, kind: 'last' });
+    // run.json follows the checkpoint: after a crash (a full disk, a kill) it names the step a resume continues from.
+    Object.assign(info, { epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR });
+    await writeRunInfo(runDir, info);
   };
 
-  // Tuples of one epoch, as store indices grouped per step: [step][stream] → indices.
-  const planEpoch = (epoch: number): { streams: Int32Array[][]; y?: Float32Array[]; labels?: Int32Array[] } => {
-    const n = stepsPerEpoch * batchSize;
+  // The tuples of one step, drawn when the step is prepared (never a whole epoch at once, so memory does not grow
+  // with data.samplesPerEpoch): from Rng.derive(seed, kind, epoch, step), so a resumed run draws the same.
+  interface StepDraw { streams: Int32Array[]; y?: Float32Array; labels?: Int32Array }
+  const drawStep = (epoch: number, s: number): StepDraw => {
     const toStore = (ix: Int32Array) => ix.map((i) => train.toStore[i]);
-    const chunk = (arr: Int32Array | Float32Array, s: number) => arr.subarray(s * batchSize, (s + 1) * batchSize);
     if (config.loss.mining !== 'none') {
-      const P = config.training.classesPerBatch;
-      const K = config.training.imagesPerClass;
-      const batches = sampler.pkBatches(epoch, P, K, stepsPerEpoch);
-      return { streams: batches.map((b) => [toStore(b)]), labels: batches.map((b) => b.map((i) => classOf[i])) };
+      const [b] = sampler.pkBatches(epoch, config.training.classesPerBatch, config.training.imagesPerClass, 1, s);
+      return { streams: [toStore(b)], labels: b.map((i) => classOf[i]) };
     }
     if (config.loss.type === 'contrastive') {
-      const t = sampler.pairs(epoch, n, config.data.positiveRatio);
-      const steps = Array.from({ length: stepsPerEpoch }, (_, s) => [toStore(chunk(t.a, s) as Int32Array), toStore(chunk(t.b, s) as Int32Array)]);
-      return { streams: steps, y: Array.from({ length: stepsPerEpoch }, (_, s) => chunk(t.y, s) as Float32Array) };
+      const t = sampler.pairs(epoch, batchSize, config.data.positiveRatio, s);
+      return { streams: [toStore(t.a), toStore(t.b)], y: t.y };
     }
     if (config.loss.type === 'triplet') {
-      const t = sampler.triplets(epoch, n);
-      return { streams: Array.from({ length: stepsPerEpoch }, (_, s) => [t.a, t.p, t.n].map((x) => toStore(chunk(x, s) as Int32Array))) };
+      const t = sampler.triplets(epoch, batchSize, s);
+      return { streams: [t.a, t.p, t.n].map(toStore) };
     }
-    const t = sampler.quartets(epoch, n);
-    return { streams: Array.from({ length: stepsPerEpoch }, (_, s) => [t.a, t.p, t.n1, t.n2].map((x) => toStore(chunk(x, s) as Int32Array))) };
+    const t = sampler.quartets(epoch, batchSize, s);
+    return { streams: [t.a, t.p, t.n1, t.n2].map(toStore) };
   };
 
-  const fetchStep = (plan: ReturnType<typeof planEpoch>, epoch: number, s: number): Promise<Float32Array> => {
-    const all = new Int32Array(plan.streams[s].reduce((n, x) => n + x.length, 0));
+  const fetchStep = (epoch: number, s: number): { draw: StepDraw; pixels: Promise<Float32Array> } => {
+    const draw = drawStep(epoch, s);
+    const all = new Int32Array(draw.streams.reduce((n, x) => n + x.length, 0));
     let off = 0;
-    for (const x of plan.streams[s]) { all.set(x, off); off += x.length; }
+    for (const x of draw.streams) { all.set(x, off); off += x.length; }
     const augment = config.data.augment ? { config: config.data.augment, rng: Rng.derive(config.training.seed, 'augment', epoch, s) } : null;
-    return train.store.getBatch(all, augment);
+    return { draw, pixels: train.store.getBatch(all, augment) };
   };
 
-  const computeLoss = (x: Tensor, plan: ReturnType<typeof planEpoch>, s: number): LossOutput => {
-    const e = branch.apply(x, { training: true }) as Tensor2D;
+  const computeLoss = (x: Tensor, draw: StepDraw): LossOutput => {
+    const e = model.apply(x, { training: true }) as Tensor2D;
     const { margin, margin2, distance, mining } = config.loss;
     if (mining !== 'none') {
-      return minedTripletLoss(e, tf.tensor1d(plan.labels![s], 'int32') as Tensor1D, margin, distance, mining);
+      return minedTripletLoss(e, tf.tensor1d(draw.labels!, 'int32') as Tensor1D, margin, distance, mining);
     }
     const parts = tf.split(e, streams, 0) as Tensor2D[];
-    if (config.loss.type === 'contrastive') return contrastiveLoss(parts[0], parts[1], tf.tensor1d(plan.y![s]), margin, distance);
+    if (config.loss.type === 'contrastive') return contrastiveLoss(parts[0], parts[1], tf.tensor1d(draw.y!), margin, distance);
     if (config.loss.type === 'triplet') return tripletLoss(parts[0], parts[1], parts[2], margin, distance);
     return quartetLoss(parts[0], parts[1], parts[2], parts[3], margin, margin2, distance);
   };
@@ -271,21 +326,21 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
   const collapseWatch = new CollapseWatch({ lossType: config.loss.type, mining: config.loss.mining, margin: config.loss.margin });
   outer: for (let epoch = state.epoch; epoch < epochs; epoch++) {
     const tEpoch = Date.now();
-    const plan = planEpoch(epoch);
     let lossSum = 0;
     let lossCount = 0;
     let posSum = 0;
     let negSum = 0;
-    let next = state.stepInEpoch < stepsPerEpoch ? fetchStep(plan, epoch, state.stepInEpoch) : null;
+    let next = state.stepInEpoch < stepsPerEpoch ? fetchStep(epoch, state.stepInEpoch) : null;
     for (let s = state.stepInEpoch; s < stepsPerEpoch; s++) {
       const tStep = Date.now();
-      const pixels = await next!;
-      next = s + 1 < stepsPerEpoch ? fetchStep(plan, epoch, s + 1) : null; // decode ahead while this step computes
+      const cur = next!;
+      const pixels = await cur.pixels;
+      next = s + 1 < stepsPerEpoch ? fetchStep(epoch, s + 1) : null; // decode ahead while this step computes
       const nImages = pixels.length / (spec.height * spec.width * spec.channels);
       const x = tf.tensor4d(pixels, [nImages, spec.height, spec.width, spec.channels]);
       let side: LossOutput | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const out = computeLoss(x, plan, s);
+        const out = computeLoss(x, cur.draw);
         side = { loss: out.loss, posDist: tf.keep(out.posDist), negDist: tf.keep(out.negDist), active: tf.keep(out.active) };
         return out.loss as Scalar;
       }, vars);
@@ -301,7 +356,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
           'nan-loss', 1, state.globalStep,
         );
       }
-      optimizer.applyGradients(grads as Record<string, Tensor>);
+      opt.applyGradients(grads as Record<string, Tensor>);
       checkWebGpuHealth(); // an uncaptured GPU error is fatal
       tf.dispose(Object.values(grads));
       state.globalStep++;
@@ -342,7 +397,16 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     // End of epoch: validation retrieval metrics, best model, last checkpoint.
     let m: ReturnType<typeof retrievalMetrics> | undefined;
     if (validate) {
-      const vecs = await embedStore(branch, val.store, val.toStore, spec);
+      let vecs: Float32Array;
+      try {
+        vecs = await embedStore(model, val.store, val.toStore, spec, 64, stopPoint);
+      } catch (err) {
+        if (!(err instanceof StopRequested)) throw err;
+        // Stopped while validating: the epoch's steps are done; the checkpoint says so, and a resume validates.
+        status = 'stopped';
+        await saveLast();
+        break;
+      }
       const labels = Int32Array.from(val.index.items.map((it) => it.classIndex));
       m = retrievalMetrics(vecs, config.model.embeddingDim, labels, config.loss.distance);
     }
@@ -358,7 +422,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     });
     if (best) {
       await writeDirAtomic(paths.best, async (tmp) => {
-        await saveLayersModel(branch, tmp, { best: { epoch, step: state.globalStep, mapAtR: mapAtR as number } });
+        await saveLayersModel(model, tmp, { best: { epoch, step: state.globalStep, mapAtR: mapAtR as number } });
       });
       emit({ type: 'checkpoint', time: now(), ...base, epoch, step: state.globalStep, path: paths.best, kind: 'best' });
     }
@@ -372,18 +436,50 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     }
   }
 
-  if (status === 'done') await exportModels(runDir, config, branch);
-  Object.assign(info, { status, epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR, endedAt: now(), pid: null });
-  await writeRunInfo(runDir, info);
-  emit({ type: 'done', time: now(), ...base, status, epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR, seconds: (Date.now() - t0) / 1000 });
-  branch.dispose();
-  optimizer.dispose();
-  return { status, bestMapAtR: state.bestMapAtR };
+  if (status === 'done') await exportModels(runDir, config, model);
+  return await finish(status);
+  } catch (err) {
+    if (!(err instanceof StopRequested)) throw err;
+    return await finish('stopped'); // before the first step: nothing trained, the last checkpoint (if any) is kept
+  }
 }
 
-/** Writes the resolved config snapshot into a fresh run folder. */
+/** Bytes one training step needs, roughly: the batch's pixels (decoded, in flight and as a tensor) and every
+ * layer's activations kept for the backward pass and their gradients. */
+export function estimateStepBytes(branch: LayersModel, imagesPerStep: number, pixelsPerImage: number): number {
+  let perImage = 0;
+  for (const layer of branch.layers) {
+    const shapes = (Array.isArray(layer.outputShape[0]) ? layer.outputShape : [layer.outputShape]) as Array<Array<number | null>>;
+    for (const sh of shapes) perImage += sh.slice(1).reduce<number>((n, d) => n * (d ?? 1), 1);
+  }
+  return imagesPerStep * 4 * (3 * pixelsPerImage + 2 * perImage);
+}
+
+/** What one step may use: the wasm backend addresses at most 4 GiB; any backend, at most ~3/4 of the machine's memory. */
+function stepMemoryBudget(backend: BackendName): number {
+  const machine = os.totalmem() * 0.75;
+  return backend === 'wasm' ? Math.min(machine, 4 * 1024 ** 3) : machine;
+}
+
+function checkStepMemory(branch: LayersModel, imagesPerStep: number, config: ExperimentConfig, backend: BackendName): void {
+  const [h, w] = config.data.imageSize;
+  const pixels = h * w * config.data.channels;
+  const need = estimateStepBytes(branch, imagesPerStep, pixels);
+  const budget = stepMemoryBudget(backend);
+  if (need <= budget) return;
+  const perImage = need / imagesPerStep;
+  const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
+  const field = config.loss.mining !== 'none' ? 'training.classesPerBatch (or training.imagesPerClass)' : 'training.batchSize';
+  const maxImages = Math.max(1, Math.floor(budget / perImage));
+  const maxValue = config.loss.mining !== 'none' ? Math.max(1, Math.floor(maxImages / config.training.imagesPerClass)) : Math.max(1, Math.floor(maxImages / streamsOf(config)));
+  throw new LabError('bad-config',
+    `${field}: one training step of ${imagesPerStep} images at ${h}×${w}×${config.data.channels} needs about ${gib(need)}, more than the ${gib(budget)} the ${backend} backend can use here; ` +
+    `lower ${field.split(' ')[0]} to at most ${maxValue} (or data.imageSize)`);
+}
+
+/** Writes the resolved config snapshot into a fresh run folder (its data folders relative to it). */
 export async function writeConfigSnapshot(runDir: string, config: ExperimentConfig): Promise<void> {
-  await writeJsonAtomic(runPaths(runDir).config, config);
+  await writeSnapshot(runDir, config);
 }
 
 export type { DatasetIndex };
