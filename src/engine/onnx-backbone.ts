@@ -188,3 +188,16 @@ export async function openOnnxBackbone(file: string, flags: { size?: string; nor
   const backbone = await loadOnnxBackbone(file, { size, normalize: flags.normalize as NormalizeMode | undefined, output: flags.output, threads: flags.threads });
   return { embedder: backbone.embedder, pre: backbone.pre, dir: backbone.file, backbone };
 }
+
+/**
+ * The backbone a table was embedded with (`knn --query <image>` on a table whose metadata names an .onnx model): the
+ * size, normalisation, fit and output recorded in the table's preprocessing, so the query gets the same features.
+ */
+export async function openOnnxBackboneAs(file: string, recorded: unknown, opts: { threads?: number; engine?: string } = {}): ReturnType<typeof openOnnxBackbone> {
+  if (opts.engine === 'tfjs') throw new LabError('bad-usage', `--engine tfjs cannot run ${file}: an ONNX model runs on ONNX Runtime (--engine onnx or auto)`);
+  const pre = (recorded ?? {}) as Partial<Preprocessing>;
+  const backbone = await loadOnnxBackbone(file, {
+    size: pre.imageSize, normalize: pre.normalize, fit: pre.fit, output: pre.outputs?.[0], labelLevel: pre.labelLevel, threads: opts.threads,
+  });
+  return { embedder: backbone.embedder, pre: backbone.pre, dir: backbone.file, backbone };
+}

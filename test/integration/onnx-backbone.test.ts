@@ -96,7 +96,7 @@ test('a torchvision resnet18 exported NCHW: layout, size and output read from th
   }
 });
 
-test('embedlab embed --model <resnet18.onnx> writes PyTorch\'s features for each image (the zero-shot baseline)', async () => {
+test('embedlab embed --model <resnet18.onnx> writes PyTorch\'s features for each image (the zero-shot baseline); knn embeds a query image the same way', async () => {
   const out = path.join(work, 't.parquet');
   const r = await cli(['embed', '--model', path.join(fixtures, 'resnet18_nchw.onnx'), data, '--out', out, '--normalize', 'imagenet']);
   assert.equal(r.code, 0, r.stderr);
@@ -110,6 +110,16 @@ test('embedlab embed --model <resnet18.onnx> writes PyTorch\'s features for each
   assert.deepEqual(meta.preprocessing.imageSize, [64, 64]);
   assert.equal(meta.preprocessing.backbone, 'onnx:resnet18_nchw.onnx');
   assert.match(meta.engine.detail, /NCHW, output features/);
+
+  // knn with an image query: embedded by the .onnx model the table records, with the table's preprocessing.
+  const query = path.join(data, rels[4]);
+  const k = await cli(['knn', out, '--query', query, '-k', '2', '--json']);
+  assert.equal(k.code, 0, k.stderr);
+  const hits = JSON.parse(k.stdout.trim().split('\n').pop()!) as { engine: string; distance: string; neighbors: Array<{ path: string; distance: number }> };
+  assert.equal(hits.engine, 'onnxruntime');
+  assert.equal(hits.distance, 'cosine');
+  assert.equal(hits.neighbors[0].path, rels[4], 'the query image is its own nearest neighbour');
+  assert.ok(hits.neighbors[0].distance < 1e-5, `distance to itself ${hits.neighbors[0].distance}`);
 
   const fixedSize = await cli(['embed', '--model', path.join(fixtures, 'resnet18_nchw.onnx'), data, '--out', path.join(work, 'x.parquet'), '--size', '32']);
   assert.equal(fixedSize.code, 2);
