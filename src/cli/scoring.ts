@@ -241,7 +241,7 @@ export function formatReport(report: Record<string, unknown>): string {
 }
 
 async function cmdKnn(args: string[]): Promise<number> {
-  const usage = 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--model <runDir|modelDir>] [--engine auto|onnx|tfjs] [--threads 1] [--json]\n'
+  const usage = 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--model <runDir|modelDir|model.onnx>] [--engine auto|onnx|tfjs] [--threads 1] [--json]\n'
     + '  An image outside the table is embedded with --model (default: the model recorded in the table\'s metadata):\n' + ENGINE_HELP;
   const r = parse(args, {
     query: { type: 'string' }, k: { type: 'string', short: 'k' }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' },
@@ -271,7 +271,10 @@ async function cmdKnn(args: string[]): Promise<number> {
     const modelDir = v.model ?? (table.meta?.model as string | undefined);
     if (!modelDir) throw new UsageError(`${file} records no model in its metadata; pass --model <runDir|modelDir> to embed the query image`);
     const e = await engine();
-    const opened = await e.openEmbedder(modelDir, eo);
+    // A table embedded with a pretrained .onnx model: the query gets the preprocessing the table records.
+    const opened = /\.onnx$/i.test(modelDir)
+      ? await (await import('../engine/onnx-backbone')).openOnnxBackboneAs(path.resolve(modelDir), table.meta?.preprocessing, eo)
+      : await e.openEmbedder(modelDir, eo);
     try {
       if (opened.pre.embeddingDim !== dim) throw new UsageError(`model ${opened.dir} gives vectors of length ${opened.pre.embeddingDim}, the table has ${dim}`);
       q = await e.embedFiles(opened.embedder, opened.pre, [img]);
