@@ -18,6 +18,7 @@ import type {
   MiningName,
   ModelConfig,
   HeadSpec,
+  FreezeMode,
   TrainingConfig,
 } from './config-types';
 import schema from '../../schemas/embedding.schema.json';
@@ -385,9 +386,14 @@ function modelFields(r: any, isBad: (path: string) => boolean, configDir: string
     }
     embeddingDim = derived;
   }
+  const freeze: FreezeMode = isBad('model.freeze') ? 'none' : m.freeze ?? 'none';
+  if (freeze === 'backbone' && head === 'none') {
+    issues.push({ path: 'model.freeze', message: 'must not be "backbone" with model.head "none": nothing would be left to train (got "backbone")' });
+  }
   const model: ModelConfig = {
     backbone, width, embeddingDim, normalize: m.normalize ?? true,
     ...(head !== 'dense' ? { head } : {}),
+    ...(freeze !== 'none' ? { freeze } : {}),
     ...(pretrained !== undefined ? { pretrained: pretrained.startsWith('hf:') ? pretrained : resolvePath(pretrained, configDir) } : {}),
   };
   return { issues, model };

@@ -8,7 +8,7 @@
 // All initialisers are seeded, so the same seed gives the same initial weights.
 import type * as TF from '@tensorflow/tfjs';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
-import type { DistanceName, ModelConfig } from '../core/config-types';
+import type { DistanceName, FreezeMode, ModelConfig } from '../core/config-types';
 import { tf } from './tf';
 import { batchNormTrain, batchNormTrainAvailable } from './kernels/batchnorm';
 import { convnetBody, resnetBody, SeededInit, type Padding } from './backbones/resnet';
@@ -143,6 +143,8 @@ export function customLayers(t: TfModule = tf): CustomLayers {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs);
       const f = this as unknown as BatchNormFields;
       const axis = f.axis < 0 ? f.axis + x.rank : f.axis;
+      // Frozen (model.freeze): the moving statistics normalise and stay as they are, as in inference.
+      if (kwargs.training === true && (!this.trainable || (this as { frozenStats?: boolean }).frozenStats)) return super.call(inputs, { ...kwargs, training: false });
       if (kwargs.training !== true || axis !== x.rank - 1 || !f.center || !f.scale || x.dtype !== 'float32' || !batchNormTrainAvailable(t)) {
         return super.call(inputs, kwargs);
       }
@@ -191,7 +193,23 @@ export function buildBranch(spec: BranchSpec): LayersModel {
     if (!last) x = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(x) as SymbolicTensor;
   });
   if (spec.normalize) x = new custom.L2Normalize({ name: 'l2_normalize' }).apply(x) as SymbolicTensor;
-  return tf.model({ inputs: input, outputs: x, name: `branch_${spec.backbone}` });
+  const model = tf.model({ inputs: input, outputs: x, name: `branch_${spec.backbone}` });
+  freeze(model, spec.freeze ?? 'none');
+  return model;
+}
+
+/**
+ * model.freeze, for training: "backbone" makes every layer up to the pooling non-trainable (only the head learns;
+ * BN runs in inference mode); "bn" keeps every BN's moving statistics (inference-mode normalisation, for small
+ * batches) while its scale and offset and every other weight train.
+ */
+function freeze(model: LayersModel, mode: FreezeMode): void {
+  if (mode === 'none') return;
+  const gap = model.layers.findIndex((l) => l.name === 'gap');
+  model.layers.forEach((l, i) => {
+    if (mode === 'backbone' && i <= gap) l.trainable = false;
+    if (mode === 'bn' && l.getClassName() === 'BatchNormalization') (l as { frozenStats?: boolean }).frozenStats = true;
+  });
 }
 
 /**

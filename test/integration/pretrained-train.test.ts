@@ -102,3 +102,32 @@ test('a state dict of another architecture stops the run with exit code 2, namin
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /resnet50\.safetensors: the weights are resnet50 \(bottleneck blocks \[3, 4, 6, 3\]\) at width 1, but the model is resnet18 at width 1; set model\.backbone "resnet50"/);
 });
+
+test('model.freeze "backbone": the run trains the head and leaves every backbone weight and BN statistic as the file has them', async () => {
+  const cfg = config('resnet18.safetensors');
+  (cfg.model as Record<string, unknown>).freeze = 'backbone';
+  (cfg.training as Record<string, unknown>).optimizer = { type: 'sgd', learningRate: 0.05 };
+  (cfg.data as Record<string, unknown>).samplesPerEpoch = 4;
+  const cfgFile = writeConfig(work, cfg, 'frozen.embedding.json');
+  const runs = path.join(work, 'runs-frozen');
+  const r = await cli(['train', cfgFile, '--out', runs, '--json']);
+  assert.equal(r.code, 0, `train failed: ${r.stderr}`);
+  const steps = jsonLines(r.stdout).filter((e) => e.type === 'step');
+  assert.equal(steps.length, 2);
+  const started = jsonLines(r.stdout).find((e) => e.type === 'started')!;
+  assert.equal(started.parameters, 512 * 16 + 16, 'only the head is trainable');
+  const ckpt = await loadLayersModelFromDir(path.join(onlyRunDir(runs), 'checkpoints', 'last'));
+  const { tensors } = readSafetensors(path.join(fx.dir, fx.models.resnet18.file));
+  for (const [layer, prefix] of [['stem', ''], ['s3b1_proj', 'layer3.0.downsample.'], ['s4b2_b', 'layer4.1.']] as const) {
+    const conv = prefix.endsWith('downsample.') ? `${prefix}0` : prefix === '' ? 'conv1' : `${prefix}conv2`;
+    const bn = prefix.endsWith('downsample.') ? `${prefix}1` : prefix === '' ? 'bn1' : `${prefix}bn2`;
+    const t = tensors.get(`${conv}.weight`)!;
+    assert.deepEqual(ckpt.getLayer(`${layer}_conv`).getWeights()[0].dataSync(), hwio(t.data, t.shape), `${layer}_conv`);
+    const w = ckpt.getLayer(`${layer}_bn`).getWeights();
+    ['weight', 'bias', 'running_mean', 'running_var'].forEach((f, i) => assert.deepEqual(w[i].dataSync(), tensors.get(`${bn}.${f}`)!.data, `${layer}_bn ${f}`));
+  }
+  const fresh = buildBranch({ backbone: 'resnet18', width: 1, embeddingDim: 16, normalize: true, pretrained: 'x', inputShape: [64, 64, 3], seed: 5 });
+  assert.ok(relativeError(ckpt.getLayer('embedding').getWeights()[0].dataSync(), fresh.getLayer('embedding').getWeights()[0].dataSync()) > 1e-4, 'the head trained');
+  fresh.dispose();
+  ckpt.dispose();
+});

@@ -79,3 +79,33 @@ test('the BN-folded scoring copy of a torch-padded resnet with an MLP head gives
   for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(a[i])); }
   assert.ok(d / m < 1e-4, `folded differs: ${d / m}`);
 });
+
+test('model.freeze: "backbone" trains only the head and its BN keeps its statistics; "bn" trains every weight but no BN statistics', async () => {
+  await initBackend('cpu');
+  assert.equal(resolve({ freeze: 'backbone' }).config?.model.freeze, 'backbone');
+  assert.equal(resolve({}).config?.model.freeze, undefined);
+  assert.deepEqual(issues({ freeze: 'all' }), ['model.freeze: must be one of "none", "backbone", "bn" (got "all")']);
+  assert.deepEqual(issues({ freeze: 'backbone', head: 'none' }), ['model.freeze: must not be "backbone" with model.head "none": nothing would be left to train (got "backbone")']);
+
+  const spec = { backbone: 'convnet' as const, width: 0.25, embeddingDim: 4, normalize: false, head: [8, 4], inputShape: [8, 8, 3] as [number, number, number], seed: 2 };
+  const stats = (b: ReturnType<typeof buildBranch>) => b.layers.filter((l) => l.getClassName() === 'BatchNormalization').flatMap((l) => l.getWeights().slice(2).map((w) => [...w.dataSync()]));
+  const x = tf.randomNormal([4, 8, 8, 3], 1, 2, 'float32', 5);
+  for (const mode of ['none', 'backbone', 'bn'] as const) {
+    const b = buildBranch({ ...spec, freeze: mode });
+    const trainable = b.trainableWeights.map((w) => w.originalName);
+    const before = stats(b);
+    const inference = (b.predict(x) as Tensor).dataSync();
+    const training = (b.apply(x, { training: true }) as Tensor).dataSync();
+    const after = stats(b);
+    if (mode === 'none') {
+      assert.ok(trainable.includes('c1_conv/kernel') && trainable.includes('c1_bn/gamma'));
+      assert.notDeepEqual(after, before, 'training mode updates the moving statistics');
+    } else {
+      assert.deepEqual(after, before, `${mode}: the moving statistics stay`);
+      assert.deepEqual(training, inference, `${mode}: training mode normalises with the moving statistics`);
+    }
+    if (mode === 'backbone') assert.deepEqual(trainable, ['head1/kernel', 'head1/bias', 'embedding/kernel', 'embedding/bias']);
+    if (mode === 'bn') assert.ok(trainable.includes('c1_conv/kernel') && trainable.includes('c1_bn/gamma') && trainable.includes('c1_bn/beta'));
+    b.dispose();
+  }
+});
