@@ -313,7 +313,8 @@ export class TrainingPanel {
       const who = several && margins.size > 1 ? ` (${names.join(', ')})` : '';
       shapes.push({
         type: 'line', name: `margin:${m}`, xref: 'paper', x0: 0, x1: 1, y0: m, y1: m, line: { color: t.muted, width: 1, dash: 'dot' },
-        label: { text: `margin ${fmt(m)}${who}`, textposition: 'end', yanchor: 'bottom', font: { color: t.muted, size: 10 } },
+        // Below the line, at its right end: inside the plot area even when the margin is the top of the y range.
+        label: { text: `margin ${fmt(m)}${who}`, textposition: 'end', yanchor: 'top', font: { color: t.muted, size: 10 } },
       });
     }
     return { loss, dist, shapes };
@@ -334,6 +335,7 @@ export class TrainingPanel {
   private valLayout(): Record<string, unknown> {
     const l = baseLayout(readTheme(), 'Validation per epoch', 'epoch', 'metric');
     (l.yaxis as Record<string, unknown>).range = [0, 1.02];
+    Object.assign(l.xaxis as Record<string, unknown>, { tick0: 1, dtick: 1, tickformat: 'd' }); // whole epochs
     return l;
   }
 

@@ -242,6 +242,13 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   const margin = charts['chart-loss'].shapes.filter((x) => x.name?.startsWith('margin'));
   assert.deepEqual(margin.map((x) => [x.y0, x.label]), [[0.2, 'margin 0.2']], 'the margin line is labelled');
   assert.ok(charts['chart-loss'].svgText.includes('margin 0.2'), 'the label is drawn');
+  const labelBox = await page.evaluate(() => {
+    const text = [...document.querySelectorAll('#chart-loss text')].find((t) => t.textContent === 'margin 0.2')!.getBoundingClientRect();
+    const plot = document.querySelector('#chart-loss .nsewdrag')!.getBoundingClientRect();
+    return { text: [text.left, text.top, text.right, text.bottom], plot: [plot.left, plot.top, plot.right, plot.bottom] };
+  });
+  assert.ok(labelBox.text[0] >= labelBox.plot[0] - 1 && labelBox.text[1] >= labelBox.plot[1] - 1 && labelBox.text[2] <= labelBox.plot[2] + 1 && labelBox.text[3] <= labelBox.plot[3] + 1,
+    `the margin label lies inside the plot area: ${JSON.stringify(labelBox)}`);
 
   // The stats are real tables: every value in its name's column (training) or row (evaluation), by geometry.
   const geo = await page.evaluate(() => {
@@ -346,6 +353,7 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   // Two margins: two labelled lines, each naming its run.
   const marginLabels = await page.evaluate(() => ((document.getElementById('chart-loss') as unknown as { layout: { shapes?: Array<{ label?: { text?: string } }> } }).layout.shapes ?? []).map((x) => x.label?.text));
   assert.deepEqual(marginLabels, [`margin 0.2 (${runName})`, 'margin 0.3 (second-run)']);
+  await page.locator('#panel-training').screenshot({ path: path.join(ARTIFACTS, 'dashboard-compare.png') });
   // Taken off again: the table goes (one run left).
   await h.send({ type: 'removeRun', runId: 'second-run' });
   await page.waitForSelector('#compare-table', { state: 'detached' });
