@@ -3,10 +3,15 @@
 //      mentions "Embedding Lab" or "wasm";
 //   2. right-click the "data" folder in the Explorer → "Embed Folder…" (a quick pick, e.g. for the model, is
 //      answered with Enter on its first item) → a new table file (*.parquet / *.csv) appears in the workspace (e.g. runs/<run>/tables/data.parquet).
+//      and the notification naming it (the workbench shows it in the Notifications center: headless, no toasts);
+//   3. select two class folders of "data" (click, Ctrl+click), right-click → "Embed Folder…" → both tables and one
+//      notification naming both;
+//   4. right-click an image → "Find Similar Images" → a quick pick of its neighbours, each with its thumbnail, the
+//      query left out; Enter opens the first.
 // Screenshots: <artifacts>/ui-*.png; log: <artifacts>/ui.log. Exit code 1 on any failure.
 //   env: CS_HOST, E2E_WORKSPACE, E2E_ARTIFACTS, E2E_CHROMIUM, E2E_XDG_CONFIG_HOME, E2E_UI_TIMEOUT (s, 300)
 'use strict';
-/* global document */
+/* global document, getComputedStyle */
 const { chromium } = require('playwright-core');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -71,6 +76,77 @@ function tables(dir = WS, out = new Set()) {
   return out;
 }
 
+const shot = (name) => page.screenshot({ path: path.join(ART, name) }).then(() => mark(`screenshot ${name}`));
+
+/** Table files written since `t0` (ms): Embed Folder may overwrite a table of the same name. */
+function freshTables(t0) {
+  return [...tables()].filter((t) => fs.statSync(t).mtimeMs >= t0 - 1000);
+}
+
+let page;
+
+/** Focuses `row` (unless `keepSelection`), reopens its context menu until `label` is there, and clicks it. */
+async function contextMenuItem(row, label, focusFirst) {
+  const item = page.locator('.monaco-menu .action-item', { hasText: label }).first();
+  const menuEnd = Date.now() + 60000;
+  for (let tries = 1; ; tries++) {
+    if (focusFirst) { await page.keyboard.press('Escape'); await row.click(); await page.waitForTimeout(300); }
+    await row.click({ button: 'right' });
+    try { await item.waitFor({ timeout: 3000 }); mark(`context menu has ${label} (try ${tries})`); break; } catch {
+      await page.keyboard.press('Escape');
+      if (Date.now() > menuEnd) throw new Error(`${label} not in the context menu after ${tries} tries`);
+    }
+  }
+  for (let i = 0; i < 6; i++) {
+    await page.waitForTimeout(200);
+    await item.click({ timeout: 2000 }).catch(() => {});
+    try { await page.locator('.monaco-menu').first().waitFor({ state: 'hidden', timeout: 1000 }); break; } catch { /* retry */ }
+  }
+  mark(`context menu: clicked ${label}`);
+}
+
+/** Answers quick picks with Enter until `done()`. */
+async function answerQuickInputs(done, timeoutMs) {
+  const quickInput = page.locator('.quick-input-widget');
+  const end = Date.now() + timeoutMs;
+  let answered = 0;
+  while (Date.now() < end && !done()) {
+    if (await quickInput.isVisible().catch(() => false)) {
+      const title = await quickInput.innerText().catch(() => '');
+      await page.waitForTimeout(300);
+      await page.keyboard.press('Enter');
+      answered++;
+      mark(`answered a quick input with Enter: ${JSON.stringify(title.replace(/\s+/g, ' ').slice(0, 160))}`);
+      if (answered > 6) throw new Error('more than 6 quick inputs in a row');
+      await page.waitForTimeout(700);
+    } else await page.waitForTimeout(250);
+  }
+  if (!done()) throw new Error(`not done within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * A notification matching `pred`: a toast, else (this headless workbench shows no toasts) the Notifications
+ * center, opened from the palette and closed again.
+ */
+async function waitNote(pred) {
+  const end = Date.now() + 8000;
+  while (Date.now() < end) {
+    const n = (await uiTexts(page)).notes.find(pred);
+    if (n) return n;
+    await page.waitForTimeout(250);
+  }
+  await runCommand(page, 'Notifications: Show Notifications');
+  const end2 = Date.now() + 15000;
+  let found;
+  while (!found && Date.now() < end2) {
+    found = (await uiTexts(page)).notes.find(pred);
+    if (!found) await page.waitForTimeout(250);
+  }
+  await shot(`ui-notifications-${Date.now() - t0}.png`);
+  await runCommand(page, 'Notifications: Hide Notifications').catch(() => {});
+  return found;
+}
+
 async function main() {
   const udd = fs.mkdtempSync(path.join(os.tmpdir(), 'embedlab-e2e-chrome-'));
   const ctx = await chromium.launchPersistentContext(udd, {
@@ -80,11 +156,10 @@ async function main() {
     env: { ...process.env, HOME: process.env.E2E_HOME || process.env.HOME, XDG_CONFIG_HOME: process.env.E2E_XDG_CONFIG_HOME || path.resolve('.e2e/xdg/config') },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const page = ctx.pages()[0] || await ctx.newPage();
+  page = ctx.pages()[0] || await ctx.newPage();
   let consoleErrors = 0;
   page.on('console', (m) => { if (m.type() === 'error') { consoleErrors++; fs.appendFileSync(logFile, `  [console.error] ${m.text().slice(0, 500)}\n`); } });
   let step = 'start';
-  const shot = (name) => page.screenshot({ path: path.join(ART, name) }).then(() => mark(`screenshot ${name}`));
   try {
     step = 'open the workbench';
     await page.goto(`http://${HOST}/?folder=${encodeURIComponent(WS)}`, { waitUntil: 'domcontentloaded' });
@@ -165,6 +240,73 @@ async function main() {
     await shot('ui-3-embed-folder.png');
     if (!table) throw new Error(`no new table file (*.parquet|*.csv) in ${WS} within 120 s`);
     mark(`table written: ${path.relative(WS, table)} (${fs.statSync(table).size} bytes)`);
+    // The visible result of the menu click (issue #12 item 1: it used to be skipped): the notification naming the table.
+    step = 'the Embed Folder notification';
+    const note = await waitNote((n) => /Embedded \d+ images into/.test(n) && n.includes(path.basename(table)));
+    await shot('ui-4-embed-notification.png');
+    if (!note) throw new Error(`no "Embedded … images into ${path.basename(table)}" notification after the Explorer's Embed Folder…`);
+    mark(`notification: ${note.slice(0, 200)}`);
+
+    // 3) Multi-select: two class folders of "data" (click, Ctrl+click), right-click → Embed Folder… → one
+    //    notification naming both tables, and both tables written.
+    step = 'Embed Folder on two selected folders';
+    const row = (name) => page.locator('.explorer-folders-view .monaco-list-row')
+      .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace('.', '\\.')}$`) }) }).first();
+    const expand = async (r) => { if ((await r.getAttribute('aria-expanded')) === 'false') await r.click(); await page.waitForTimeout(300); };
+    await page.keyboard.press('Escape');
+    await expand(folderRow);
+    const classes = fs.readdirSync(path.join(WS, DATA_FOLDER)).filter((n) => fs.statSync(path.join(WS, DATA_FOLDER, n)).isDirectory()).sort();
+    const [c1, c2] = classes;
+    await row(c1).waitFor({ timeout: 30000 });
+    const t3 = Date.now();
+    await row(c1).click();
+    await row(c2).click({ modifiers: ['Control'] });
+    const selected = await page.locator('.explorer-folders-view .monaco-list-row[aria-selected="true"]').allInnerTexts();
+    mark(`selected in the Explorer: ${JSON.stringify(selected.map((t) => t.trim()))}`);
+    await contextMenuItem(row(c2), /Embed Folder/, false); // keep the two-item selection
+    await answerQuickInputs(() => freshTables(t3).length >= 2, 120000);
+    const fresh = freshTables(t3).map((t) => path.basename(t)).sort();
+    if (!fresh.includes(`${c1}.parquet`) || !fresh.includes(`${c2}.parquet`)) throw new Error(`tables written: ${fresh.join(', ')}; expected ${c1}.parquet and ${c2}.parquet`);
+    const note2 = await waitNote((n) => /Embedded 2 folders/.test(n) && n.includes(`${c1}.parquet`) && n.includes(`${c2}.parquet`));
+    await shot('ui-5-embed-two-folders.png');
+    if (!note2) throw new Error('no "Embedded 2 folders: …" notification naming both tables');
+    mark(`notification: ${note2.slice(0, 200)}`);
+
+    // 4) Right-click an image → Find Similar Images → its neighbours in a quick pick with thumbnails, the query left
+    //    out; Enter opens the first.
+    step = 'Find Similar Images from the Explorer context menu';
+    await page.keyboard.press('Escape');
+    await expand(row(c1));
+    const img = fs.readdirSync(path.join(WS, DATA_FOLDER, c1)).filter((n) => /\.png$/.test(n)).sort()[0];
+    await row(img).waitFor({ timeout: 30000 });
+    await contextMenuItem(row(img), /Find Similar Images/, true);
+    const qp = page.locator('.quick-input-widget');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: `Similar to ${img}` }).waitFor({ timeout: 120000 });
+    await page.waitForTimeout(500);
+    const items = await page.evaluate(() => [...document.querySelectorAll('.quick-input-widget .quick-input-list .monaco-list-row')].map((r) => {
+      const icon = r.querySelector('.quick-input-list-icon');
+      return { text: (r.textContent || '').trim(), icon: icon ? getComputedStyle(icon).backgroundImage : 'none' };
+    }));
+    await shot('ui-6-find-similar.png');
+    mark(`Find Similar quick pick: ${JSON.stringify(items.slice(0, 4))}`);
+    if (items.length === 0) throw new Error('the Find Similar quick pick has no items');
+    if (items.some((i) => i.text.includes(img))) throw new Error(`the query ${img} is among its neighbours`);
+    if (!items.every((i) => /url\(/.test(i.icon))) throw new Error('not every neighbour has a thumbnail (QuickPickItem.iconPath)');
+    const firstName = (items[0].text.match(/^\d+\.\s*(\S+\.png)/) || [])[1];
+    await page.keyboard.press('Enter');
+    await qp.waitFor({ state: 'hidden', timeout: 10000 }).catch(() => {});
+    const opened = await (async () => {
+      const endOpen = Date.now() + 30000;
+      while (Date.now() < endOpen) {
+        const t = (await uiTexts(page)).tabs.find((x) => firstName && x.includes(firstName));
+        if (t) return t;
+        await page.waitForTimeout(250);
+      }
+      return undefined;
+    })();
+    await shot('ui-7-opened-neighbour.png');
+    if (!opened) throw new Error(`picking the first neighbour (${firstName}) opened no tab`);
+    mark(`opened the neighbour: ${opened}`);
     mark(`RESULT PASS (console errors: ${consoleErrors}, not counted)`);
     return 0;
   } catch (e) {
