@@ -11,6 +11,7 @@ import { parseEventLine, type ErrorEvent, type LossType, type WorkerEvent } from
 import { parse, UsageError } from './args';
 import { ProgressRenderer } from './progress';
 import { scoringCommands } from './scoring';
+import { useModelCommands } from './use-model';
 
 const USAGE = `embedlab — image-embedding experiments (contrastive, triplet, quartet)
 
@@ -20,8 +21,11 @@ Usage:
   embedlab train --resume <runDir> [--json]
   embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>]
   embedlab embed --model <runDir|modelDir> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--json]
-  embedlab eval <table> [--reference <table>] [--precision 0.95] [--json]
+  embedlab eval <table> [--reference <table>] [--precision 0.95] [--save-threshold <runDir|modelDir>] [--json]
   embedlab knn <table> --query <image|path-in-table> [-k 10] [--engine auto|onnx|tfjs] [--json]
+  embedlab verify <imageA> <imageB> --model <runDir|modelDir> [--threshold <distance>] [--exit-code] | --pairs <pairs.csv>
+  embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [--out <results.csv>]
+  embedlab duplicates <table> --out <groups.csv> [--threshold <distance>] [--model <runDir|modelDir>]
   embedlab synth <outDir> [--classes 12] [--per-class 40] [--size 64] [--seed 1]
   embedlab env [--json]
 
@@ -169,6 +173,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   init: cmdInit,
   env: cmdEnv,
   ...scoringCommands,
+  ...useModelCommands,
 };
 
 export async function main(argv: string[]): Promise<number> {

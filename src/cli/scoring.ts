@@ -78,16 +78,16 @@ export function decodeThreadsDefault(cores: number): number {
  * Sizes libuv's thread pool for embedding. Must run before the pool starts (the process's first async fs / sharp
  * call); a UV_THREADPOOL_SIZE the user set wins.
  */
-function decodeThreads(): void {
+export function decodeThreads(): void {
   if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(decodeThreadsDefault(os.availableParallelism()));
 }
 
-const ENGINE_HELP = '  --engine   auto (default: ONNX Runtime when onnxruntime-node loads, converting model.json in memory when the\n'
+export const ENGINE_HELP = '  --engine   auto (default: ONNX Runtime when onnxruntime-node loads, converting model.json in memory when the\n'
   + '             folder has no model.onnx; else TensorFlow.js), onnx (never falls back: exit 2 with the reason) or tfjs\n'
   + '  --threads  ONNX Runtime intra-op threads (default 1; decoding uses the other cores)\n'
   + '  --backend  the TensorFlow.js backend when tfjs runs (default auto)';
 
-function engineOptions(v: { engine?: string; threads?: string; backend?: string }): { engine: 'auto' | 'onnx' | 'tfjs'; threads?: number; backend?: string } {
+export function engineOptions(v: { engine?: string; threads?: string; backend?: string }): { engine: 'auto' | 'onnx' | 'tfjs'; threads?: number; backend?: string } {
   const engineName = v.engine ?? 'auto';
   if (engineName !== 'auto' && engineName !== 'onnx' && engineName !== 'tfjs') throw new UsageError(`--engine must be auto, onnx or tfjs (got ${JSON.stringify(engineName)})`);
   let threads: number | undefined;
@@ -179,10 +179,10 @@ function distanceOf(table: Table, override?: string): DistanceName {
 }
 
 async function cmdEval(args: string[]): Promise<number> {
-  const usage = 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--json]';
-  const r = parse(args, { reference: { type: 'string' }, precision: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } }, { min: 1, max: 1, usage });
+  const usage = 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--save-threshold <runDir|modelDir>] [--json]';
+  const r = parse(args, { reference: { type: 'string' }, precision: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, 'save-threshold': { type: 'string' } }, { min: 1, max: 1, usage });
   if (!r) return 0;
-  const v = r.values as { reference?: string; precision?: string; distance?: string; json?: boolean; out?: string };
+  const v = r.values as { reference?: string; precision?: string; distance?: string; json?: boolean; out?: string; 'save-threshold'?: string };
   const file = path.resolve(r.positionals[0]);
   if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
   const targetPrecision = v.precision !== undefined ? Number(v.precision) : 0.95;
@@ -204,6 +204,8 @@ async function cmdEval(args: string[]): Promise<number> {
     report.fewShot = knnClassify({ vectors: ref.vectors, labels: refIds.ids }, { vectors: table.vectors, labels: q.ids }, table.dim, distance, 1);
   }
   await writeJsonAtomic(v.out ? path.resolve(v.out) : `${file}.eval.json`, report);
+  // threshold.json for verify / classify / duplicates (src/cli/use-model.ts).
+  if (v['save-threshold']) await (await import('./use-model')).saveEvalThreshold(v['save-threshold'], report, Boolean(v.json));
   if (v.json) {
     process.stdout.write(JSON.stringify(report) + '\n');
     return 0;

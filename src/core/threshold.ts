@@ -171,3 +171,20 @@ export function parsePairLabel(cell: string): boolean | null {
   if (s === 'different' || s === '0' || s === 'false' || s === 'no') return false;
   throw new Error(`label must be same/different or 1/0 (got ${JSON.stringify(cell)})`);
 }
+
+/** The distance between row ia of a and row ib of b, in Float64 (eval's pair arithmetic: cosine as ½‖â − b̂‖²). */
+export function pairDistance(a: Float32Array, ia: number, b: Float32Array, ib: number, dim: number, distance: DistanceName): number {
+  const pa = ia * dim;
+  const pb = ib * dim;
+  let sa = 1;
+  let sb = 1;
+  if (distance === 'cosine') {
+    let na = 0; let nb = 0;
+    for (let d = 0; d < dim; d++) { na += a[pa + d] * a[pa + d]; nb += b[pb + d] * b[pb + d]; }
+    sa = na > 0 ? 1 / Math.sqrt(na) : 1;
+    sb = nb > 0 ? 1 / Math.sqrt(nb) : 1;
+  }
+  let s = 0;
+  for (let d = 0; d < dim; d++) { const t = a[pa + d] * sa - b[pb + d] * sb; s += t * t; }
+  return distance === 'euclidean' ? Math.sqrt(s) : distance === 'cosine' ? s / 2 : s;
+}
