@@ -1,6 +1,7 @@
 // Defaults that fit the data, and config values JSON cannot print, through the real CLI:
 // - `init --type triplet` on a 6-class folder trains as it is: training.classesPerBatch defaults to min(8, classes
 //   with 2+ images) and the batch size with it (was: the sampler refused P = 8 for 6 classes);
+//   a link to a class folder outside the data root is not followed, and a warning names it;
 // - `epochs: 1e999` (Infinity to JSON.parse) is reported as "got Infinity", not "got null".
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,10 @@ test.after(() => fs.rmSync(work, { recursive: true, force: true }));
 test('a triplet config from init trains on a 6-class folder: P = 6, batch 6 × 4 = 24', { timeout: 600_000 }, async () => {
   const data = path.join(work, 'six');
   assert.equal((await cli(['synth', data, '--classes', '6', '--per-class', '5', '--size', '32', '--seed', '3'])).code, 0);
+  // A seventh class behind a link that points outside the data root: not followed, and said so.
+  const elsewhere = path.join(work, 'elsewhere');
+  fs.cpSync(path.join(data, fs.readdirSync(data).sort()[0]), path.join(elsewhere, 'seventh'), { recursive: true });
+  fs.symlinkSync(path.join(elsewhere, 'seventh'), path.join(data, 'seventh'), 'dir');
   const cfgFile = path.join(work, 'six.embedding.json');
   const init = await cli(['init', '--type', 'triplet', '--train', data, '--out', cfgFile]);
   assert.equal(init.code, 0, init.stderr);
@@ -29,6 +34,9 @@ test('a triplet config from init trains on a 6-class folder: P = 6, batch 6 × 4
   const r = await cli(['train', cfgFile, '--out', path.join(work, 'runs'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const started = jsonLines(r.stdout).find((e) => e.type === 'started');
+  assert.equal((started?.train as { classes: number } | undefined)?.classes, 6);
+  const warning = jsonLines(r.stdout).find((e) => e.type === 'warning' && /outside/.test(String(e.message)));
+  assert.deepEqual(warning?.paths, ['seventh']);
   assert.equal(started?.batchSize, 24);
   assert.equal(started?.stepsPerEpoch, 2);
   assert.ok(jsonLines(r.stdout).some((e) => e.type === 'done'));
