@@ -11,7 +11,7 @@ import type { DistanceName, ExperimentConfig, FitMode, NormalizeMode } from '../
 import { runPaths } from '../core/run-folder';
 import type { LossType } from '../protocol/events';
 import { loadLayersModelFromDir, loadWeightsInto, readableDir, writeDirAtomic, writeLayersArtifacts } from './model-io';
-import { buildBranch, buildFullModel, foldBatchNorm } from './models';
+import { buildBranch, buildFullModel, foldBatchNorm, isOurBackbone } from './models';
 import { loadPretrainedInto } from './pretrained/source';
 import { branchToOnnx, BRANCH_INPUT, BRANCH_OUTPUT, OnnxExportError, type LayersArtifacts } from './onnx';
 import { toStockArtifacts } from './tfjs-stock';
@@ -242,7 +242,7 @@ export async function loadExportedModel(runOrModelDir: string, type: 'branch' | 
     throw new Error(`${readable} holds only the ONNX model (${pre.onnx}); embed it with --engine onnx (or auto), or export it again with --format tfjs or both`);
   }
   let model = await loadLayersModelFromDir(readable);
-  if (opts.foldBatchNorm && type === 'branch' && pre.width !== undefined && (pre.backbone === 'resnet18' || pre.backbone === 'convnet')) {
+  if (opts.foldBatchNorm && type === 'branch' && pre.width !== undefined && isOurBackbone(pre.backbone)) {
     const folded = foldBatchNorm(model, {
       backbone: pre.backbone, width: pre.width, embeddingDim: pre.embeddingDim, normalize: pre.l2Normalized,
       inputShape: [pre.imageSize[0], pre.imageSize[1], pre.channels], seed: 0,

@@ -8,7 +8,7 @@
 // All initialisers are seeded, so the same seed gives the same initial weights.
 import type * as TF from '@tensorflow/tfjs';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
-import type { DistanceName, FreezeMode, ModelConfig } from '../core/config-types';
+import type { BackboneName, DistanceName, FreezeMode, ModelConfig } from '../core/config-types';
 import { tf } from './tf';
 import { batchNormTrain, batchNormTrainAvailable } from './kernels/batchnorm';
 import { convnetBody, resnetBody, SeededInit, type Padding } from './backbones/resnet';
@@ -169,6 +169,11 @@ export function customLayers(t: TfModule = tf): CustomLayers {
   const layers: CustomLayers = { L2Normalize, PairDistance, InputConv2D, BatchNorm: TrainBatchNorm };
   customByTf.set(t, layers);
   return layers;
+}
+
+/** A backbone name this module builds (a model folder's preprocessing.json names its backbone as a string). */
+export function isOurBackbone(name: string): name is BackboneName {
+  return name === 'resnet18' || name === 'resnet34' || name === 'resnet50' || name === 'convnet';
 }
 
 /** The padding a spec builds with: PyTorch's for pretrained weights, else TensorFlow's (backbones/resnet.ts). */

@@ -7,7 +7,11 @@ import { featureWidth, validateConfig } from '../../src/core/config';
 import { buildBranch, foldBatchNorm } from '../../src/engine/models';
 import type { Tensor } from '@tensorflow/tfjs';
 import { tf } from '../../src/engine/tf';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
+import { exportModels, loadExportedModel } from '../../src/engine/export';
 
 const base = { data: { train: 'data' }, loss: { type: 'triplet' } };
 const resolve = (model: Record<string, unknown>) => validateConfig({ ...base, model }, '/experiments/shoes');
@@ -107,5 +111,28 @@ test('model.freeze: "backbone" trains only the head and its BN keeps its statist
     if (mode === 'backbone') assert.deepEqual(trainable, ['head1/kernel', 'head1/bias', 'embedding/kernel', 'embedding/bias']);
     if (mode === 'bn') assert.ok(trainable.includes('c1_conv/kernel') && trainable.includes('c1_bn/gamma') && trainable.includes('c1_bn/beta'));
     b.dispose();
+  }
+});
+
+test('scoring folds BN for every backbone: an exported torch-padded resnet34 with an MLP head loads folded, same outputs', async () => {
+  await initBackend('cpu');
+  const dir = mkdtempSync(join(tmpdir(), 'embedlab-fold-'));
+  try {
+    const resolved = validateConfig({ data: { train: 'd', imageSize: [33, 31] }, loss: { type: 'triplet' },
+      model: { backbone: 'resnet34', width: 0.125, head: [12, 6], normalize: true, pretrained: 'w.safetensors' } }, dir).config!;
+    const branch = buildBranch({ ...resolved.model, inputShape: [33, 31, 3], seed: 4 });
+    await exportModels(dir, resolved, branch, ['branch'], { branch: join(dir, 'branch') }, 'test', ['tfjs']);
+    const folded = await loadExportedModel(join(dir, 'branch'), 'branch', { foldBatchNorm: true });
+    assert.ok(!folded.model.layers.some((l) => l.getClassName() === 'BatchNormalization'), 'folded');
+    const x = tf.randomNormal([2, 33, 31, 3], 0, 1, 'float32', 8);
+    const a = (branch.predict(x) as Tensor).dataSync();
+    const b = (folded.model.predict(x) as Tensor).dataSync();
+    let d = 0;
+    for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+    assert.ok(d < 1e-4, `folded differs by ${d}`);
+    branch.dispose();
+    folded.model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
