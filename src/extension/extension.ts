@@ -14,7 +14,7 @@ export function activate(context: vscode.ExtensionContext): { ctx: Ctx } | undef
     ctx.registerCommands(COMMANDS);
     const activateMs = performance.now() - t0;
     ctx.activationMs = Math.round((performance.now() - loadStart) * 10) / 10;
-    ctx.log.info(`activated in ${ctx.activationMs.toFixed(1)} ms (bundle load + activate; activate() alone ${activateMs.toFixed(1)} ms)${vscode.workspace.isTrusted ? '' : '; workspace not trusted: training, embedding and installs are disabled'}`);
+    ctx.log.info(`activated in ${ctx.activationMs.toFixed(1)} ms (bundle load + activate; activate() alone ${activateMs.toFixed(1)} ms)${vscode.workspace.isTrusted ? '' : '; workspace not trusted: every command that starts a process (training, embedding, search, evaluation, export, Check Environment, installs) is disabled'}`);
     return { ctx };
   } catch (err) {
     // VS Code does not show a notification when activation fails.

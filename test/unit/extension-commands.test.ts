@@ -143,7 +143,7 @@ describe('command table: trust and processes', () => {
   it('trusted: a command starts a process exactly when its table entry declares one', async () => {
     stubState.trusted = true;
     const wrong: string[] = [];
-    for (const [name, spec] of Object.entries(table).filter(([n]) => !process.env.ONLY_COMMAND || process.env.ONLY_COMMAND.split(",").includes(n))) {
+    for (const [name, spec] of Object.entries(table)) {
       const started = new Set<string>();
       for (const shape of shapes) for (const p of await processesOf(name, shape.args())) started.add(path.basename(p.command));
       const declared = spec.process !== undefined;
@@ -169,6 +169,22 @@ describe('command table: trust and processes', () => {
     for (const st of steps) {
       if (st.media.markdown) assert.ok(fs.existsSync(st.media.markdown), st.media.markdown);
       for (const m of st.description.matchAll(/\(command:embeddingLab\.(\w+)\)/g)) assert.ok(m[1] in table, m[1]);
+    }
+  });
+
+  it('Restricted Mode is explained once, in the Runs view', async () => {
+    const { Ctx } = await import('../../src/extension/ctx');
+    const ext = { extensionPath: path.resolve('.'), globalStorageUri: Uri.file(path.join(dir, 'storage')), subscriptions: [], workspaceState: { get: (_k: string, d: unknown) => d, update: async () => undefined } };
+    stubState.trusted = false;
+    const untrusted = new Ctx(ext as never);
+    stubState.trusted = true;
+    const trusted = new Ctx(ext as never);
+    try {
+      assert.match(String((untrusted.testState() as { runsViewMessage?: string }).runsViewMessage), /^Restricted Mode: .*disabled, because they run Node\.js processes/);
+      assert.equal((trusted.testState() as { runsViewMessage?: string }).runsViewMessage, undefined);
+    } finally {
+      await untrusted.dispose();
+      await trusted.dispose();
     }
   });
 
