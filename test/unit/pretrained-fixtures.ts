@@ -45,33 +45,57 @@ function readReference(): Reference | undefined {
   }
 }
 
+/** One generator at a time (test processes may run side by side): a lock folder, waited for up to 20 minutes. */
+function withLock<T>(fn: () => T): T {
+  const lock = `${FIXTURES}.lock`;
+  fs.mkdirSync(path.dirname(FIXTURES), { recursive: true });
+  const until = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > until) throw new Error(`${lock} is held for more than 20 minutes; remove it if no test is running`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function generate(): Reference {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    throw new Error(`the pretrained-weights fixtures need PyTorch: ${PYTHON} -c "import torch, torchvision" failed `
+      + `(${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}). Install Debian's packages: `
+      + 'sudo apt-get install python3-torch python3-torchvision');
+  }
+  // Into a fresh folder, then renamed, so that a run cut short never leaves a half-made cache.
+  const tmp = `${FIXTURES}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const run = spawnSync(PYTHON, [script, tmp], { encoding: 'utf8', timeout: 15 * 60_000 });
+  if (run.status !== 0) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`${script} failed (${run.status ?? run.signal}): ${run.stderr}`);
+  }
+  fs.rmSync(FIXTURES, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(FIXTURES), { recursive: true });
+  fs.renameSync(tmp, FIXTURES);
+  return readReference()!;
+}
+
 let cached: Fixtures | undefined;
 
 /** The fixtures, generated first when missing or stale. */
 export function pretrainedFixtures(): Fixtures {
   if (cached) return cached;
   const hash = createHash('sha256').update(fs.readFileSync(script)).digest('hex');
+  const fresh = (r: Reference | undefined): r is Reference => r !== undefined && r.script === hash && Object.values(r.models).every((m) => fs.existsSync(path.join(FIXTURES, m.file)));
   let ref = readReference();
-  if (!ref || ref.script !== hash || !Object.values(ref.models).every((m) => fs.existsSync(path.join(FIXTURES, m.file)))) {
-    const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      throw new Error(`the pretrained-weights fixtures need PyTorch: ${PYTHON} -c "import torch, torchvision" failed `
-        + `(${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}). Install Debian's packages: `
-        + 'sudo apt-get install python3-torch python3-torchvision');
-    }
-    // Into a fresh folder, then renamed, so that a run cut short never leaves a half-made cache.
-    const tmp = `${FIXTURES}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    const run = spawnSync(PYTHON, [script, tmp], { encoding: 'utf8', timeout: 15 * 60_000 });
-    if (run.status !== 0) {
-      fs.rmSync(tmp, { recursive: true, force: true });
-      throw new Error(`${script} failed (${run.status ?? run.signal}): ${run.stderr}`);
-    }
-    fs.rmSync(FIXTURES, { recursive: true, force: true });
-    fs.mkdirSync(path.dirname(FIXTURES), { recursive: true });
-    fs.renameSync(tmp, FIXTURES);
-    ref = readReference()!;
-  }
+  if (!fresh(ref)) ref = withLock(() => { const again = readReference(); return fresh(again) ? again : generate(); });
   const raw = fs.readFileSync(path.join(FIXTURES, 'inputs.f32'));
   const inputs = ref.inputs.map((i) => {
     const n = i.shape[0] * i.shape[1] * i.shape[2];
