@@ -179,10 +179,10 @@ function distanceOf(table: Table, override?: string): DistanceName {
 }
 
 async function cmdEval(args: string[]): Promise<number> {
-  const usage = 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--save-threshold <runDir|modelDir>] [--json]';
-  const r = parse(args, { reference: { type: 'string' }, precision: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, 'save-threshold': { type: 'string' } }, { min: 1, max: 1, usage });
+  const usage = 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--save-threshold <runDir|modelDir>] [--outliers <scores.csv> [--outlier-k 5]] [--json]';
+  const r = parse(args, { reference: { type: 'string' }, precision: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, 'save-threshold': { type: 'string' }, outliers: { type: 'string' }, 'outlier-k': { type: 'string' } }, { min: 1, max: 1, usage });
   if (!r) return 0;
-  const v = r.values as { reference?: string; precision?: string; distance?: string; json?: boolean; out?: string; 'save-threshold'?: string };
+  const v = r.values as { reference?: string; precision?: string; distance?: string; json?: boolean; out?: string; 'save-threshold'?: string; outliers?: string; 'outlier-k'?: string };
   const file = path.resolve(r.positionals[0]);
   if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
   const targetPrecision = v.precision !== undefined ? Number(v.precision) : 0.95;
@@ -206,6 +206,7 @@ async function cmdEval(args: string[]): Promise<number> {
   await writeJsonAtomic(v.out ? path.resolve(v.out) : `${file}.eval.json`, report);
   // threshold.json for verify / classify / duplicates (src/cli/use-model.ts).
   if (v['save-threshold']) await (await import('./use-model')).saveEvalThreshold(v['save-threshold'], report, Boolean(v.json));
+  if (v.outliers) await (await import('./use-model')).writeOutliers(v.outliers, table, distance, v['outlier-k'], Boolean(v.json));
   if (v.json) {
     process.stdout.write(JSON.stringify(report) + '\n');
     return 0;

@@ -96,6 +96,24 @@ export async function saveEvalThreshold(target: string, report: Record<string, u
   else process.stderr.write(`embedlab eval: ${printableText(msg)}\n`);
 }
 
+/** Called by `eval --outliers <out.csv>`: per-row outlier scores written as a table, the top ones listed. */
+export async function writeOutliers(outArg: string, table: Table, distance: DistanceName, kArg: string | undefined, json: boolean): Promise<void> {
+  const out = outPath(outArg, outArg);
+  const k = kArg !== undefined ? Number(kArg) : 5;
+  if (!Number.isInteger(k) || k < 1) throw new UsageError(`--outlier-k must be a positive integer (got ${kArg})`);
+  const { outlierScores } = await import('../core/outliers');
+  const n = table.paths.length;
+  const s = outlierScores(table.vectors, n, table.dim, table.labels, k, distance, { unitCentroids: table.meta?.l2Normalized !== false });
+  const lines = ['path,label,kth_neighbor_distance,class_centroid_distance'];
+  for (let i = 0; i < n; i++) lines.push([csvQuote(table.paths[i]), csvQuote(table.labels[i]), String(s.kth[i]), Number.isNaN(s.centroid[i]) ? '' : String(s.centroid[i])].join(','));
+  await writeFileAtomic(out, lines.join('\n') + '\n');
+  const top = Array.from({ length: n }, (_, i) => i).sort((x, y) => s.kth[y] - s.kth[x]).slice(0, 10)
+    .map((i) => ({ path: table.paths[i], label: table.labels[i], kthNeighborDistance: s.kth[i], classCentroidDistance: Number.isNaN(s.centroid[i]) ? null : s.centroid[i] }));
+  if (json) { process.stdout.write(JSON.stringify({ type: 'outliers', table: out, k: s.k, top }) + '\n'); return; }
+  process.stderr.write(`embedlab eval: wrote outlier scores (distance to the ${s.k}-th neighbour and to the class centroid) to ${pp(out)}; the top ${top.length}:\n`
+    + top.map((t) => `  ${f6(t.kthNeighborDistance)}  ${t.classCentroidDistance === null ? '' : `(centroid ${f6(t.classCentroidDistance)}) `}${t.label ? `[${printableText(t.label)}] ` : ''}${pp(t.path)}`).join('\n') + '\n');
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // verify
 
@@ -319,7 +337,7 @@ async function cmdClassify(args: string[]): Promise<number> {
     await opened?.embedder.dispose();
   }
   const unit = opened?.pre.l2Normalized ?? true;
-  const preds: Prediction[] = classify(qVectors, qPaths.length, { vectors: refVectors, labels: refLabels, dim }, distance, { method, k, threshold: thr?.value, unitCentroids: unit && distance !== 'squared-euclidean' });
+  const preds: Prediction[] = classify(qVectors, qPaths.length, { vectors: refVectors, labels: refLabels, dim }, distance, { method, k, threshold: thr?.value, unitCentroids: unit });
   const lines = ['path,label,predicted,distance,runner_up,runner_up_distance'];
   preds.forEach((p, i) => lines.push([csvQuote(qPaths[i]), csvQuote(qLabels[i]), csvQuote(p.label), String(p.distance), csvQuote(p.runnerUp), String(p.runnerUpDistance)].join(',')));
   await writeFileAtomic(out, lines.join('\n') + '\n');

@@ -217,6 +217,26 @@ test('duplicates: finds the planted copies (resized, re-encoded with sharp) and 
   const want = picked.map((p, i) => [p, planted[i]].sort().join(' ')).sort();
   assert.deepEqual(got, want);
 
+  // eval --outliers: each row's distance to its nearest other row and to its class's (unit) centroid, as computed here.
+  const outl = path.join(work, 'outliers.csv');
+  const ev = await cli(['eval', table, '--outliers', outl, '--outlier-k', '1', '--json']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const scores = csvRows(outl).slice(1);
+  assert.equal(scores.length, n);
+  const centroidOf = (label: string) => {
+    const c = new Float64Array(t.dim);
+    t.labels.forEach((l, i) => { if (l === label) v(i).forEach((x, d) => { c[d] += x; }); });
+    const norm = Math.sqrt(c.reduce((s2, x) => s2 + x * x, 0));
+    return Float32Array.from(c, (x) => x / norm);
+  };
+  scores.forEach(([p, label, kth, cd], i) => {
+    assert.equal(p, t.paths[i]);
+    let nearest = Infinity;
+    for (let j = 0; j < n; j++) if (j !== i) nearest = Math.min(nearest, euclid(v(i), v(j)));
+    assert.ok(Math.abs(Number(kth) - nearest) < 1e-5, `row ${i}: ${kth} vs ${nearest}`);
+    assert.ok(Math.abs(Number(cd) - euclid(v(i), centroidOf(label))) < 1e-5);
+  });
+
   // The saved threshold is taken from the table's model; a model of another vector length is refused.
   const saved = await cli(['duplicates', table, '--out', out, '--json']);
   assert.equal(saved.code, 0, saved.stderr);

@@ -145,3 +145,14 @@ test('threshold.json: written into a run\'s model folder, found from model/branc
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('outlier scores: k-th neighbour distance and own-centroid distance, against hand-computed values', async () => {
+  const { outlierScores } = await import('../../src/core/outliers');
+  // 1-D: a at 0, 1, 2 (centroid 1), b at 10, 20 (centroid 15), one unlabelled at 100.
+  const v = Float32Array.from([0, 1, 2, 10, 20, 100]);
+  const s = outlierScores(v, 6, 1, ['a', 'a', 'a', 'b', 'b', ''], 2, 'euclidean');
+  assert.equal(s.k, 2);
+  assert.deepEqual(Array.from(s.kth), [2, 1, 2, 9, 18, 90]);
+  assert.deepEqual(Array.from(s.centroid).slice(0, 5), [1, 0, 1, 5, 5]);
+  assert.ok(Number.isNaN(s.centroid[5]));
+});
