@@ -10,6 +10,7 @@ Models (seeded random weights; BN statistics perturbed so eval-mode BN matters):
                        "features" [N, 512] — the torchvision export a user makes.
   tiny_nhwc_dyn.onnx   a small CNN taking NHWC input [N, H, W, 3] with H and W dynamic; outputs "tokens" [N, T, 16]
                        (the spatial map flattened) and "pooled" [N, 16] — the pooled output must be picked.
+  tiny_nchw_b1.onnx    a small NCHW CNN exported without dynamic axes (batch fixed at 1, 30×20): run image by image.
   two_images.onnx      two image inputs (refused).
   uint8_input.onnx     a uint8 NHWC input (refused).
 JOBS.json: [{"model": "resnet18_nchw", "input": "x.f32", "shape": [n, h, w, c], "output": "ref.f32"}, ...]; each
@@ -59,6 +60,17 @@ class TinyNhwc(nn.Module):
         return tokens, y.mean(dim=(2, 3))
 
 
+class TinyNchw(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        perturb_bn(self, 6)
+
+    def forward(self, x):  # x: [N, 3, H, W]
+        return self.body(x)  # [N, 8, 1, 1]: pooled, not flattened
+
+
 class TwoImages(nn.Module):
     def __init__(self):
         super().__init__()
@@ -85,13 +97,14 @@ def export(model, args, path, inputs, outputs, dynamic=None):
 def main():
     out_dir, jobs_file = sys.argv[1], sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
-    models = {'resnet18_nchw': (resnet18(), 'NCHW'), 'tiny_nhwc_dyn': (TinyNhwc().eval(), 'NHWC')}
+    models = {'resnet18_nchw': (resnet18(), 'NCHW'), 'tiny_nhwc_dyn': (TinyNhwc().eval(), 'NHWC'), 'tiny_nchw_b1': (TinyNchw().eval(), 'NCHW')}
     with torch.no_grad():
         export(models['resnet18_nchw'][0], torch.zeros(1, 3, 64, 64), os.path.join(out_dir, 'resnet18_nchw.onnx'),
                ['pixels'], ['features'], {'pixels': {0: 'N'}, 'features': {0: 'N'}})
         export(models['tiny_nhwc_dyn'][0], torch.zeros(1, 24, 20, 3), os.path.join(out_dir, 'tiny_nhwc_dyn.onnx'),
                ['image'], ['tokens', 'pooled'],
                {'image': {0: 'N', 1: 'H', 2: 'W'}, 'tokens': {0: 'N', 1: 'T'}, 'pooled': {0: 'N'}})
+        export(models['tiny_nchw_b1'][0], torch.zeros(1, 3, 30, 20), os.path.join(out_dir, 'tiny_nchw_b1.onnx'), ['x'], ['y'])
         export(TwoImages().eval(), (torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)),
                os.path.join(out_dir, 'two_images.onnx'), ['left', 'right'], ['features'])
         export(Uint8Input().eval(), torch.zeros(1, 16, 16, 3, dtype=torch.uint8), os.path.join(out_dir, 'uint8_input.onnx'),
@@ -104,7 +117,7 @@ def main():
             if layout == 'NCHW':
                 x = x.permute(0, 3, 1, 2).contiguous()
             y = model(x)
-            y = y[1] if isinstance(y, tuple) else y
+            y = y[1] if isinstance(y, tuple) else y.flatten(1)
             y.numpy().astype('<f4').tofile(job['output'])
     with open(os.path.join(out_dir, 'done'), 'w') as f:
         f.write('ok\n')

@@ -62,7 +62,8 @@ export async function loadOnnxBackbone(file: string, opts: OnnxBackboneOptions =
   const threads = Math.max(1, Math.floor(opts.threads ?? DEFAULT_ORT_THREADS));
   let session: OrtSession;
   try {
-    session = await load.ort.InferenceSession.create(fs.readFileSync(where), sessionOptions(threads));
+    // By path: a large export's external data (model.onnx.data beside it) resolves relative to the file.
+    session = await load.ort.InferenceSession.create(where, sessionOptions(threads));
   } catch (err) {
     throw new OnnxBackboneError(`${file}: ONNX Runtime cannot load it: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
   }
@@ -132,14 +133,32 @@ async function describe(session: OrtSession, file: string, where: string, opts: 
     return outBuf;
   };
   let dim = typeof output.shape[1] === 'number' ? output.shape[1] : 0;
-  const run = async (data: Float32Array, n: number): Promise<Float32Array> => {
-    if (n === 0) return new Float32Array(0);
-    if (data.length < n * per) throw new Error(`run: ${data.length} values for ${n} images of ${per}`);
+  const runBatch = async (data: Float32Array, n: number): Promise<Float32Array> => {
     const res = await session.run({ [input.name]: new Tensor('float32', toLayout(data, n), dims(n)) });
     const y = res[outName];
     const d = y.dims.slice(1).reduce((p, q) => p * q, 1);
     if (y.dims[0] !== n || (dim && d !== dim)) throw new OnnxBackboneError(`${file}: output ${outName} came back [${y.dims}], expected [${n}, ${dim || 'D'}]`);
     return y.data as Float32Array;
+  };
+  // A graph exported with a fixed batch (no dynamic axes: torch.onnx.export's default) runs in chunks of that size,
+  // the last one padded with zeros.
+  const fixedBatch = typeof input.shape[0] === 'number' && input.shape[0] > 0 ? input.shape[0] : undefined;
+  const run = async (data: Float32Array, n: number): Promise<Float32Array> => {
+    if (n === 0) return new Float32Array(0);
+    if (data.length < n * per) throw new Error(`run: ${data.length} values for ${n} images of ${per}`);
+    if (fixedBatch === undefined || fixedBatch === n) return runBatch(data, n);
+    const parts: Float32Array[] = [];
+    for (let i = 0; i < n; i += fixedBatch) {
+      const m = Math.min(fixedBatch, n - i);
+      const chunk = new Float32Array(fixedBatch * per);
+      chunk.set(data.subarray(i * per, (i + m) * per));
+      const r = await runBatch(chunk, fixedBatch);
+      parts.push(r.slice(0, m * (r.length / fixedBatch)));
+    }
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let off = 0;
+    for (const p of parts) { out.set(p, off); off += p.length; }
+    return out;
   };
   // One image of zeros: checks that the graph runs at this size, and measures a symbolic feature length.
   try {
