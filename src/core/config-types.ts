@@ -82,6 +82,8 @@ export interface TrainingConfig {
   seed: number;
   backend: BackendChoice;
   checkpointEverySteps: number; // 0 = at epoch ends only
+  /** The backbone's learning rate as a multiple of optimizer.learningRate (the head's); unset = 1. */
+  backboneLearningRate?: number;
 }
 
 export interface ExperimentConfig {

@@ -459,6 +459,7 @@ export function validateConfig(
       seed: tr.seed ?? 1234,
       backend: tr.backend ?? 'auto',
       checkpointEverySteps: tr.checkpointEverySteps ?? 0,
+      ...(tr.backboneLearningRate !== undefined ? { backboneLearningRate: tr.backboneLearningRate } : {}),
     },
   };
   return { config, issues: [] };

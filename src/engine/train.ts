@@ -30,6 +30,7 @@ import { loadOptimizer, loadWeightsInto, readableDir, saveLayersModel, saveOptim
 import { fusedAdam } from './kernels/adam';
 import { buildBranch, parameterCount } from './models';
 import { loadPretrainedInto } from './pretrained/source';
+import { splitOptimizer } from './pretrained/backbone-rate';
 import { exportModels } from './export';
 import { tf } from './tf';
 
@@ -69,12 +70,17 @@ export function imageSpecOf(config: ExperimentConfig): ImageSpec {
 
 function makeOptimizer(config: ExperimentConfig): Optimizer {
   const o = config.training.optimizer;
-  switch (o.type) {
-    case 'adam': return fusedAdam(tf, o.learningRate); // tf.train.adam, one kernel per variable on wasm (kernels/adam.ts)
-    case 'sgd': return tf.train.sgd(o.learningRate);
-    case 'momentum': return tf.train.momentum(o.learningRate, o.momentum);
-    case 'rmsprop': return tf.train.rmsprop(o.learningRate, 0.9, o.momentum);
-  }
+  const make = (learningRate: number): Optimizer => {
+    switch (o.type) {
+      case 'adam': return fusedAdam(tf, learningRate); // tf.train.adam, one kernel per variable on wasm (kernels/adam.ts)
+      case 'sgd': return tf.train.sgd(learningRate);
+      case 'momentum': return tf.train.momentum(learningRate, o.momentum);
+      case 'rmsprop': return tf.train.rmsprop(learningRate, 0.9, o.momentum);
+    }
+  };
+  // training.backboneLearningRate: the backbone at a multiple of the head's rate (pretrained/backbone-rate.ts).
+  const m = config.training.backboneLearningRate;
+  return m === undefined || m === 1 ? make(o.learningRate) : splitOptimizer(make(o.learningRate), make(o.learningRate * m));
 }
 
 /** Decodes every image of a dataset once; corrupt images are reported and dropped from the index. */

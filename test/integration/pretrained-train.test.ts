@@ -131,3 +131,32 @@ test('model.freeze "backbone": the run trains the head and leaves every backbone
   fresh.dispose();
   ckpt.dispose();
 });
+
+test('training.backboneLearningRate: the backbone steps at a fraction of the head\'s rate (Adam: about that fraction of a step)', async () => {
+  const cfg = config('resnet18.safetensors');
+  (cfg.training as Record<string, unknown>).optimizer = { type: 'adam', learningRate: 0.01 };
+  (cfg.training as Record<string, unknown>).backboneLearningRate = 0.001;
+  const cfgFile = writeConfig(work, cfg, 'rates.embedding.json');
+  const runs = path.join(work, 'runs-rates');
+  const r = await cli(['train', cfgFile, '--out', runs, '--json']);
+  assert.equal(r.code, 0, `train failed: ${r.stderr}`);
+  const dir = path.join(onlyRunDir(runs), 'checkpoints', 'last');
+  assert.equal((JSON.parse(fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8')) as { className: string }).className, 'Adam+backbone');
+  const ckpt = await loadLayersModelFromDir(dir);
+  const { tensors } = readSafetensors(path.join(fx.dir, fx.models.resnet18.file));
+  // One Adam step moves each weight by about its rate: 1e-5 in the backbone, 1e-2 in the head.
+  const t = tensors.get('layer4.1.conv2.weight')!;
+  const body = ckpt.getLayer('s4b2_b_conv').getWeights()[0].dataSync();
+  const want = hwio(t.data, t.shape);
+  let maxBody = 0;
+  for (let i = 0; i < body.length; i++) maxBody = Math.max(maxBody, Math.abs(body[i] - want[i]));
+  assert.ok(maxBody > 0 && maxBody <= 1.01e-5, `backbone step ${maxBody}`);
+  const fresh = buildBranch({ backbone: 'resnet18', width: 1, embeddingDim: 16, normalize: true, pretrained: 'x', inputShape: [64, 64, 3], seed: 5 });
+  const head = ckpt.getLayer('embedding').getWeights()[0].dataSync();
+  const head0 = fresh.getLayer('embedding').getWeights()[0].dataSync();
+  let maxHead = 0;
+  for (let i = 0; i < head.length; i++) maxHead = Math.max(maxHead, Math.abs(head[i] - head0[i]));
+  assert.ok(maxHead > 5e-3 && maxHead <= 1.01e-2, `head step ${maxHead}`);
+  fresh.dispose();
+  ckpt.dispose();
+});
