@@ -14,7 +14,7 @@ import { loadLayersModelFromDir, loadWeightsInto, readableDir, writeDirAtomic, w
 import { buildBranch, buildFullModel, foldBatchNorm, isOurBackbone } from './models';
 import { loadPretrainedInto } from './pretrained/source';
 import { branchToOnnx, BRANCH_INPUT, BRANCH_OUTPUT, OnnxExportError, type LayersArtifacts } from './onnx';
-import { toStockArtifacts } from './tfjs-stock';
+import { StockExportError, stockVectorLengths, toStockArtifacts } from './tfjs-stock';
 import { ONNX_FILE } from './onnx-runtime';
 import { tf } from './tf';
 
@@ -104,6 +104,15 @@ export async function branchOnnxBytes(branch: LayersModel, pre?: Preprocessing):
   return branchToOnnx(await artifactsOf(branch), pre ? { metadata: { 'embedding-lab/preprocessing': JSON.stringify(pre) } } : {});
 }
 
+function stockOrCustom(art: LayersArtifacts, vectorLength: ReadonlyMap<string, number>): LayersArtifacts {
+  try {
+    return toStockArtifacts(art, vectorLength);
+  } catch (err) {
+    if (err instanceof StockExportError) return art;
+    throw err;
+  }
+}
+
 async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, formats: readonly ExportFormat[], onnxBestEffort: boolean): Promise<void> {
   const tfjs = pre.modelType === 'full' || formats.includes('tfjs');
   const onnx = pre.modelType === 'branch' && formats.includes('onnx');
@@ -122,8 +131,9 @@ async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, 
     if (!(onnxBestEffort && tfjs && err instanceof OnnxExportError)) throw err;
     full = described(tfjs ? { tfjs: tfjsIo } : undefined);
   }
-  // Stock layers only (src/engine/tfjs-stock.ts): the branch loads in a stock TensorFlow.js.
-  const stock = tfjs ? toStockArtifacts(await artifactsOf(model)) : undefined;
+  // Stock layers only (src/engine/tfjs-stock.ts): the branch loads in a stock TensorFlow.js. A layer without a stock
+  // form keeps its custom class (our loader and dist/tfjs-layers.js still load it).
+  const stock = tfjs ? stockOrCustom(await artifactsOf(model), stockVectorLengths(model)) : undefined;
   await writeDirAtomic(dir, async (tmp) => {
     if (stock) writeLayersArtifacts(tmp, stock, { embeddingLab: full as unknown as object });
     if (onnxBytes) fs.writeFileSync(path.join(tmp, ONNX_FILE), onnxBytes);

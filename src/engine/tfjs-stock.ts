@@ -43,9 +43,10 @@ const suffixes = ['_neg', '_pm', '_ln', '_halves'] as const;
 
 /**
  * Rewrites a layers model's artifacts into stock layers (see the header); nested models (the full model's branch)
- * are rewritten too. New weights (the normalisation's γ) are appended to the weight data.
+ * are rewritten too. New weights (the normalisation's γ) are appended to the weight data. `vectorLength` gives each
+ * L2Normalize layer's input length (stockVectorLengths of the model); without it, it is read from a Dense before it.
  */
-export function toStockArtifacts(art: LayersArtifacts): LayersArtifacts {
+export function toStockArtifacts(art: LayersArtifacts, vectorLength?: ReadonlyMap<string, number>): LayersArtifacts {
   const topo = structuredClone(art.modelTopology) as { config?: ModelConfig } | null;
   const specs = [...art.weightSpecs];
   const extra: Float32Array[] = [];
@@ -58,8 +59,8 @@ export function toStockArtifacts(art: LayersArtifacts): LayersArtifacts {
       if (l.class_name !== 'L2Normalize') { out.push(l); continue; }
       const nodes = l.inbound_nodes as Inbound[][];
       const from = nodes.length === 1 && nodes[0].length === 1 ? nodes[0][0] : undefined;
-      const d = from ? units.get(from[0]) : undefined;
-      if (!from || d === undefined) throw new StockExportError(`layer ${l.name}: only an L2Normalize applied once, right after a Dense layer, has a stock TensorFlow.js form`);
+      const d = vectorLength?.get(l.name) ?? (from ? units.get(from[0]) : undefined);
+      if (!from || d === undefined) throw new StockExportError(`layer ${l.name}: only an L2Normalize of a vector of known length, applied once, has a stock TensorFlow.js form`);
       const n = l.name;
       const node = (name: string, k = 0): Inbound => [name, k, 0, {}];
       out.push(
@@ -107,4 +108,21 @@ export function fromStockTopology(topology: unknown): unknown {
   });
   if (drop.size === 0) return topology;
   return { ...topo, config: { ...topo.config, layers: layers.filter((l) => !drop.has(l.name)) } };
+}
+
+/** The input length of each L2Normalize layer of a model in memory (nested models included), for toStockArtifacts. */
+export function stockVectorLengths(model: { layers: Array<{ name: string; getClassName(): string; outputShape: unknown; layers?: unknown }> }): Map<string, number> {
+  const out = new Map<string, number>();
+  const walk = (m: typeof model) => {
+    for (const l of m.layers) {
+      if (Array.isArray(l.layers)) walk(l as typeof model);
+      else if (l.getClassName() === 'L2Normalize') {
+        const shape = l.outputShape as Array<number | null>;
+        const d = shape[shape.length - 1];
+        if (shape.length === 2 && typeof d === 'number') out.set(l.name, d);
+      }
+    }
+  };
+  walk(model);
+  return out;
 }

@@ -199,3 +199,25 @@ test('backwards compatibility: an export written before the stock rewrite (Input
   assert.ok(maxAbs(stock.outputs![0], want) <= 1e-5, `old export in stock tfjs + module: ${maxAbs(stock.outputs![0], want)}`);
   assert.match(stockLoad(oldDir, x, N).error ?? '', /Unknown layer: InputConv2D/, 'the old export needs the module');
 });
+
+test('a pretrained-style branch (PyTorch padding, head "none": the pooled features normalised) loads in stock tfjs with ORT\'s outputs', needOrt, async () => {
+  const cfg = config('triplet', 'cosine', 'resnet18', true);
+  cfg.model = { ...cfg.model, head: 'none', embeddingDim: 128 };
+  const runDir = path.join(work, 'head-none');
+  fs.mkdirSync(runDir, { recursive: true });
+  const branch = buildBranch({ ...cfg.model, inputShape: [32, 24, 3], seed: 61, padding: 'torch' });
+  assert.ok(branch.layers.some((l) => l.getClassName() === 'ZeroPadding2D'), 'PyTorch padding');
+  assert.equal(branch.getLayer('l2_normalize').inboundNodes[0].inboundLayers[0].name, 'gap', 'L2 normalisation right after the pooling');
+  await exportModels(runDir, cfg, branch, ['branch']);
+  branch.dispose();
+  const dir = path.join(runDir, 'model', 'branch');
+  const pre = readPre(dir);
+  assert.equal(pre.onnx, 'model.onnx');
+  const x = images(1, 71);
+  const s = await createOrtSession(onnxBytesOf(dir, pre).bytes, [32, 24, 3], 128, { threads: 1 });
+  const want = Float32Array.from(await s.run(x, N));
+  await s.release();
+  const got = stockLoad(dir, x, N);
+  assert.equal(got.error, undefined, String(got.error));
+  assert.ok(maxAbs(got.outputs![0], want) <= 1e-5, `stock tfjs vs ORT: ${maxAbs(got.outputs![0], want)}`);
+});
