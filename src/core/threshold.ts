@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { writeJsonAtomic } from './atomic';
 import type { DistanceName } from './config-types';
 import { BadDataError, LabError } from './errors';
+import { verification } from './metrics';
 
 export const THRESHOLD_FILE = 'threshold.json';
 
@@ -88,6 +89,13 @@ export function thresholdFromReport(report: { table: string; rows: number; label
     source: { table: report.table, rows: report.rows, labels: report.labels, positives: v.positives, negatives: v.negatives, sampled: v.sampled, rocAuc: v.rocAuc },
     createdAt: now.toISOString(),
   };
+}
+
+/** The threshold file for labelled vectors (training's last validation): eval's verification over their pairs. */
+export function thresholdFromVectors(vectors: Float32Array, dim: number, labels: Int32Array, distance: DistanceName, source: string, targetPrecision = 0.95): ThresholdFile {
+  const v = verification(vectors, dim, labels, distance, { targetPrecision });
+  const classes = new Set(Array.from(labels).filter((l) => l >= 0)).size;
+  return thresholdFromReport({ table: source, rows: labels.length, labels: classes, dim, distance, verification: v });
 }
 
 /** Writes the threshold into a run or model folder after checking it fits the model (vector length, distance). */

@@ -17,6 +17,7 @@ import { fitClassesPerBatch } from '../core/config';
 import { checkTrainable, scanDataset, summarize, withoutItems, type DatasetIndex } from '../core/dataset';
 import { CollapseWatch } from '../core/collapse-watch';
 import { retrievalMetrics } from '../core/metrics';
+import { saveThreshold, thresholdFromVectors } from '../core/threshold';
 import { Rng } from '../core/rng';
 import { TupleSampler } from '../core/sampler';
 import { appendEvent, lastCheckpointState, runPaths, writeConfigSnapshot as writeSnapshot, writeRunInfo, type RunInfo } from '../core/run-folder';
@@ -329,6 +330,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
 
   let status: 'done' | 'stopped' = 'done';
   let lastCheckpointStep = state.globalStep;
+  let lastValidation: { vecs: Float32Array; labels: Int32Array } | undefined; // for threshold.json (core/threshold.ts)
   const collapseWatch = new CollapseWatch({ lossType: config.loss.type, mining: config.loss.mining, margin: config.loss.margin });
   outer: for (let epoch = state.epoch; epoch < epochs; epoch++) {
     const tEpoch = Date.now();
@@ -415,6 +417,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
       }
       const labels = Int32Array.from(val.index.items.map((it) => it.classIndex));
       m = retrievalMetrics(vecs, config.model.embeddingDim, labels, config.loss.distance);
+      lastValidation = { vecs, labels };
     }
     const mapAtR = m ? m.mapAtR : null;
     const best = mapAtR !== null && (state.bestMapAtR === null || mapAtR > state.bestMapAtR);
@@ -443,6 +446,13 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
   }
 
   if (status === 'done') await exportModels(runDir, config, model);
+  // The model's threshold from the last validation, as `eval --save-threshold` would write it; only with a validation
+  // folder (a subset of the training images would flatter it), and never failing a finished run.
+  if (status === 'done' && lastValidation && valRoot) {
+    try {
+      await saveThreshold(runDir, thresholdFromVectors(lastValidation.vecs, config.model.embeddingDim, lastValidation.labels, config.loss.distance, valRoot));
+    } catch { /* none calibrated (e.g. no negative pairs): `eval --save-threshold` still can */ }
+  }
   return await finish(status);
   } catch (err) {
     if (!(err instanceof StopRequested)) throw err;

@@ -34,7 +34,7 @@ test.before(async () => {
   fs.mkdirSync(held);
   for (const c of [...classes, ...heldClasses]) fs.renameSync(path.join(all, c), path.join(heldClasses.includes(c) ? held : train, c));
   const runs = path.join(work, 'runs');
-  const cfg = writeConfig(work, smallConfig(train, undefined, {
+  const cfg = writeConfig(work, smallConfig(train, val, {
     loss: { mining: 'semi-hard' }, data: { samplesPerEpoch: 960 },
     training: { epochs: 6, batchSize: 24, classesPerBatch: 6, imagesPerClass: 4 },
   }));
@@ -45,7 +45,12 @@ test.before(async () => {
 
 test.after(() => { if (!process.env.KEEP_WORK) fs.rmSync(work, { recursive: true, force: true }); else console.log(work); });
 
-test('eval --save-threshold writes threshold.json; verify\'s verdicts are distance < threshold, computed independently', async () => {
+test('training and eval --save-threshold write threshold.json; verify\'s verdicts are distance < threshold, computed independently', async () => {
+  const thrFile = path.join(run, 'model', 'threshold.json');
+  const fromTraining = JSON.parse(fs.readFileSync(thrFile, 'utf8'));
+  assert.equal(fromTraining.source.table, val, 'training\'s last validation wrote it');
+  assert.equal(fromTraining.source.positives, 6 * 45, 'all same-class pairs of 6 classes × 10 images');
+  fs.rmSync(thrFile);
   const noThr = await cli(['verify', path.join(val, classes[0], fs.readdirSync(path.join(val, classes[0]))[0]), path.join(val, classes[1], fs.readdirSync(path.join(val, classes[1]))[0]), '--model', run]);
   assert.equal(noThr.code, 2, 'no threshold yet');
   assert.match(noThr.stderr, /no saved threshold.*--save-threshold/);
@@ -54,12 +59,12 @@ test('eval --save-threshold writes threshold.json; verify\'s verdicts are distan
   assert.equal((await cli(['embed', '--model', run, val, '--out', table])).code, 0);
   const ev = await cli(['eval', table, '--save-threshold', run, '--json']);
   assert.equal(ev.code, 0, ev.stderr);
-  const thrFile = path.join(run, 'model', 'threshold.json');
   const saved = JSON.parse(fs.readFileSync(thrFile, 'utf8'));
   const report = JSON.parse(ev.stdout.trim().split('\n').find((l) => l.includes('"verification"'))!);
   assert.equal(saved.threshold, report.verification.bestF1.threshold);
   assert.equal(saved.source.positives, report.verification.positives);
   assert.equal(saved.dim, 32);
+  assert.ok(Math.abs(saved.threshold - fromTraining.threshold) < 1e-3, `the same validation images, the same threshold (${saved.threshold} vs ${fromTraining.threshold})`);
 
   // Pairs: every same-class pair of the first 3 images of each class and the cross pairs of image 0.
   const t = await readTable(table);
