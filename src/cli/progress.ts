@@ -50,7 +50,9 @@ export class ProgressRenderer {
         if (e.resumedFrom) this.line(`  resumed at epoch ${e.resumedFrom.epoch + 1}, step ${e.resumedFrom.step}`);
         break;
       case 'progress':
-        this.status(`${e.task} ${bar(e.done / Math.max(1, e.total))} ${e.done}/${e.total}`);
+        this.status(e.task === 'download'
+          ? `download ${bar(e.done / Math.max(1, e.total))} ${(e.done / 1e6).toFixed(1)}/${(e.total / 1e6).toFixed(1)} MB`
+          : `${e.task} ${bar(e.done / Math.max(1, e.total))} ${e.done}/${e.total}`);
         break;
       case 'step': {
         if (this.firstStep < 0) { this.firstStep = e.step; this.firstStepTime = Date.now(); }

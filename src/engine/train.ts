@@ -84,6 +84,11 @@ function makeOptimizer(config: ExperimentConfig): Optimizer {
   return m === undefined || m === 1 ? make(o.learningRate) : splitOptimizer(make(o.learningRate), make(o.learningRate * m));
 }
 
+const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+function sameStats(mean: number[], std: number[]): boolean {
+  return mean.length === 3 && mean.every((m, i) => Math.abs(m - IMAGENET.mean[i]) < 1e-3 && Math.abs(std[i] - IMAGENET.std[i]) < 1e-3);
+}
+
 /** Decodes every image of a dataset once; corrupt images are reported and dropped from the index. */
 async function loadDataset(root: string, config: ExperimentConfig, emit: (e: WorkerEvent) => void, base: { runId: string }, requireTrainable: boolean, limit?: number, seed = 0, stopPoint: () => void = () => undefined) {
   let index = await scanDataset(root, { labelLevel: config.data.labelLevel });
@@ -257,7 +262,25 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
 
   // model.pretrained: its weights before the first step (a resumed run has them in its checkpoint); the head keeps its
   // seeded initialisation.
-  if (config.model.pretrained !== undefined && state.globalStep === 0) await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone);
+  if (config.model.pretrained !== undefined && state.globalStep === 0) {
+    // Hub ids download into the hub cache first: progress in bytes (at most one event per 1 % or per file's end).
+    let lastPct = -1;
+    const loaded = await loadPretrainedInto(branch, config.model.pretrained, config.model.backbone, {
+      onProgress: (p) => {
+        const total = p.total ?? 0;
+        const pct = total > 0 ? Math.floor((100 * p.received) / total) : -1;
+        if (pct === lastPct && p.received !== total) return;
+        lastPct = pct;
+        emit({ type: 'progress', task: 'download', done: p.received, total, time: new Date().toISOString(), ...base });
+      },
+      onWarning: (message) => emit({ type: 'warning', code: 'other', time: new Date().toISOString(), ...base, message }),
+    });
+    const pre = loaded.preprocessing;
+    if (pre && config.data.normalize === 'imagenet' && !sameStats(pre.mean, pre.std)) {
+      emit({ type: 'warning', code: 'other', time: new Date().toISOString(), ...base,
+        message: `${config.model.pretrained} was trained with mean ${JSON.stringify(pre.mean)} and std ${JSON.stringify(pre.std)} (its config.json), not ImageNet's; set data.normalize to match` });
+    }
+  }
 
   const classOf = Int32Array.from(train.index.items.map((it) => it.classIndex));
   const sampler = new TupleSampler(classOf, train.index.classes.length, config.training.seed);

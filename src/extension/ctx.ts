@@ -339,7 +339,7 @@ export class Ctx implements vscode.Disposable {
         break;
       }
       case 'progress':
-        ui?.progress?.report({ message: `${ev.task === 'decode' ? 'decoding images' : ev.task} ${ev.done}/${ev.total}` });
+        ui?.progress?.report({ message: ev.task === 'download' ? `downloading pretrained weights ${(ev.done / 1e6).toFixed(1)}/${(ev.total / 1e6).toFixed(1)} MB` : `${ev.task === 'decode' ? 'decoding images' : ev.task} ${ev.done}/${ev.total}` });
         break;
       case 'step': {
         if (ui && ui.total > 0) {

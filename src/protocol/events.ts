@@ -95,7 +95,7 @@ export interface ErrorEvent extends EventBase {
 
 export interface ProgressEvent extends EventBase {
   type: 'progress';
-  task: 'embed' | 'decode' | 'eval' | 'export';
+  task: 'embed' | 'decode' | 'eval' | 'export' | 'download';
   done: number;
   total: number;
 }

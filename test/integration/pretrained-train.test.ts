@@ -15,6 +15,7 @@ import { loadLayersModelFromDir } from '../../src/engine/model-io';
 import { buildBranch } from '../../src/engine/models';
 import { readSafetensors } from '../../src/engine/pretrained/safetensors';
 import { tf } from '../../src/engine/tf';
+import { startFakeHub } from '../unit/hub-fixture';
 import { chwToHwc, pretrainedFixtures, relativeError, type Fixtures } from '../unit/pretrained-fixtures';
 import { cli, jsonLines, onlyRunDir, tmpDir, writeConfig } from './helpers';
 
@@ -159,4 +160,52 @@ test('training.backboneLearningRate: the backbone steps at a fraction of the hea
   assert.ok(maxHead > 5e-3 && maxHead <= 1.01e-2, `head step ${maxHead}`);
   fresh.dispose();
   ckpt.dispose();
+});
+
+test('model.pretrained "hf:owner/repo": the worker downloads into the hub cache (progress events), trains from it, and reuses it offline; a config.json of another architecture is refused', async () => {
+  const weights = fs.readFileSync(path.join(fx.dir, fx.models.resnet18.file));
+  const timmConfig = { architecture: 'resnet18', pretrained_cfg: { input_size: [3, 64, 64], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], interpolation: 'bilinear', crop_pct: 0.875 } };
+  const hub = await startFakeHub({
+    repo: 'test-org/resnet18-fixture', commit: 'c'.repeat(40),
+    files: { 'model.safetensors': { bytes: weights, lfs: true }, 'config.json': { bytes: Buffer.from(JSON.stringify(timmConfig)), lfs: false } },
+  });
+  const wrong = await startFakeHub({
+    repo: 'test-org/resnet50-fixture', commit: 'd'.repeat(40),
+    files: { 'model.safetensors': { bytes: weights, lfs: true }, 'config.json': { bytes: Buffer.from(JSON.stringify({ ...timmConfig, architecture: 'resnet50' })), lfs: false } },
+  });
+  try {
+    const cache = path.join(work, 'hf-cache');
+    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_TOKEN: '' };
+    const cfg = config('x');
+    (cfg.model as Record<string, unknown>).pretrained = 'hf:test-org/resnet18-fixture';
+    const cfgFile = writeConfig(work, cfg, 'hub.embedding.json');
+    const r = await cli(['train', cfgFile, '--out', path.join(work, 'runs-hub'), '--json'], { env });
+    assert.equal(r.code, 0, `train failed: ${r.stderr}`);
+    const downloads = jsonLines(r.stdout).filter((e) => e.type === 'progress' && e.task === 'download');
+    assert.ok(downloads.length >= 2, 'download progress events');
+    const last = downloads.at(-1)!;
+    assert.ok((last.done as number) >= weights.length && last.done === last.total, `the last progress event is complete (${String(last.done)}/${String(last.total)})`);
+    const blob = path.join(cache, 'models--test-org--resnet18-fixture', 'snapshots', 'c'.repeat(40), 'model.safetensors');
+    assert.deepEqual(fs.readFileSync(blob), weights, 'the file in the hub cache, huggingface_hub layout');
+    const ckpt = await loadLayersModelFromDir(path.join(onlyRunDir(path.join(work, 'runs-hub')), 'checkpoints', 'last'));
+    const t = readSafetensors(path.join(fx.dir, fx.models.resnet18.file)).tensors.get('conv1.weight')!;
+    assert.ok(relativeError(ckpt.getLayer('stem_conv').getWeights()[0].dataSync(), hwio(t.data, t.shape)) < 1e-6, 'trained from the downloaded weights');
+    ckpt.dispose();
+
+    // Offline: no request reaches the hub, the cache serves the run.
+    const before = hub.requests.length;
+    const off = await cli(['train', cfgFile, '--out', path.join(work, 'runs-hub-offline'), '--json'], { env: { ...env, HF_HUB_OFFLINE: '1' } });
+    assert.equal(off.code, 0, `offline train failed: ${off.stderr}`);
+    assert.equal(hub.requests.length, before, 'offline: no request');
+
+    // config.json says resnet50 while the config asks for resnet18: refused before any weight is read.
+    (cfg.model as Record<string, unknown>).pretrained = 'hf:test-org/resnet50-fixture';
+    const wrongFile = writeConfig(work, cfg, 'hub-wrong.embedding.json');
+    const w = await cli(['train', wrongFile, '--out', path.join(work, 'runs-hub-wrong')], { env: { ...env, HF_ENDPOINT: wrong.url } });
+    assert.equal(w.code, 2, w.stderr);
+    assert.match(w.stderr, /is a resnet50 \(its config\.json says so\); set model\.backbone "resnet50"/);
+  } finally {
+    await hub.close();
+    await wrong.close();
+  }
 });

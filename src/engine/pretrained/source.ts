@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { BackboneName } from '../../core/config-types';
 import { BadDataError, LabError } from '../../core/errors';
+import { downloadFromHub, isHubId } from './hub';
+import { timmArchitecture, timmPreprocessing, type TimmPreprocessing } from './hub-timm';
 import { importResnetStateDict, type ImportResult } from './resnet-import';
 import { readSafetensors } from './safetensors';
 
@@ -17,6 +19,11 @@ export interface PretrainedSource {
   file: string;
   /** The string it came from (a path or `hf:owner/repo`). */
   source: string;
+  /** For hub ids: the preprocessing timm's config.json states, and its architecture (e.g. "resnet18"). */
+  preprocessing?: TimmPreprocessing;
+  architecture?: string;
+  /** For hub ids: the commit the files belong to. */
+  commit?: string;
 }
 
 export interface ResolveOptions {
@@ -26,14 +33,24 @@ export interface ResolveOptions {
   env?: Record<string, string | undefined>;
   /** Download progress, for hub ids. */
   onProgress?: (p: { file: string; received: number; total?: number }) => void;
+  /** Non-fatal notes (e.g. "no network, using the cached copy"). */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
 
 /** Turns `model.pretrained` into a local weights file (downloading hub ids into the hub cache). */
 export async function resolvePretrainedSource(source: string, opts: ResolveOptions = {}): Promise<PretrainedSource> {
-  if (source.startsWith('hf:')) {
-    // The coordinator wires the hub client (hub.ts: downloadFromHub) in here.
-    throw new LabError('bad-config', `model.pretrained: hub ids (${source}) are not resolved in this build; download model.safetensors and give its path`);
+  if (isHubId(source)) {
+    const r = await downloadFromHub(source, {
+      env: opts.env, signal: opts.signal, onWarning: opts.onWarning,
+      onProgress: opts.onProgress && ((p) => opts.onProgress!({ file: p.file, received: p.bytes, total: p.total })),
+    });
+    const file = r.files['model.safetensors'];
+    const config = r.config;
+    return {
+      kind: 'safetensors', file, source, commit: r.commit,
+      ...(config ? { preprocessing: timmPreprocessing(config, `${source} config.json`), architecture: safeArchitecture(config, source) } : {}),
+    };
   }
   const file = path.resolve(opts.baseDir ?? process.cwd(), source);
   if (!/\.safetensors$/i.test(file)) {
@@ -42,10 +59,17 @@ export async function resolvePretrainedSource(source: string, opts: ResolveOptio
   return { kind: 'safetensors', file, source };
 }
 
+function safeArchitecture(config: Record<string, unknown>, source: string): string | undefined {
+  try { return timmArchitecture(config, `${source} config.json`); } catch { return undefined; }
+}
+
 /** Loads `source` into a branch built for `backbone` with padding 'torch'. The fc layer is dropped. */
-export async function loadPretrainedInto(branch: LayersModel, source: string, backbone: BackboneName, opts: ResolveOptions = {}): Promise<ImportResult & { file: string }> {
+export async function loadPretrainedInto(branch: LayersModel, source: string, backbone: BackboneName, opts: ResolveOptions = {}): Promise<ImportResult & { file: string; preprocessing?: TimmPreprocessing }> {
   if (backbone === 'convnet') throw new LabError('bad-config', 'model.pretrained: needs a ResNet backbone (resnet18, resnet34 or resnet50), not "convnet"');
   const src = await resolvePretrainedSource(source, opts);
+  if (src.architecture && /^resnet(18|34|50)$/.test(src.architecture) && src.architecture !== backbone) {
+    throw new LabError('bad-config', `model.backbone: ${source} is a ${src.architecture} (its config.json says so); set model.backbone "${src.architecture}" (got "${backbone}")`);
+  }
   const { tensors } = readSafetensors(src.file);
-  return { ...importResnetStateDict(branch, tensors, backbone, src.file), file: src.file };
+  return { ...importResnetStateDict(branch, tensors, backbone, src.file), file: src.file, ...(src.preprocessing ? { preprocessing: src.preprocessing } : {}) };
 }
