@@ -168,7 +168,7 @@ test('k-means colouring, cache validity and CSV exports', () => {
 
   assert.equal(projectionCsv(['a/1.png', 'b,"x".png'], ['a', 'b'], [0.5, -1], [2, 1e-7], [0, 1]),
     'path,label,x,y,cluster\na/1.png,a,0.5,2,0\n"b,""x"".png",b,-1,1e-7,1\n');
-  assert.equal(projectionCsv(['p'], [''], [1], [2]), 'path,label,x,y\np,,1,2\n');
+  assert.equal(projectionCsv(['p'], [''], [1], [2]), 'path,label,x,y\np,"",1,2\n', 'an empty label is "", as in tables (pandas and DuckDB read it as empty, not missing)');
   assert.throws(() => projectionCsv(['p'], [], [1], [2]), RangeError);
   assert.equal(neighborsCsv({ path: 'q.png', label: 'a' }, [{ rank: 1, path: 'q.png', label: 'a', distance: 0 }, { rank: 2, path: 'x.png', label: 'b', distance: 0.75 }], 0.5),
     'query,rank,path,label,distance,wrong_label,beyond_threshold\nq.png,1,q.png,a,0,0,0\nq.png,2,x.png,b,0.75,1,1\n');
