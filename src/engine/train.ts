@@ -33,6 +33,7 @@ import { buildBranch, parameterCount } from './models';
 import { loadPretrainedInto } from './pretrained/source';
 import { splitOptimizer } from './pretrained/backbone-rate';
 import { exportModels } from './export';
+import { frozenFeaturesApply, prepareFrozenFeatures } from './frozen/features';
 import { tf } from './tf';
 
 export class TrainingError extends Error {
@@ -54,6 +55,8 @@ export interface TrainOptions {
   backendSearchPaths?: string[];
   /** Test hook: makes the loss of this global step NaN (EMBEDLAB_TEST_NAN_AT_STEP in the worker). */
   nanAtStep?: number;
+  /** model.freeze "backbone": train the head on cached backbone features (frozen/features.ts); false: through the network. */
+  frozenFeatures?: boolean;
 }
 
 interface CheckpointState {
@@ -286,6 +289,10 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
   const sampler = new TupleSampler(classOf, train.index.classes.length, config.training.seed);
   const stepsPerEpoch = Math.max(1, Math.ceil(config.data.samplesPerEpoch / batchSize));
   const streams = streamsOf(config);
+  // The frozen-feature fast path: the steps read cached pooled features and run the head only (frozen/features.ts).
+  const frozen = frozenFeaturesApply(config, opts.frozenFeatures)
+    ? await prepareFrozenFeatures({ config, runDir, branch: model, train, val, validate, baseline: state.globalStep === 0, emit, base, stopPoint })
+    : undefined;
 
   Object.assign(info, { epoch: state.epoch, step: state.globalStep, bestMapAtR: state.bestMapAtR });
   await writeRunInfo(runDir, info);
@@ -336,11 +343,11 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     let off = 0;
     for (const x of draw.streams) { all.set(x, off); off += x.length; }
     const augment = config.data.augment ? { config: config.data.augment, rng: Rng.derive(config.training.seed, 'augment', epoch, s) } : null;
-    return { draw, pixels: train.store.getBatch(all, augment) };
+    return { draw, pixels: frozen ? Promise.resolve(frozen.gather(all, epoch, s)) : train.store.getBatch(all, augment) };
   };
 
   const computeLoss = (x: Tensor, draw: StepDraw): LossOutput => {
-    const e = model.apply(x, { training: true }) as Tensor2D;
+    const e = (frozen ? frozen.head(x, true) : model.apply(x, { training: true })) as Tensor2D;
     const { margin, margin2, distance, mining } = config.loss;
     if (mining !== 'none') {
       return minedTripletLoss(e, tf.tensor1d(draw.labels!, 'int32') as Tensor1D, margin, distance, mining);
@@ -367,8 +374,8 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
       const cur = next!;
       const pixels = await cur.pixels;
       next = s + 1 < stepsPerEpoch ? fetchStep(epoch, s + 1) : null; // decode ahead while this step computes
-      const nImages = pixels.length / (spec.height * spec.width * spec.channels);
-      const x = tf.tensor4d(pixels, [nImages, spec.height, spec.width, spec.channels]);
+      const nImages = pixels.length / (frozen ? frozen.dim : spec.height * spec.width * spec.channels);
+      const x = frozen ? tf.tensor2d(pixels, [nImages, frozen.dim]) : tf.tensor4d(pixels, [nImages, spec.height, spec.width, spec.channels]);
       let side: LossOutput | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const out = computeLoss(x, cur.draw);
@@ -430,7 +437,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     if (validate) {
       let vecs: Float32Array;
       try {
-        vecs = await embedStore(model, val.store, val.toStore, spec, 64, stopPoint);
+        vecs = frozen ? frozen.embedValidation() : await embedStore(model, val.store, val.toStore, spec, 64, stopPoint);
       } catch (err) {
         if (!(err instanceof StopRequested)) throw err;
         // Stopped while validating: the epoch's steps are done; the checkpoint says so, and a resume validates.
