@@ -124,3 +124,30 @@ test('the head trained on cached features equals the head trained through the fr
   heads.forEach((m) => m.dispose());
   console.log(`# 3 steps: ${seconds[0].toFixed(1)} s on cached features (extraction included), ${seconds[1].toFixed(1)} s through the network`);
 });
+
+test('a frozen-feature run stopped mid-epoch and resumed ends with the uninterrupted run\'s head; the baseline is kept', async () => {
+  const cfg = config({ epochs: 2, samplesPerEpoch: 24, validationLimit: 12, lr: 0.01 });
+  const cfgFile = writeConfig(work, cfg, 'resume.embedding.json');
+  const { config: resolved } = validateConfig(JSON.parse(fs.readFileSync(cfgFile, 'utf8')), work);
+  assert.ok(resolved);
+  const straight = path.join(work, 'resume-straight');
+  const stopped = path.join(work, 'resume-stopped');
+  fs.mkdirSync(straight);
+  fs.mkdirSync(stopped);
+  assert.equal((await runTraining({ config: structuredClone(resolved), runDir: straight, emit: () => undefined, shouldStop: () => false })).status, 'done');
+  let steps = 0;
+  const first = await runTraining({ config: structuredClone(resolved), runDir: stopped, emit: (e) => { if (e.type === 'step') steps++; }, shouldStop: () => steps >= 4 });
+  assert.equal(first.status, 'stopped');
+  const baseline = featuresOf(stopped).baseline;
+  assert.ok(baseline);
+  const events: string[] = [];
+  const second = await runTraining({ config: structuredClone(resolved), runDir: stopped, resume: true, emit: (e) => events.push(e.type === 'step' ? `step ${e.step}` : e.type), shouldStop: () => false });
+  assert.equal(second.status, 'done');
+  assert.deepEqual(events.filter((e) => e.startsWith('step')), ['step 4', 'step 5'], 'the resumed run does the two steps left');
+  assert.deepEqual(featuresOf(stopped).baseline, baseline);
+  assert.equal(featuresOf(stopped).computed, 0, 'the resumed run finds every feature in the cache');
+  const [a, b] = await Promise.all([straight, stopped].map((d) => loadLayersModelFromDir(path.join(d, 'checkpoints', 'last'))));
+  assert.deepEqual(a.getLayer('embedding').getWeights()[0].dataSync(), b.getLayer('embedding').getWeights()[0].dataSync());
+  a.dispose();
+  b.dispose();
+});

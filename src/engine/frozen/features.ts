@@ -255,6 +255,11 @@ export async function prepareFrozenFeatures(args: PrepareArgs): Promise<FrozenFe
     const labels = Int32Array.from(val.index.items.map((it) => it.classIndex));
     const m = retrievalMetrics(embedValidation(), config.model.embeddingDim, labels, config.loss.distance);
     record.baseline = { step: 0, precisionAt1: m.precisionAt1, mapAtR: m.mapAtR, rPrecision: m.rPrecision, count: m.count };
+  } else {
+    try { // a resumed run keeps the baseline its first start recorded
+      const prev = JSON.parse(fs.readFileSync(path.join(args.runDir, 'features.json'), 'utf8')) as { baseline?: unknown };
+      if (prev.baseline !== undefined) record.baseline = prev.baseline;
+    } catch { /* none */ }
   }
   await writeJsonAtomic(path.join(args.runDir, 'features.json'), record);
   return { dim, views, gather, head, embedValidation, stats };
