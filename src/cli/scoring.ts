@@ -9,6 +9,7 @@ import { knnClassify } from '../core/metrics';
 import { readTable, type Table } from '../core/table';
 import { writeJsonAtomic } from '../core/atomic';
 import { printablePath as pp, printableText } from '../core/printable';
+import { isPretrainedSource } from '../engine/pretrained/flags';
 import type { ProgressEvent } from '../protocol/events';
 import { parse, UsageError } from './args';
 import { bar } from './progress';
@@ -98,9 +99,23 @@ export function engineOptions(v: { engine?: string; threads?: string; backend?: 
   return { engine: engineName, threads, backend: v.backend };
 }
 
+const pretrainedPath = (model: string) => (/^hf:/.test(model) ? model : path.resolve(model));
+
+/** Download progress of a hub model on stderr (a line per 10 %), or as JSON lines with --json. */
+function downloadPrinter(json: boolean): (p: { file: string; received: number; total?: number }) => void {
+  let last = -1;
+  return (p) => {
+    const pct = p.total ? Math.floor((10 * p.received) / p.total) * 10 : -1;
+    if (pct === last) return;
+    last = pct;
+    if (json) process.stdout.write(JSON.stringify({ type: 'progress', task: 'download', done: p.received, total: p.total ?? 0 }) + '\n');
+    else process.stderr.write(`download ${printableText(p.file)} ${(p.received / 1e6).toFixed(1)}${p.total ? `/${(p.total / 1e6).toFixed(1)}` : ''} MB\n`);
+  };
+}
+
 async function cmdEmbed(args: string[]): Promise<number> {
-  const usage = 'embedlab embed --model <runDir|modelDir|model.onnx> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]\n'
-    + '  with a pretrained model.onnx (frozen features): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name>]\n' + ENGINE_HELP;
+  const usage = 'embedlab embed --model <runDir|modelDir|model.onnx|weights.safetensors|hf:owner/repo> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]\n'
+    + '  with a pretrained model (its pooled features, cosine distance): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name> (.onnx)]\n' + ENGINE_HELP;
   const r = parse(args, {
     model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' },
     engine: { type: 'string' }, threads: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, 'pretrained-output': { type: 'string' },
@@ -118,11 +133,16 @@ async function cmdEmbed(args: string[]): Promise<number> {
   decodeThreads();
   const e = await engine();
   // A pretrained .onnx image model: frozen features, preprocessing from the flags (src/engine/onnx-backbone.ts).
+  // A pretrained ResNet (.safetensors or hf:owner/repo) as it is: the zero-shot baseline (src/engine/pretrained/open.ts).
   const onnxModel = /\.onnx$/i.test(v.model);
-  if (!onnxModel && (v.size ?? v.normalize ?? v['pretrained-output']) !== undefined) throw new UsageError('--size, --normalize and --pretrained-output apply to a pretrained model (--model <file.onnx>); a run or export folder records its preprocessing');
+  const pretrainedModel = isPretrainedSource(v.model);
+  if (!onnxModel && !pretrainedModel && (v.size ?? v.normalize ?? v['pretrained-output']) !== undefined) throw new UsageError('--size, --normalize and --pretrained-output apply to a pretrained model (--model <file.onnx|file.safetensors|hf:owner/repo>); a run or export folder records its preprocessing');
+  if (pretrainedModel && v['pretrained-output'] !== undefined) throw new UsageError('--pretrained-output applies to an .onnx model (a ResNet state dict gives its pooled features)');
   const opened = onnxModel
     ? await (await import('../engine/onnx-backbone')).openOnnxBackbone(path.resolve(v.model), { size: v.size, normalize: v.normalize, output: v['pretrained-output'], threads: eo.threads, engine: eo.engine })
-    : await e.openEmbedder(path.resolve(v.model), eo);
+    : pretrainedModel
+      ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(v.model), { size: v.size, normalize: v.normalize, ...eo }, { onProgress: downloadPrinter(Boolean(v.json)) })
+      : await e.openEmbedder(path.resolve(v.model), eo);
   const { embedder } = opened;
   if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
   else if (opened.fallbackReason) process.stderr.write(printableText(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`));
@@ -277,7 +297,9 @@ async function cmdKnn(args: string[]): Promise<number> {
     // A table embedded with a pretrained .onnx model: the query gets the preprocessing the table records.
     const opened = /\.onnx$/i.test(modelDir)
       ? await (await import('../engine/onnx-backbone')).openOnnxBackboneAs(path.resolve(modelDir), table.meta?.preprocessing, eo)
-      : await e.openEmbedder(modelDir, eo);
+      : isPretrainedSource(modelDir)
+        ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(modelDir), eo, { recorded: (v.model ? undefined : table.meta?.preprocessing) as Record<string, never> | undefined })
+        : await e.openEmbedder(modelDir, eo);
     try {
       if (opened.pre.embeddingDim !== dim) throw new UsageError(`model ${opened.dir} gives vectors of length ${opened.pre.embeddingDim}, the table has ${dim}`);
       q = await e.embedFiles(opened.embedder, opened.pre, [img]);

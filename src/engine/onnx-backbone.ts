@@ -14,6 +14,7 @@ import type { FitMode, NormalizeMode } from '../core/config-types';
 import { LabError } from '../core/errors';
 import type { Embedder } from './embed';
 import type { Preprocessing } from './export';
+import { preprocessingFlags } from './pretrained/flags';
 import { DEFAULT_ORT_THREADS, loadOrt, sessionOptions, type OrtSession, type OrtValueMetadata } from './onnx-runtime';
 
 /** A model that cannot serve as a backbone (bad data: exit 2). */
@@ -186,8 +187,6 @@ async function describe(session: OrtSession, file: string, where: string, opts: 
   return { file: where, input: input.name, output: outName, layout, imageSize: [h, w], channels, dim, pre, embedder };
 }
 
-const NORMALIZE_MODES: readonly NormalizeMode[] = ['imagenet', 'zero-one', 'minus-one-one'];
-
 /**
  * The CLI's `--model <file.onnx>` (embed, knn): the backbone with its preprocessing from the flags — `--size H[,W]`
  * (needed when the graph's size is dynamic), `--normalize imagenet|zero-one|minus-one-one` (default imagenet),
@@ -195,16 +194,8 @@ const NORMALIZE_MODES: readonly NormalizeMode[] = ['imagenet', 'zero-one', 'minu
  */
 export async function openOnnxBackbone(file: string, flags: { size?: string; normalize?: string; output?: string; threads?: number; engine?: string }): Promise<{ embedder: Embedder; pre: Preprocessing; dir: string; fallbackReason?: string; backbone: OnnxBackbone }> {
   if (flags.engine === 'tfjs') throw new LabError('bad-usage', `--engine tfjs cannot run ${file}: an ONNX model runs on ONNX Runtime (--engine onnx or auto)`);
-  let size: [number, number] | undefined;
-  if (flags.size !== undefined) {
-    const parts = flags.size.split(',').map((t) => Number(t.trim()));
-    if (parts.length > 2 || parts.some((d) => !Number.isInteger(d) || d < 8 || d > 4096)) throw new LabError('bad-usage', `--size must be H or H,W: integers from 8 to 4096 (got ${JSON.stringify(flags.size)})`);
-    size = [parts[0], parts[1] ?? parts[0]];
-  }
-  if (flags.normalize !== undefined && !NORMALIZE_MODES.includes(flags.normalize as NormalizeMode)) {
-    throw new LabError('bad-usage', `--normalize must be one of ${NORMALIZE_MODES.join(', ')} (got ${JSON.stringify(flags.normalize)})`);
-  }
-  const backbone = await loadOnnxBackbone(file, { size, normalize: flags.normalize as NormalizeMode | undefined, output: flags.output, threads: flags.threads });
+  const { size, normalize } = preprocessingFlags(flags);
+  const backbone = await loadOnnxBackbone(file, { size, normalize, output: flags.output, threads: flags.threads });
   return { embedder: backbone.embedder, pre: backbone.pre, dir: backbone.file, backbone };
 }
 

@@ -1,0 +1,38 @@
+// The preprocessing flags of a pretrained model used as it is (`embed --model <file.onnx|file.safetensors|hf:…>`):
+// `--size H[,W]` and `--normalize imagenet|zero-one|minus-one-one`. Bad values are usage errors (exit 2).
+import type { NormalizeMode } from '../../core/config-types';
+import { LabError } from '../../core/errors';
+
+export const NORMALIZE_MODES: readonly NormalizeMode[] = ['imagenet', 'zero-one', 'minus-one-one'];
+
+export function preprocessingFlags(flags: { size?: string; normalize?: string }): { size?: [number, number]; normalize?: NormalizeMode } {
+  let size: [number, number] | undefined;
+  if (flags.size !== undefined) {
+    const parts = flags.size.split(',').map((t) => Number(t.trim()));
+    if (parts.length > 2 || parts.some((d) => !Number.isInteger(d) || d < 8 || d > 4096)) throw new LabError('bad-usage', `--size must be H or H,W: integers from 8 to 4096 (got ${JSON.stringify(flags.size)})`);
+    size = [parts[0], parts[1] ?? parts[0]];
+  }
+  if (flags.normalize !== undefined && !NORMALIZE_MODES.includes(flags.normalize as NormalizeMode)) {
+    throw new LabError('bad-usage', `--normalize must be one of ${NORMALIZE_MODES.join(', ')} (got ${JSON.stringify(flags.normalize)})`);
+  }
+  return { size, normalize: flags.normalize as NormalizeMode | undefined };
+}
+
+const STATS: Array<[NormalizeMode, number[], number[]]> = [
+  ['imagenet', [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]],
+  ['minus-one-one', [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]],
+  ['zero-one', [0, 0, 0], [1, 1, 1]],
+];
+
+/** The normalisation of ours that a mean/std pair (pixels in [0, 1]) is, or undefined. */
+export function normalizeModeOf(mean: readonly number[], std: readonly number[]): NormalizeMode | undefined {
+  const near = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < 1e-3);
+  const m = mean.length === 1 ? [mean[0], mean[0], mean[0]] : mean;
+  const s = std.length === 1 ? [std[0], std[0], std[0]] : std;
+  return STATS.find(([, mm, ss]) => near(m, mm) && near(s, ss))?.[0];
+}
+
+/** `--model` names a pretrained source (hf:owner/repo, or a .safetensors file) rather than a run or model folder. */
+export function isPretrainedSource(model: string): boolean {
+  return /^hf:/.test(model) || /\.safetensors$/i.test(model);
+}
