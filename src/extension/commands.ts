@@ -19,6 +19,7 @@ import {
   probeNvidiaSmi,
   type BackendProbe,
   type EnvironmentReport,
+  type PretrainedCache,
 } from './environment';
 import { ExperimentNode } from './experiments-view';
 import { installBackend, type NativeBackend, backendPackage } from './install';
@@ -642,7 +643,7 @@ const checkEnvironment: CommandFn = async (ctx, a0) => {
     probeNvidiaSmi(),
   ]);
   // `env --json` prints one indented JSON document (not JSON lines).
-  let env: { node?: string; platform?: string; backends?: BackendProbe[]; engines?: BackendProbe[] } | undefined = cli.json[0];
+  let env: { node?: string; platform?: string; backends?: BackendProbe[]; engines?: BackendProbe[]; pretrained?: PretrainedCache } | undefined = cli.json[0];
   if (!env) {
     try {
       env = JSON.parse(cli.stdout) as typeof env;
@@ -657,7 +658,7 @@ const checkEnvironment: CommandFn = async (ctx, a0) => {
   const backends = env?.backends ?? [];
   const engines = env?.engines ?? [];
   const report: EnvironmentReport = {
-    backends, engines, nvidiaSmi, cuda,
+    backends, engines, nvidiaSmi, cuda, ...(env?.pretrained ? { pretrained: env.pretrained } : {}),
     node: { version: env?.node ?? '?', platform: env?.platform ?? `${process.platform}-${process.arch}`, worker: node.command },
     verdict: environmentVerdict({ backends, nvidiaSmi, cliError }),
     guidance: environmentGuidance({ platform: process.platform, arch: process.arch, backends, engines, nvidiaSmi, cuda, cliError }),

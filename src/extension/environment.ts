@@ -26,12 +26,19 @@ export interface CudaLibrary {
   where?: string;
 }
 
+export interface PretrainedCache {
+  cacheDir: string;
+  models: Array<{ id: string; bytes: number; incompleteBytes: number; revisions: string[] }>;
+}
+
 export interface EnvironmentReport {
   backends: BackendProbe[];
   nvidiaSmi: { found: boolean; gpus: string[]; driver?: string; error?: string };
   cuda: { checked: boolean; libraries: CudaLibrary[]; ldLibraryPath: string[] };
   /** Engines other than the training backends (onnxruntime), from `embedlab env --json`. */
   engines?: BackendProbe[];
+  /** Pretrained models in the Hugging Face hub cache, from `embedlab env --json`. */
+  pretrained?: PretrainedCache;
   node: { version: string; platform: string; worker: string };
   /** The headline ("Ready to train on wasm; GPU: none."). */
   verdict: string;
@@ -208,8 +215,19 @@ export function environmentMarkdown(r: EnvironmentReport): string {
       lines.push('', `LD_LIBRARY_PATH: ${r.cuda.ldLibraryPath.length ? r.cuda.ldLibraryPath.join(':') : '(empty)'}`, '');
     }
   }
+  if (r.pretrained) lines.push(...pretrainedMarkdown(r.pretrained));
   lines.push(`Worker: ${r.node.worker} (node ${r.node.version}, ${r.node.platform}).`, '');
   return lines.join('\n');
+}
+
+/** The hub cache's models and sizes (a section of the report). */
+export function pretrainedMarkdown(c: PretrainedCache): string[] {
+  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+  const lines = ['### Pretrained models', '', `Hugging Face hub cache: \`${c.cacheDir}\` (shared with Python's huggingface_hub; \`HF_HUB_CACHE\` or \`HF_HOME\` move it).`, ''];
+  if (!c.models.length) return [...lines, 'None yet: `model.pretrained: "hf:timm/resnet18.a1_in1k"` downloads one on the first run.', ''];
+  lines.push('| model | size | revisions |', '|---|---|---|');
+  for (const m of c.models) lines.push(`| ${cell(m.id)} | ${mb(m.bytes)}${m.incompleteBytes ? ` (+${mb(m.incompleteBytes)} unfinished, resumable)` : ''} | ${cell(m.revisions.join(', ') || '–')} |`);
+  return [...lines, ''];
 }
 
 // ---------------------------------------------------------------------------------------------------------------

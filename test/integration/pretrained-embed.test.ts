@@ -79,6 +79,14 @@ test('embed --model hf:owner/repo: downloads into the hub cache, takes the input
     assert.ok(relativeError(t.vectors.subarray(0, t.dim), m.imageFeatures) < 1e-4);
     assert.equal((t.meta?.preprocessing as { checkpoint: string }).checkpoint, `hf:timm/resnet18.fixture@${'e'.repeat(40)}`);
 
+    // `embedlab env` lists the cached model and its size (Check Environment shows the same list).
+    const envOut = await cli(['env', '--json'], { env });
+    assert.equal(envOut.code, 0, envOut.stderr);
+    const listed = (JSON.parse(envOut.stdout) as { pretrained: { cacheDir: string; models: Array<{ id: string; bytes: number }> } }).pretrained;
+    assert.equal(listed.cacheDir, path.join(work, 'hf'));
+    const entry = listed.models.find((x) => x.id === 'hf:timm/resnet18.fixture');
+    assert.equal(entry?.bytes, fs.statSync(path.join(fx.dir, m.file)).size + JSON.stringify(timmConfig).length);
+
     // A repo that does not exist: exit 2, the hub's word.
     const missing = await cli(['embed', '--model', 'hf:timm/no-such-model', path.join(work, 'photos'), '--out', path.join(work, 'x.csv')], { env });
     assert.equal(missing.code, 2, missing.stderr);

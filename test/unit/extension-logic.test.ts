@@ -368,6 +368,19 @@ describe('environment guidance', () => {
     assert.doesNotMatch(md, /## What to do/, 'the backends are not listed a second time');
   });
 
+  it('the report lists the pretrained models of the hub cache with their sizes, and says how to get one when there is none', () => {
+    const verdict = environmentVerdict(cpuOnly);
+    const withModels = environmentMarkdown({ ...cpuOnly, verdict, guidance: [], pretrained: { cacheDir: '/home/u/.cache/huggingface/hub', models: [
+      { id: 'hf:timm/resnet18.a1_in1k', bytes: 46_800_000, incompleteBytes: 0, revisions: ['main'] },
+      { id: 'hf:timm/resnet50.a1_in1k', bytes: 1_000, incompleteBytes: 12_500_000, revisions: [] },
+    ] } });
+    assert.match(withModels, /Hugging Face hub cache: `\/home\/u\/\.cache\/huggingface\/hub`/);
+    assert.match(withModels, /\| hf:timm\/resnet18\.a1_in1k \| 46\.8 MB \| main \|/);
+    assert.match(withModels, /\| hf:timm\/resnet50\.a1_in1k \| 0\.0 MB \(\+12\.5 MB unfinished, resumable\) \| – \|/);
+    const none = environmentMarkdown({ ...cpuOnly, verdict, guidance: [], pretrained: { cacheDir: '/c', models: [] } });
+    assert.match(none, /None yet: `model\.pretrained: "hf:/);
+  });
+
   it('with an NVIDIA driver the report shows its GPU and CUDA libraries; auto on tensorflow-gpu names the GPU', () => {
     const withGpu = { ...cpuOnly, nvidiaSmi: { found: true, gpus: ['RTX 4090 (24564 MiB)'], driver: '550.1' }, cuda: { checked: true, libraries: libs(false, true), ldLibraryPath: [] } };
     const md = environmentMarkdown({ ...withGpu, verdict: environmentVerdict(withGpu), guidance: [] });
