@@ -229,7 +229,8 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
   // Refuse a step that cannot fit before decoding anything (a batch size of 1e8 would run for minutes, then fail
   // with "Invalid typed array length"), naming the field to lower.
   const imagesPerStep = config.loss.mining !== 'none' ? config.training.classesPerBatch * config.training.imagesPerClass : config.training.batchSize * streamsOf(config);
-  checkStepMemory(branch, imagesPerStep, config, backend.name);
+  // (A step on cached features runs the head only: its size is not the CNN's; frozen/features.ts.)
+  if (!frozenFeaturesApply(config, opts.frozenFeatures)) checkStepMemory(branch, imagesPerStep, config, backend.name);
   // On webgpu, refuse a batch whose largest activation exceeds the device's storage-buffer limit up front (it would
   // otherwise compute wrong numbers silently); a no-op on the other backends.
   checkModelFits(branch, imagesPerStep, 'a training batch');

@@ -44,6 +44,7 @@ function runDirs(runs: string): string[] {
   return fs.readdirSync(runs).filter((d) => fs.existsSync(path.join(runs, d, 'run.json'))).map((d) => path.join(runs, d)).sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
 }
 const featuresOf = (runDir: string) => JSON.parse(fs.readFileSync(path.join(runDir, 'features.json'), 'utf8')) as {
+  key: string;
   computed: number; reused: number; dim: number; baseline?: { mapAtR: number };
 };
 
@@ -150,4 +151,33 @@ test('a frozen-feature run stopped mid-epoch and resumed ends with the uninterru
   assert.deepEqual(a.getLayer('embedding').getWeights()[0].dataSync(), b.getLayer('embedding').getWeights()[0].dataSync());
   a.dispose();
   b.dispose();
+});
+
+test('with data.augment a bounded number of views per image is cached, and the steps draw among them', async () => {
+  const cfg = config({ epochs: 1, samplesPerEpoch: 16, validationLimit: 0 });
+  (cfg.data as Record<string, unknown>).augment = true;
+  const cfgFile = writeConfig(work, cfg, 'views.embedding.json');
+  const { config: resolved } = validateConfig(JSON.parse(fs.readFileSync(cfgFile, 'utf8')), work);
+  assert.ok(resolved?.data.augment);
+  const runDir = path.join(work, 'views');
+  fs.mkdirSync(runDir);
+  assert.equal((await runTraining({ config: resolved, runDir, emit: () => undefined, shouldStop: () => false })).status, 'done');
+  const f = featuresOf(runDir) as ReturnType<typeof featuresOf> & { views: number; cacheDir: string };
+  assert.equal(f.views, 4);
+  const index = JSON.parse(fs.readFileSync(path.join(f.cacheDir, 'index.json'), 'utf8')) as { views: number; dim: number; hashes: string[]; file: string };
+  assert.equal(index.views, 4);
+  assert.ok(index.hashes.length >= 24);
+  // The views of one image differ (augmented) and view 0 is the plain image's features (the no-augment cache's).
+  const table = new Float32Array(new Uint8Array(fs.readFileSync(path.join(f.cacheDir, index.file))).buffer);
+  const row = table.subarray(0, 4 * 512);
+  assert.notDeepEqual(Array.from(row.subarray(0, 512)), Array.from(row.subarray(512, 1024)));
+  const plainDir = path.join(path.dirname(f.cacheDir), featuresOf(path.join(work, 'same-true')).key); // test 2's cache (no views)
+  const plain = JSON.parse(fs.readFileSync(path.join(plainDir, 'index.json'), 'utf8')) as { hashes: string[]; file: string };
+  const plainTable = new Float32Array(new Uint8Array(fs.readFileSync(path.join(plainDir, plain.file))).buffer);
+  const at = plain.hashes.indexOf(index.hashes[0]);
+  assert.ok(at >= 0);
+  const want = plainTable.subarray(at * 512, at * 512 + 512);
+  let worst = 0;
+  for (let i = 0; i < 512; i++) worst = Math.max(worst, Math.abs(want[i] - row[i]));
+  assert.ok(worst < 1e-5, `view 0 is the plain image (${worst})`);
 });
