@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { ConfigError, scaffoldConfig } from '../core/config';
+import { ConfigError, scaffoldConfig, validateConfig } from '../core/config';
+import type { BackboneName } from '../core/config-types';
 import { printablePath, printableText } from '../core/printable';
 import { DatasetError } from '../core/dataset';
 import { appendEvent, markRunCrashed } from '../core/run-folder';
@@ -112,9 +113,9 @@ async function cmdTrain(args: string[]): Promise<number> {
 }
 
 async function cmdInit(args: string[]): Promise<number> {
-  const usage = 'embedlab init --type contrastive|triplet|quartet [--train <dir>] [--validation <dir>] [--backbone resnet18|convnet] [--name <name>] [--out <file>] [--force]';
+  const usage = 'embedlab init --type contrastive|triplet|quartet [--train <dir>] [--validation <dir>] [--backbone resnet18|resnet34|resnet50|convnet] [--pretrained <hf:owner/repo|weights.safetensors>] [--name <name>] [--out <file>] [--force]';
   const r = parse(args, {
-    type: { type: 'string' }, train: { type: 'string' }, validation: { type: 'string' }, backbone: { type: 'string' },
+    type: { type: 'string' }, train: { type: 'string' }, validation: { type: 'string' }, backbone: { type: 'string' }, pretrained: { type: 'string' },
     name: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' },
   }, { min: 0, max: 0, usage });
   if (!r) return 0;
@@ -130,8 +131,10 @@ async function cmdInit(args: string[]): Promise<number> {
   const schemaPath = path.relative(path.dirname(out), path.join(__dirname, '..', 'schemas', 'embedding.schema.json')).split(path.sep).join('/');
   const obj = scaffoldConfig(type as LossType, {
     name, train: v.train as string | undefined, validation: v.validation as string | undefined,
-    backbone: v.backbone as 'resnet18' | 'convnet' | undefined, schema: schemaPath,
+    backbone: v.backbone as BackboneName | undefined, schema: schemaPath, pretrained: v.pretrained as string | undefined,
   });
+  const { issues } = validateConfig(obj, path.dirname(out));
+  if (issues.length) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
   const { writeFileAtomic } = await import('../core/atomic');
   await writeFileAtomic(out, JSON.stringify(obj, null, 2) + '\n');
   process.stdout.write(`wrote ${printablePath(out)}\n`);

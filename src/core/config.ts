@@ -554,6 +554,11 @@ export interface ScaffoldOptions {
   /** Validation folder; omitted from the file when not given. */
   validation?: string;
   backbone?: BackboneName;
+  /**
+   * Start from pretrained weights (`model.pretrained`: a hub id or a .safetensors path as written into the file):
+   * width 1, 128 × 128 images, a dense head of 128, Adam at 1e-4 with the backbone at a tenth of the head's rate.
+   */
+  pretrained?: string;
   /** Value of "$schema": a path relative to the config file or a URL (see `schemaRef`); omitted when not given. */
   schema?: string;
 }
@@ -585,7 +590,8 @@ export function scaffoldConfig(type: LossType, opts: ScaffoldOptions = {}): Reco
     epochs: 10,
     // Triplet mines P×K batches: with batchSize and classesPerBatch left out, P is min(8, the classes the data has).
     ...(type === 'triplet' ? { imagesPerClass: 4 } : { batchSize: 32 }),
-    optimizer: { type: 'adam', learningRate: 0.001 },
+    optimizer: { type: 'adam', learningRate: opts.pretrained !== undefined ? 0.0001 : 0.001 },
+    ...(opts.pretrained !== undefined ? { backboneLearningRate: 0.1 } : {}),
     seed: 1234,
     backend: 'auto',
   };
@@ -596,13 +602,15 @@ export function scaffoldConfig(type: LossType, opts: ScaffoldOptions = {}): Reco
       train: opts.train ?? 'data/train',
       ...(opts.validation !== undefined ? { validation: opts.validation } : {}),
       labelLevel: -2,
-      imageSize: [64, 64],
+      imageSize: opts.pretrained !== undefined ? [128, 128] : [64, 64],
       channels: 3,
       samplesPerEpoch: 2048,
       ...(type === 'contrastive' ? { positiveRatio: 0.5 } : {}),
       augment: { ...DEFAULT_AUGMENT },
     },
-    model: { backbone: opts.backbone ?? 'resnet18', width: 0.25, embeddingDim: 64, normalize: true },
+    model: opts.pretrained !== undefined
+      ? { backbone: opts.backbone === undefined || opts.backbone === 'convnet' ? 'resnet18' : opts.backbone, pretrained: opts.pretrained, embeddingDim: 128, normalize: true }
+      : { backbone: opts.backbone ?? 'resnet18', width: 0.25, embeddingDim: 64, normalize: true },
     loss,
     training,
   };

@@ -147,10 +147,33 @@ interface NewExperimentArgs {
   type: LossType;
   dataFolder: string;
   backbone?: BackboneName;
+  /** Start from pretrained weights: a hub id (hf:owner/repo) or a .safetensors file; '' = from scratch. */
+  pretrained?: string;
   file?: string;
   name?: string;
   validation?: string;
   overwrite?: boolean;
+}
+
+/** New Experiment's "where to start" step: from scratch, a hub id typed in, or a weights file picked. */
+async function pickStart(): Promise<string> {
+  const start = must(await vscode.window.showQuickPick([
+    { label: 'From scratch', description: 'random initial weights; fine with many images per class', start: 'scratch' as const },
+    { label: 'Pretrained: Hugging Face hub…', description: 'e.g. hf:timm/resnet18.a1_in1k (downloaded once into the hub cache)', start: 'hub' as const },
+    { label: 'Pretrained: a weights file…', description: 'a PyTorch ResNet state dict (.safetensors, torchvision or timm naming)', start: 'file' as const },
+  ], { title: 'New Experiment: start from' }));
+  if (start.start === 'scratch') return '';
+  if (start.start === 'hub') {
+    return must(await vscode.window.showInputBox({
+      title: 'New Experiment: pretrained model on the Hugging Face hub', value: 'hf:timm/resnet18.a1_in1k',
+      validateInput: (v) => (/^hf:[^/\s]+\/[^/\s]+$/.test(v) ? undefined : 'hf:<owner>/<repo>, e.g. hf:timm/resnet50.a1_in1k'),
+    }));
+  }
+  const picked = await vscode.window.showOpenDialog({
+    title: 'New Experiment: pretrained weights', canSelectFiles: true, canSelectFolders: false, canSelectMany: false,
+    filters: { 'safetensors state dict': ['safetensors'] }, openLabel: 'Start From These Weights',
+  });
+  return must(picked?.[0]).fsPath;
 }
 
 /** `<data>/train` + `<data>/validation|val` when the folder is split that way, else the folder itself. */
@@ -181,10 +204,17 @@ const newExperiment: CommandFn = async (ctx, a0) => {
     dataFolder = must(picked?.[0]).fsPath;
   }
   if (!fs.existsSync(dataFolder) || !fs.statSync(dataFolder).isDirectory()) throw new UserError(`data folder does not exist: ${dataFolder}`);
-  const backbone = o.backbone ?? must(await vscode.window.showQuickPick([
+  const pretrained = o.pretrained ?? (interactive ? await pickStart() : '');
+  const hubArch = /^hf:[^/]+\/(resnet(18|34|50))\b/.exec(pretrained)?.[1] as BackboneName | undefined;
+  const backbones: Array<{ label: string; description: string; b: BackboneName }> = pretrained ? [
+    { label: 'resnet18', description: 'ResNet-18 (basic blocks, 512 features)', b: 'resnet18' as const },
+    { label: 'resnet34', description: 'ResNet-34 (basic blocks, 512 features)', b: 'resnet34' as const },
+    { label: 'resnet50', description: 'ResNet-50 (bottleneck blocks, 2048 features)', b: 'resnet50' as const },
+  ] : [
     { label: 'convnet', description: 'small and fast; good for a first run on the CPU', b: 'convnet' as const },
     { label: 'resnet18', description: 'ResNet-18 (11 M parameters); better features, needs a native or GPU backend', b: 'resnet18' as const },
-  ], { title: 'New Experiment: backbone' }))?.b;
+  ];
+  const backbone = o.backbone ?? hubArch ?? must(await vscode.window.showQuickPick(backbones, { title: pretrained ? 'New Experiment: the architecture of the pretrained weights' : 'New Experiment: backbone' }))?.b;
   let file = o.file ? pathArg(o.file) : undefined;
   if (!file) {
     const dir = workspaceRoot() ?? path.dirname(dataFolder);
@@ -214,6 +244,7 @@ const newExperiment: CommandFn = async (ctx, a0) => {
     // No "$schema": VS Code validates *.embedding.json through the extension's jsonValidation contribution, and a
     // path into the install folder (its name holds the version) would break on the next update and elsewhere.
     name: o.name ?? nameFromFile(file), train: rel(split.train), validation: split.validation ? rel(split.validation) : undefined, backbone,
+    ...(pretrained ? { pretrained: pretrained.startsWith('hf:') ? pretrained : rel(path.resolve(pretrained)) } : {}),
   });
   const { issues } = validateConfig(obj, configDir, { defaultName: nameFromFile(file) });
   if (issues.length) throw new UserError(`the new config would not be valid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);

@@ -196,4 +196,24 @@ describe('command table: trust and processes', () => {
     assert.ok([...stubState.warnings, ...stubState.errors].some((m) => /Restricted Mode/.test(m)), [...stubState.warnings, ...stubState.errors].join('\n'));
     stubState.trusted = true;
   });
+  it('New Experiment from pretrained weights: a hub id sets the backbone its name gives; a weights file is written relative to the config', async () => {
+    stubState.trusted = true;
+    const handler = stubState.handlers.get('embeddingLab.newExperiment')!;
+    const { validateConfig } = await import('../../src/core/config');
+    const hubFile = path.join(ws, 'hub.embedding.json');
+    await handler({ type: 'triplet', dataFolder: path.join(ws, 'data'), pretrained: 'hf:timm/resnet50.a1_in1k', file: hubFile });
+    const hub = JSON.parse(fs.readFileSync(hubFile, 'utf8')) as { model: Record<string, unknown>; training: Record<string, unknown> };
+    assert.deepEqual(hub.model, { backbone: 'resnet50', pretrained: 'hf:timm/resnet50.a1_in1k', embeddingDim: 128, normalize: true });
+    assert.equal(hub.training.backboneLearningRate, 0.1);
+    assert.deepEqual(validateConfig(hub, ws).issues, []);
+    const weights = path.join(ws, 'weights', 'r34.safetensors');
+    fs.mkdirSync(path.dirname(weights), { recursive: true });
+    fs.writeFileSync(weights, '');
+    const fileCfg = path.join(ws, 'file.embedding.json');
+    await handler({ type: 'contrastive', dataFolder: path.join(ws, 'data'), pretrained: weights, backbone: 'resnet34', file: fileCfg });
+    const local = JSON.parse(fs.readFileSync(fileCfg, 'utf8')) as { model: Record<string, unknown> };
+    assert.equal(local.model.pretrained, './weights/r34.safetensors');
+    assert.equal(local.model.backbone, 'resnet34');
+    assert.equal(validateConfig(local, ws).config?.model.pretrained, weights);
+  });
 });
