@@ -181,3 +181,22 @@ test('with data.augment a bounded number of views per image is cached, and the s
   for (let i = 0; i < 512; i++) worst = Math.max(worst, Math.abs(want[i] - row[i]));
   assert.ok(worst < 1e-5, `view 0 is the plain image (${worst})`);
 });
+
+test('a validation folder gets its own features; the epoch\'s validation and the baseline are over its images', async () => {
+  const r = await cli(['synth', path.join(work, 'val'), '--classes', '4', '--per-class', '3', '--size', '64', '--seed', '12']);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = config({ epochs: 1, samplesPerEpoch: 16 });
+  (cfg.data as Record<string, unknown>).validation = 'val';
+  const cfgFile = writeConfig(work, cfg, 'val.embedding.json');
+  const { config: resolved } = validateConfig(JSON.parse(fs.readFileSync(cfgFile, 'utf8')), work);
+  assert.ok(resolved);
+  const runDir = path.join(work, 'with-val');
+  fs.mkdirSync(runDir);
+  const epochs: Array<{ validation?: { count: number; mapAtR: number } }> = [];
+  await runTraining({ config: resolved, runDir, emit: (e) => { if (e.type === 'epoch') epochs.push(e); }, shouldStop: () => false });
+  assert.equal(epochs[0].validation?.count, 12);
+  const f = featuresOf(runDir) as ReturnType<typeof featuresOf> & { baseline: { count: number } };
+  assert.equal(f.baseline.count, 12);
+  assert.equal(f.computed, 12, 'the training images come from the cache, the validation images are new');
+  assert.equal(f.reused, 24);
+});
