@@ -7,7 +7,8 @@ import { el, fmt, type HostApi } from './util';
 
 /** The last epoch with validation metrics, and the best MAP@R over the epochs. */
 export function finalMetrics(v: RunView): { epochs: number; loss: number | undefined; p1: number | undefined; map: number | undefined; bestMap: number | undefined } {
-  const pts = [...v.epochPoints].sort((a, b) => a.epoch - b.epoch);
+  // Trained epochs only: the baseline (epoch −1, before the first step) is not a result of training.
+  const pts = v.epochPoints.filter((p) => p.epoch >= 0).sort((a, b) => a.epoch - b.epoch);
   const lastVal = [...pts].reverse().find((p) => p.mapAtR !== undefined);
   const maps = pts.map((p) => p.mapAtR).filter((m): m is number => m !== undefined);
   return {

@@ -353,6 +353,12 @@ export class TrainingPanel {
         { type: 'scatter', mode: 'lines+markers', ...ids(id, 'p1'), name: 'P@1', ...group, x: ex, y: pts.map((p) => p.precisionAt1), line: { color: c } },
         { type: 'scatter', mode: 'lines+markers', ...ids(id, 'map'), name: 'MAP@R', ...group, x: ex.slice(), y: pts.map((p) => p.mapAtR), line: { color: c, dash: 'dash' }, marker: { symbol: 'square' } },
       );
+      // The validation before the first step (epoch −1, drawn at 0): a level line across the run — what training must beat.
+      const base = pts.find((p) => p.epoch === -1 && p.mapAtR !== undefined);
+      if (base) {
+        const last = Math.max(1, r.view.epochs, ...ex);
+        out.push({ type: 'scatter', mode: 'lines', ...ids(id, 'baseline'), name: 'MAP@R before training', ...group, x: [0, last], y: [base.mapAtR, base.mapAtR], line: { color: c, dash: 'dot', width: 1 }, hoverinfo: 'y+name' });
+      }
     });
     return out;
   }

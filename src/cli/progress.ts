@@ -64,9 +64,12 @@ export class ProgressRenderer {
         this.status(`epoch ${e.epoch + 1}/${this.epochs} ${bar(inEpoch / this.stepsPerEpoch)} step ${done}/${total}  loss ${e.loss.toFixed(4)}  d+ ${e.posDist.toFixed(3)} d− ${e.negDist.toFixed(3)}  ${Math.round(e.imagesPerSec)} img/s  ETA ${fmtTime(eta)}`);
         break;
       }
+      case 'baseline':
+        this.line(`before training  val P@1 ${e.validation.precisionAt1.toFixed(3)}  MAP@R ${e.validation.mapAtR.toFixed(3)}`);
+        break;
       case 'epoch': {
         const v = e.validation;
-        this.line(`epoch ${e.epoch + 1}/${this.epochs}  loss ${e.trainLoss.toFixed(4)}${v ? `  val P@1 ${v.precisionAt1.toFixed(3)}  MAP@R ${v.mapAtR.toFixed(3)}${e.best ? ' (best)' : ''}` : ''}  ${fmtTime(e.seconds)}`);
+        this.line(`epoch ${e.epoch + 1}/${this.epochs}  loss ${e.trainLoss === null ? '–' : e.trainLoss.toFixed(4)}${v ? `  val P@1 ${v.precisionAt1.toFixed(3)}  MAP@R ${v.mapAtR.toFixed(3)}${e.best ? ' (best)' : ''}` : ''}  ${fmtTime(e.seconds)}`);
         break;
       }
       case 'warning':

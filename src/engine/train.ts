@@ -305,6 +305,14 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     resumedFrom: opts.resume ? { epoch: state.epoch, step: state.globalStep } : undefined,
   });
 
+  // Validation before the first step (a fresh run): the network as it starts — for pretrained weights the number
+  // training must beat (the dashboard's level line, the run summary's gain). A stop here ends the run as stopped.
+  if (validate && state.globalStep === 0 && !opts.resume) {
+    const vecs = frozen ? frozen.embedValidation() : await embedStore(model, val.store, val.toStore, spec, 64, stopPoint);
+    const m0 = retrievalMetrics(vecs, config.model.embeddingDim, Int32Array.from(val.index.items.map((it) => it.classIndex)), config.loss.distance);
+    emit({ type: 'baseline', time: now(), ...base, step: 0, validation: { precisionAt1: m0.precisionAt1, mapAtR: m0.mapAtR, rPrecision: m0.rPrecision, count: m0.count } });
+  }
+
   const saveLast = async () => {
     await writeDirAtomic(paths.last, async (tmp) => {
       await saveLayersModel(model, tmp);
@@ -456,7 +464,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     state.epoch = epoch + 1;
     state.stepInEpoch = 0;
     emit({
-      type: 'epoch', time: now(), ...base, epoch, step: state.globalStep, trainLoss: lossCount ? lossSum / lossCount : Number.NaN,
+      type: 'epoch', time: now(), ...base, epoch, step: state.globalStep, trainLoss: lossCount ? lossSum / lossCount : null,
       seconds: (Date.now() - tEpoch) / 1000, best,
       validation: m ? { precisionAt1: m.precisionAt1, mapAtR: m.mapAtR, rPrecision: m.rPrecision, count: m.count } : undefined,
     });

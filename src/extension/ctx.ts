@@ -352,7 +352,7 @@ export class Ctx implements vscode.Disposable {
         break;
       }
       case 'epoch':
-        this.log.info(`[${ev.runId}] epoch ${ev.epoch + 1}: train loss ${ev.trainLoss.toFixed(4)}${ev.validation ? `, MAP@R ${ev.validation.mapAtR.toFixed(4)}, P@1 ${ev.validation.precisionAt1.toFixed(4)}` : ''}${ev.best ? ' (best)' : ''}`);
+        this.log.info(`[${ev.runId}] epoch ${ev.epoch + 1}: train loss ${ev.trainLoss === null ? '–' : ev.trainLoss.toFixed(4)}${ev.validation ? `, MAP@R ${ev.validation.mapAtR.toFixed(4)}, P@1 ${ev.validation.precisionAt1.toFixed(4)}` : ''}${ev.best ? ' (best)' : ''}`);
         this.runs.refreshSoon();
         break;
       case 'warning':

@@ -84,7 +84,7 @@ export function readRunConfig(runDir: string): RunConfigInfo {
 }
 
 export const epochPoint = (e: EpochEvent): EpochPoint =>
-  ({ epoch: e.epoch, step: e.step, trainLoss: e.trainLoss, precisionAt1: e.validation?.precisionAt1, mapAtR: e.validation?.mapAtR });
+  ({ epoch: e.epoch, step: e.step, trainLoss: e.trainLoss ?? Number.NaN, precisionAt1: e.validation?.precisionAt1, mapAtR: e.validation?.mapAtR });
 
 export const runWarning = (e: WarningEvent, step?: number): RunWarning => ({ code: e.code, message: e.message, time: e.time, step, ...(e.cleared ? { cleared: true } : {}) });
 
@@ -131,6 +131,10 @@ export class RunSeries {
         return 'step';
       case 'epoch':
         this.epochPoints.push(epochPoint(e));
+        return 'epoch';
+      case 'baseline':
+        // The validation before the first step: an epoch point at epoch −1 (drawn at 0, "before training").
+        this.epochPoints = [...this.epochPoints.filter((p) => p.epoch !== -1), { epoch: -1, step: e.step, trainLoss: Number.NaN, precisionAt1: e.validation.precisionAt1, mapAtR: e.validation.mapAtR }];
         return 'epoch';
       case 'warning':
         this.warnings.push(runWarning(e, this.lastStep));

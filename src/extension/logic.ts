@@ -299,6 +299,8 @@ export function runSummaryMarkdown(runDir: string, info: RunInfo | undefined, st
     );
   }
   const epochs = events.filter((e): e is EpochEvent => e.type === 'epoch');
+  const baseline = events.find((e) => e.type === 'baseline');
+  if (baseline && baseline.type === 'baseline') lines.push(baselineLine(baseline.validation.mapAtR, epochs), '');
   if (epochs.length) {
     lines.push('## Epochs', '', '| epoch | train loss | P@1 | MAP@R | R-precision | seconds | best |', '|---:|---:|---:|---:|---:|---:|:---:|');
     for (const e of epochs) {
@@ -326,6 +328,15 @@ export function runSummaryMarkdown(runDir: string, info: RunInfo | undefined, st
   }
   lines.push(`Full history: \`${path.join(runDir, 'events.jsonl')}\``, '');
   return lines.join('\n');
+}
+
+/** "Before training: MAP@R 0.412; best after training 0.655 (+0.243)": what training gained or lost against the baseline. */
+export function baselineLine(before: number, epochs: readonly EpochEvent[]): string {
+  const vals = epochs.map((e) => e.validation?.mapAtR).filter((v): v is number => typeof v === 'number');
+  if (!vals.length) return `Before training (step 0): validation MAP@R ${before.toFixed(4)}.`;
+  const best = Math.max(...vals);
+  const d = best - before;
+  return `Before training (step 0): validation MAP@R ${before.toFixed(4)}; best after training ${best.toFixed(4)} (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(4)}${d < 0 ? ', worse than the network it started from' : ''}).`;
 }
 
 /** The evaluation report of `embedlab eval --json`, as markdown. Unknown fields are listed raw at the end. */

@@ -54,10 +54,21 @@ export interface EpochEvent extends EventBase {
   type: 'epoch';
   epoch: number;
   step: number;
-  trainLoss: number;
+  /** Mean loss of the epoch's steps; null for an epoch that ran no step here (a run resumed at the epoch's end). */
+  trainLoss: number | null;
   seconds: number;
   validation?: { precisionAt1: number; mapAtR: number; rPrecision: number; count: number };
   best: boolean;
+}
+
+/**
+ * Validation before the first step (a fresh run with validation): the network's metrics as it starts — for a
+ * pretrained network the number training has to beat. Not emitted again on resume.
+ */
+export interface BaselineEvent extends EventBase {
+  type: 'baseline';
+  step: number;
+  validation: { precisionAt1: number; mapAtR: number; rPrecision: number; count: number };
 }
 
 export interface CheckpointEvent extends EventBase {
@@ -104,6 +115,7 @@ export type WorkerEvent =
   | StartedEvent
   | StepEvent
   | EpochEvent
+  | BaselineEvent
   | CheckpointEvent
   | WarningEvent
   | DoneEvent

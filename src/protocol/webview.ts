@@ -25,6 +25,7 @@ export const STEP_COLUMNS: readonly StepColumn[] = ['step', 'time', 'loss', 'pos
 
 /** One finished epoch; validation metrics are absent when the run has no validation folder. */
 export interface EpochPoint {
+  /** 0-based; −1 is the validation before the first step (the baseline event), drawn at 0 "before training". */
   epoch: number;
   step: number;
   trainLoss: number;

@@ -126,11 +126,19 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   }, { id: run.runId, n: steps.length }, { timeout: 15_000 });
   const counts = await page.evaluate(() => (window as unknown as { __embedlab: { trainingCounts(): Record<string, number> } }).__embedlab.trainingCounts());
   for (const s of ['loss', 'smooth', 'pos', 'neg', 'gap']) assert.equal(counts[`${run.runId}:${s}`], steps.length, `${s} curve has one point per step event`);
-  for (const s of ['p1', 'map']) assert.equal(counts[`${run.runId}:${s}`], nEpochs, `${s} has one point per epoch with validation`);
+  const baseline = events.find((e) => e.type === 'baseline');
+  assert.ok(baseline && baseline.type === 'baseline', 'a run with a validation folder validates before its first step');
+  for (const s of ['p1', 'map']) assert.equal(counts[`${run.runId}:${s}`], nEpochs + 1, `${s} has one point per epoch with validation, and the baseline`);
   assert.equal(await page.textContent('#stat-step'), `${steps.at(-1)!.step + 1} / ${run.epochs * run.stepsPerEpoch}`);
   // The validation chart counts epochs from 1 (the events from 0).
   const valX = await page.evaluate((id) => (document.getElementById('chart-validation') as unknown as { data: Array<{ meta?: string; x: number[] }> }).data.find((t) => t.meta === `${id}:map`)?.x, run.runId);
-  assert.deepEqual(valX, events.filter((e) => e.type === 'epoch' && e.validation).map((e) => (e as { epoch: number }).epoch + 1));
+  assert.deepEqual(valX, [0, ...events.filter((e) => e.type === 'epoch' && e.validation).map((e) => (e as { epoch: number }).epoch + 1)], 'the baseline at 0, "before training"');
+  // The baseline's level line across the chart, at its MAP@R.
+  const level = await page.evaluate((id) => (document.getElementById('chart-validation') as unknown as { data: Array<{ meta?: string; x: number[]; y: number[]; name: string }> }).data.find((t) => t.meta === `${id}:baseline`), run.runId);
+  assert.ok(level, 'a baseline trace');
+  assert.equal(level.name, 'MAP@R before training');
+  assert.deepEqual(level.y, [baseline.validation.mapAtR, baseline.validation.mapAtR]);
+  assert.deepEqual(level.x, [0, run.epochs]);
 
   // Explorer: one point per row.
   await page.evaluate(() => (window as unknown as { __embedlab: { rendered(): Promise<unknown> } }).__embedlab.rendered());
@@ -337,7 +345,7 @@ test('dashboard webview in Chromium: real run, table, eval and knn', { skip: hav
   }
   const counts2 = await page.evaluate(() => (window as unknown as { __embedlab: { trainingCounts(): Record<string, number> } }).__embedlab.trainingCounts());
   assert.equal(counts2['second-run:loss'], steps.length, 'the compared run\'s loss curve');
-  assert.equal(counts2['second-run:map'], nEpochs, 'the compared run\'s validation curve');
+  assert.equal(counts2['second-run:map'], nEpochs + 1, 'the compared run\'s validation curve (its epochs and its baseline)');
   const cmp = await page.evaluate(() => ({
     head: [...document.querySelectorAll('#compare-table thead th')].map((e) => e.textContent),
     rows: [...document.querySelectorAll('#compare-table tbody tr')].map((tr) => [...tr.children].map((c) => (c.textContent ?? '').trim())),

@@ -14,7 +14,7 @@ export function parseEvents(text: string): WorkerEvent[] {
 }
 
 export function epochPoint(e: EpochEvent): EpochPoint {
-  return { epoch: e.epoch, step: e.step, trainLoss: e.trainLoss, precisionAt1: e.validation?.precisionAt1, mapAtR: e.validation?.mapAtR };
+  return { epoch: e.epoch, step: e.step, trainLoss: e.trainLoss ?? Number.NaN, precisionAt1: e.validation?.precisionAt1, mapAtR: e.validation?.mapAtR };
 }
 
 export function warning(e: WarningEvent, step?: number): RunWarning {
@@ -33,6 +33,7 @@ export function runView(events: WorkerEvent[], name: string, upTo = events.lengt
   for (const e of events.slice(0, upTo)) {
     if (e.type === 'step') { pushStep(steps, e); lastStep = e.step; }
     else if (e.type === 'epoch') epochPoints.push(epochPoint(e));
+    else if (e.type === 'baseline') epochPoints.push({ epoch: -1, step: e.step, trainLoss: Number.NaN, precisionAt1: e.validation.precisionAt1, mapAtR: e.validation.mapAtR });
     else if (e.type === 'warning') warnings.push(warning(e, lastStep));
     else if (e.type === 'done') status = e.status;
     else if (e.type === 'error') status = 'failed';

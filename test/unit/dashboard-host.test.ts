@@ -211,6 +211,22 @@ describe('dashboard host: live deltas from events.jsonl', () => {
   });
 });
 
+describe('dashboard host: the baseline', () => {
+  it('the validation before the first step is an epoch point at −1 (drawn at 0), kept on resume, replaced if sent again', () => {
+    const base = { time: '2024-01-01T00:00:00.000Z', runId: 'r' };
+    const started = { ...base, type: 'started', protocolVersion: 1, runDir: '/r', backend: 'wasm', backendDetail: '', parameters: 1, lossType: 'triplet', epochs: 2, stepsPerEpoch: 3, batchSize: 8, train: { root: '', classes: 2, images: 4, skipped: 0, ignored: 0, classesWithPositives: 2 } } as const;
+    const r = new RunSeries('r');
+    r.apply(started);
+    assert.equal(r.apply({ ...base, type: 'baseline', step: 0, validation: { precisionAt1: 0.5, mapAtR: 0.25, rPrecision: 0.3, count: 10 } }), 'epoch');
+    r.apply({ ...base, type: 'epoch', epoch: 0, step: 3, trainLoss: 1, seconds: 1, best: true, validation: { precisionAt1: 0.75, mapAtR: 0.5, rPrecision: 0.5, count: 10 } });
+    assert.deepEqual(r.epochPoints.map((p) => [p.epoch, p.mapAtR]), [[-1, 0.25], [0, 0.5]]);
+    r.apply({ ...started, resumedFrom: { epoch: 0, step: 0 } });
+    assert.deepEqual(r.epochPoints.map((p) => [p.epoch, p.mapAtR]), [[-1, 0.25]], 'a resume from the start keeps the baseline');
+    r.apply({ ...base, type: 'baseline', step: 0, validation: { precisionAt1: 0.5, mapAtR: 0.3, rPrecision: 0.3, count: 10 } });
+    assert.deepEqual(r.epochPoints.map((p) => [p.epoch, p.mapAtR]), [[-1, 0.3]]);
+  });
+});
+
 describe('dashboard host: messages', () => {
   it('selectQuery answers what `embedlab knn` answers, without the query itself (as eval); setK re-queries', async () => {
     const f = fake();

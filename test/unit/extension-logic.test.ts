@@ -252,6 +252,15 @@ describe('reports', () => {
     assert.match(md, /events\.jsonl/);
   });
 
+  it('run summary: the validation before training and what training gained or lost against it', () => {
+    const ev = (epoch: number, mapAtR: number) => ({ type: 'epoch', time: 't', runId: 'r', epoch, step: 4 * (epoch + 1), trainLoss: 0.5, seconds: 2, best: false, validation: { precisionAt1: 0.9, mapAtR, rPrecision: 0.75, count: 30 } }) as const;
+    const baseline = { type: 'baseline', time: 't', runId: 'r', step: 0, validation: { precisionAt1: 0.5, mapAtR: 0.4125, rPrecision: 0.4, count: 30 } } as const;
+    assert.match(runSummaryMarkdown('/w/runs/x', info(), 'done', [baseline, ev(0, 0.5), ev(1, 0.6)]), /Before training \(step 0\): validation MAP@R 0\.4125; best after training 0\.6000 \(\+0\.1875\)\./);
+    assert.match(runSummaryMarkdown('/w/runs/x', info(), 'done', [baseline, ev(0, 0.3)]), /best after training 0\.3000 \(−0\.1125, worse than the network it started from\)/);
+    assert.match(runSummaryMarkdown('/w/runs/x', info(), 'running', [baseline]), /Before training \(step 0\): validation MAP@R 0\.4125\.$/m);
+    assert.doesNotMatch(runSummaryMarkdown('/w/runs/x', info(), 'done', [ev(0, 0.3)]), /Before training/);
+  });
+
   it('epochs count from 1 wherever a person reads them (run summary, status bar, Runs view)', () => {
     const started = { type: 'started', time: 't', runId: 'r', protocolVersion: 1, runDir: '/w/runs/exp-1', backend: 'wasm', backendDetail: 'SIMD', parameters: 1, lossType: 'triplet', epochs: 10, stepsPerEpoch: 4, batchSize: 8, train: { root: '/d', classes: 3, images: 90, skipped: 0, ignored: 0, classesWithPositives: 3 } } as const;
     // run.json says epoch 2 (two done) while the third trains; the best checkpoint of the first epoch has epoch 0.

@@ -229,7 +229,7 @@ suite('workflow', function () {
     const e = await poll(async () => { const x = await dashboardEntry(st.runDir); return x && x.ready >= 1 && x.snapshots >= 1 && x; },
       'the dashboard webview to say ready and get its snapshot', 90000);
     assert.equal(e.stepPoints, eventCount(st.runDir, 'step'), 'one curve point per step event');
-    assert.equal(e.epochPoints, eventCount(st.runDir, 'epoch'), 'one point per epoch event');
+    assert.equal(e.epochPoints, eventCount(st.runDir, 'epoch') + eventCount(st.runDir, 'baseline'), 'one point per epoch event, and one for the validation before training');
     assert.equal(e.status, 'done');
     assert.deepEqual(e.webviewErrors, []);
     await exec('embeddingLab.openDashboard', st.runDir);
