@@ -101,7 +101,8 @@ describe('dashboard host: snapshot from a run folder', () => {
     assert.ok(st.length >= 5, `the run has ${st.length} steps`);
     assert.deepEqual(run.steps.step, st.map((e) => e.step));
     assert.deepEqual(run.steps.loss, st.map((e) => e.loss));
-    assert.equal(run.epochPoints.length, events.filter((e) => e.type === 'epoch').length);
+    assert.equal(run.epochPoints.length, events.filter((e) => e.type === 'epoch' || e.type === 'baseline').length, 'a point per epoch, and the baseline');
+    assert.equal(run.epochPoints.filter((p) => p.epoch === -1).length, 1, 'the run validated before its first step');
     assert.equal(run.status, 'done');
     assert.equal(run.resumable, false);
     assert.equal(run.margin, 0.2);
@@ -434,7 +435,7 @@ describe('dashboard host: comparing runs', () => {
     assert.equal(added.run.config?.['training.optimizer.learningRate'], 0.01);
     assert.equal(added.run.margin, 0.3);
     assert.deepEqual(added.run.steps.step, steps(events).map((e) => e.step), 'its steps, from its events.jsonl');
-    assert.equal(added.run.epochPoints.length, 0);
+    assert.deepEqual(added.run.epochPoints.map((p) => p.epoch), [-1], 'no epoch yet: only its baseline');
     assert.deepEqual(f.posted.filter((m): m is RunChoicesMessage => m.type === 'runChoices').at(-1)!.compared, [run2]);
     assert.deepEqual(s.comparedRuns, [run2]);
     // A reloaded webview's snapshot has both runs, the dashboard's own first.
