@@ -277,7 +277,8 @@ function crossFieldIssues(r: any, isBad: (path: string) => boolean) {
   const tr = r?.training ?? {};
   const data = r?.data ?? {};
   const lossType: LossType | undefined = isBad('loss.type') ? undefined : loss.type;
-  const mining: MiningName = loss.mining ?? 'none';
+  // One default with New Experiment and `init`: semi-hard mining for the triplet loss (FaceNet); the others mine nothing.
+  const mining: MiningName = loss.mining ?? (lossType === 'triplet' ? 'semi-hard' : 'none');
   const distance: DistanceName = loss.distance ?? 'euclidean';
   const normalized: boolean = r?.model?.normalize ?? true;
   const margin: number = loss.margin ?? (lossType ? DEFAULT_MARGIN[lossType] : 0.2);

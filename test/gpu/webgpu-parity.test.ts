@@ -137,7 +137,7 @@ test('CLI: --backend webgpu without an adapter exits 2 and says why', { skip: (!
   const cfg = path.join(work, 'nogpu.embedding.json');
   fs.writeFileSync(cfg, JSON.stringify({
     name: 'webgpu-none', data: { train: data, imageSize: [32, 32], samplesPerEpoch: 12, validationLimit: 0 },
-    model: { backbone: 'convnet', width: 0.25, embeddingDim: 8 }, loss: { type: 'triplet' },
+    model: { backbone: 'convnet', width: 0.25, embeddingDim: 8 }, loss: { type: 'triplet', mining: 'none' },
     training: { epochs: 1, batchSize: 4, backend: 'wasm' },
   }));
   const r = await run([CLI, 'train', cfg, '--backend', 'webgpu', '--out', path.join(work, 'runs-none')], noAdapterEnv());
@@ -155,7 +155,7 @@ test('CLI: a config whose activations exceed maxStorageBufferBindingSize fails w
   const cfg = path.join(work, 'big.embedding.json');
   fs.writeFileSync(cfg, JSON.stringify({
     name: 'webgpu-big', data: { train: data, imageSize: [256, 256], samplesPerEpoch: 6, validationLimit: 0 },
-    model: { backbone: 'convnet', width: 1, embeddingDim: 8 }, loss: { type: 'triplet' },
+    model: { backbone: 'convnet', width: 1, embeddingDim: 8 }, loss: { type: 'triplet', mining: 'none' },
     training: { epochs: 1, batchSize: 6, backend: 'webgpu' },
   }));
   const r = await run([CLI, 'train', cfg, '--out', path.join(work, 'runs-big'), '--json']);

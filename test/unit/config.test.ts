@@ -2,7 +2,7 @@
 // value, JSON syntax errors carry line:column, scaffolds are valid, and the schema documents every key.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Ajv from 'ajv';
@@ -221,4 +221,18 @@ test('the schema compiles and documents every key', () => {
   assert.ok(count > 40, `walked ${count} keys`);
   assert.deepEqual(missing, []);
   assert.deepEqual(noAdditional, []);
+});
+
+test('one mining default: a triplet config without loss.mining mines semi-hard, as the schema, New Experiment and init say', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'embedlab-mining-'));
+  const schemaDefault = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'embedding.schema.json'), 'utf8')) as { properties: { loss: { properties: { mining: { default: string } } } } }).properties.loss.properties.mining.default;
+  const triplet = validateConfig({ data: { train: 'x' }, loss: { type: 'triplet' } }, dir).config;
+  assert.equal(triplet?.loss.mining, 'semi-hard');
+  assert.equal(triplet?.loss.mining, schemaDefault);
+  assert.equal(triplet?.loss.mining, (scaffoldConfig('triplet') as { loss: { mining: string } }).loss.mining);
+  assert.equal(validateConfig({ data: { train: 'x' }, loss: { type: 'contrastive' } }, dir).config?.loss.mining, 'none', 'the other losses mine nothing');
+  assert.equal(validateConfig({ data: { train: 'x' }, loss: { type: 'quartet' } }, dir).config?.loss.mining, 'none');
+  // A batch that is no P×K shape says so, naming the way out.
+  const bad = validateConfig({ data: { train: 'x' }, loss: { type: 'triplet' }, training: { batchSize: 6 } }, dir);
+  assert.ok(bad.issues.some((i) => i.path === 'training.batchSize' && /multiple of training\.imagesPerClass \(4\)/.test(i.message)), JSON.stringify(bad.issues));
 });
