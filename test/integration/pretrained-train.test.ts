@@ -209,3 +209,27 @@ test('model.pretrained "hf:owner/repo": the worker downloads into the hub cache 
     await wrong.close();
   }
 });
+
+test('fine-tuning from pretrained weights (model.freeze "bn": small batches keep the file\'s BN statistics) raises the best validation MAP@R above the run\'s own baseline, validated before its first step', async () => {
+  const data = path.join(work, 'ft');
+  for (const [dir, per, seed] of [['train', '10', '11'], ['val', '6', '12']] as const) {
+    const s = await cli(['synth', path.join(data, dir), '--classes', '4', '--per-class', per, '--size', '32', '--seed', seed]);
+    assert.equal(s.code, 0, s.stderr);
+  }
+  const cfgFile = writeConfig(work, {
+    name: 'fine-tune',
+    data: { train: 'ft/train', validation: 'ft/val', imageSize: [32, 32], samplesPerEpoch: 96, augment: false },
+    model: { pretrained: 'weights/resnet18.safetensors', backbone: 'resnet18', embeddingDim: 32, freeze: 'bn' },
+    loss: { type: 'triplet', margin: 0.2, mining: 'semi-hard' },
+    training: { epochs: 3, classesPerBatch: 4, imagesPerClass: 4, optimizer: { type: 'adam', learningRate: 0.001 }, seed: 7, backend: 'wasm' },
+  }, 'fine-tune.embedding.json');
+  const r = await cli(['train', cfgFile, '--out', path.join(work, 'runs-ft'), '--json']);
+  assert.equal(r.code, 0, `train failed: ${r.stderr}`);
+  const ev = jsonLines(r.stdout);
+  const baseline = ev.find((e) => e.type === 'baseline') as unknown as { validation: { mapAtR: number } } | undefined;
+  assert.ok(baseline, 'a baseline event before the first step');
+  assert.ok(ev.findIndex((e) => e.type === 'baseline') < ev.findIndex((e) => e.type === 'step'), 'before the first step');
+  const maps = ev.filter((e) => e.type === 'epoch').map((e) => (e as unknown as { validation: { mapAtR: number } }).validation.mapAtR);
+  assert.equal(maps.length, 3);
+  assert.ok(Math.max(...maps) > baseline.validation.mapAtR + 0.02, `validation MAP@R ${maps.join(', ')} against the baseline ${baseline.validation.mapAtR}`);
+});
