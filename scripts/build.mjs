@@ -19,7 +19,8 @@ const nodeEntries = [
   { in: 'src/engine/tfjs-layers.ts', out: 'dist/tfjs-layers.js' },
 ].filter((e) => existsSync(e.in));
 
-const common = { bundle: true, sourcemap: !production, minify: production, sourcesContent: false, logLevel: 'warning' };
+// keepNames: error classes report their own names (LabError sets name from the class) in minified bundles too.
+const common = { bundle: true, sourcemap: !production, minify: production, keepNames: true, sourcesContent: false, logLevel: 'warning' };
 const contexts = await Promise.all(nodeEntries.map((e) => esbuild.context({
   ...common, entryPoints: [e.in], outfile: e.out, platform: 'node', format: 'cjs', target: 'node20', external,
 })));

@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { ConfigError, scaffoldConfig, validateConfig } from '../core/config';
+import { scaffoldConfig, validateConfig } from '../core/config';
+import { exitCodeOf, messageOf } from '../core/errors';
 import type { BackboneName } from '../core/config-types';
 import { printablePath, printableText } from '../core/printable';
-import { DatasetError } from '../core/dataset';
 import { appendEvent, markRunCrashed } from '../core/run-folder';
 import { parseEventLine, type ErrorEvent, type LossType, type WorkerEvent } from '../protocol/events';
 import { parse, UsageError } from './args';
@@ -201,10 +201,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await fn(rest);
   } catch (err) {
-    const e = err as Error & { exitCode?: number };
-    process.stderr.write(`embedlab ${cmd}: ${printableText(e.message)}\n`);
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof DatasetError) return 2;
-    return typeof e.exitCode === 'number' ? e.exitCode : 1;
+    process.stderr.write(`embedlab ${cmd}: ${printableText(messageOf(err))}\n`);
+    return exitCodeOf(err);
   }
 }
 

@@ -22,6 +22,7 @@ import type {
   TrainingConfig,
 } from './config-types';
 import schema from '../../schemas/embedding.schema.json';
+import { LabError } from './errors';
 
 export { schema as EMBEDDING_SCHEMA };
 
@@ -50,14 +51,12 @@ function maxDistance(distance: DistanceName, normalized: boolean): number | unde
 }
 
 /** A config that cannot be used. The CLI prints `message` and exits with `exitCode`. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  readonly exitCode = 2;
+export class ConfigError extends LabError {
   constructor(
     readonly issues: ConfigIssue[],
     readonly file?: string,
   ) {
-    super(formatIssues(issues, file));
+    super('bad-config', formatIssues(issues, file));
   }
 }
 

@@ -7,6 +7,7 @@
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { DatasetSummary, LossType } from '../protocol/events';
+import { LabError } from './errors';
 
 /**
  * File extensions (lower case, with the dot) treated as images: every format sharp can read, including those that
@@ -62,14 +63,13 @@ export interface DatasetIndex {
 export type DatasetErrorCode = 'missing' | 'empty' | 'single-class' | 'no-positives' | 'too-few-classes' | 'label-level';
 
 /** A data folder that cannot be used. The CLI exits with `exitCode`. */
-export class DatasetError extends Error {
-  override name = 'DatasetError';
-  readonly exitCode = 2;
+export class DatasetError extends LabError {
   constructor(
-    readonly code: DatasetErrorCode,
+    /** What is wrong with the folder (the error's `code` is 'bad-data'). */
+    readonly kind: DatasetErrorCode,
     message: string,
   ) {
-    super(message);
+    super('bad-data', message);
   }
 }
 

@@ -13,6 +13,7 @@
 //   quadruplet loss of Chen et al. (2017). DLPy drew it from the first negative's class.
 
 import { Rng } from './rng';
+import { LabError } from './errors';
 
 export interface Pairs {
   a: Int32Array;
@@ -35,8 +36,10 @@ export interface Quartets {
 }
 
 /** Thrown when the data cannot support the requested tuples, or for bad arguments. */
-export class SamplerError extends Error {
-  override name = 'SamplerError';
+export class SamplerError extends LabError {
+  constructor(message: string) {
+    super('bad-data', message);
+  }
 }
 
 export class TupleSampler {

@@ -32,14 +32,8 @@ import { initWebGpu, resolveWebGpuPackages } from './webgpu';
 
 export { checkModelFits, checkTensorFits, checkWebGpuHealth, probeWebGpu, webGpuLimits, type WebGpuProbe } from './webgpu';
 
-/** A backend was asked for that cannot run here. `exitCode` is what the CLI exits with. */
-export class BackendError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string, readonly backend: BackendChoice, readonly reason?: string, readonly fix?: string) {
-    super(message);
-    this.name = 'BackendError';
-  }
-}
+import { BackendError } from './backend-error';
+export { BackendError } from './backend-error';
 
 export interface BackendOptions {
   /** Extra folders (each holding node_modules/) searched for @tensorflow/tfjs-node(-gpu). */

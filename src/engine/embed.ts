@@ -17,6 +17,7 @@ import type { Preprocessing } from './export';
 import { decodeImage, normalizeInto, type ImageSpec } from './images';
 import { createOrtSession, DEFAULT_ORT_THREADS, loadOrt, onnxBytesOf } from './onnx-runtime';
 import { tf } from './tf';
+import { LabError } from '../core/errors';
 
 export interface FolderImage {
   path: string; // absolute
@@ -149,8 +150,10 @@ export interface OpenedEmbedder {
 }
 
 /** An engine that was asked for (`--engine onnx`) but cannot run here: exit code 2, with the reason. */
-export class EngineError extends Error {
-  readonly exitCode = 2;
+export class EngineError extends LabError {
+  constructor(message: string) {
+    super('bad-usage', message);
+  }
 }
 
 /**

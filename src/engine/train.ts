@@ -36,9 +36,9 @@ import { exportModels } from './export';
 import { frozenFeaturesApply, prepareFrozenFeatures } from './frozen/features';
 import { tf } from './tf';
 
-export class TrainingError extends Error {
-  constructor(message: string, readonly code: 'nan-loss' | 'bad-data' | 'io' | 'internal', readonly exitCode = 1, readonly step?: number) {
-    super(message);
+export class TrainingError extends LabError {
+  constructor(message: string, code: 'nan-loss' | 'bad-data' | 'io' | 'internal', exitCode = 1, readonly step?: number) {
+    super(code, message, { exitCode });
   }
 }
 

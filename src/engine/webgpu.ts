@@ -26,8 +26,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { BackendError } from './backend';
+import { BackendError } from './backend-error';
 import { bundledTf, useTf } from './tf';
+import { LabError } from '../core/errors';
 
 export const WEBGPU_PKG = 'webgpu';
 export const TFJS_WEBGPU_PKG = '@tensorflow/tfjs-backend-webgpu';
@@ -493,11 +494,9 @@ export async function initWebGpu(opts: WebGpuInitOptions = {}): Promise<WebGpuIn
 // Limits and device errors
 
 /** Thrown when a device error or loss was reported: the numbers since then cannot be trusted. */
-export class WebGpuDeviceError extends Error {
-  readonly exitCode = 1;
+export class WebGpuDeviceError extends LabError {
   constructor(message: string) {
-    super(message);
-    this.name = 'WebGpuDeviceError';
+    super('backend', message, { exitCode: 1 });
   }
 }
 

@@ -13,17 +13,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../core/config';
+import { loadConfig } from '../core/config';
 import type { ExperimentConfig } from '../core/config-types';
-import { DatasetError } from '../core/dataset';
-import { SamplerError } from '../core/sampler';
-import { LabError } from '../core/errors';
+import { errorCodeOf, exitCodeOf, LabError, messageOf } from '../core/errors';
 import {
   acquireRunLock, appendEvent, createRunDir, markRunCrashed, readConfigSnapshot, readRunInfo, releaseReserve, reserveSpace, RunBusyError, runPaths,
   type RunLock,
 } from '../core/run-folder';
 import type { ErrorEvent, WorkerEvent } from '../protocol/events';
-import { BackendError } from '../engine/backend';
 import { runTraining, TrainingError, writeConfigSnapshot } from '../engine/train';
 
 function eventWriter(onBrokenPipe: () => void): (e: WorkerEvent) => void {
@@ -47,21 +44,14 @@ function eventWriter(onBrokenPipe: () => void): (e: WorkerEvent) => void {
 /** How often the worker checks that its parent is still there (a cheap getppid). */
 const PARENT_POLL_MS = 500;
 
+/** The error event and exit code for anything thrown: one mapping for every error (src/core/errors.ts). */
 function classify(err: unknown): { code: ErrorEvent['code']; exitCode: number; message: string } {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ConfigError) return { code: 'bad-config', exitCode: 2, message };
-  if (err instanceof DatasetError || err instanceof SamplerError) return { code: 'bad-data', exitCode: 2, message };
-  if (err instanceof BackendError) return { code: 'backend', exitCode: 2, message };
-  if (err instanceof TrainingError) return { code: err.code, exitCode: err.exitCode, message };
-  if (err instanceof LabError) {
-    const known: ReadonlyArray<ErrorEvent['code']> = ['nan-loss', 'bad-config', 'bad-data', 'backend', 'io', 'busy', 'internal'];
-    return { code: known.includes(err.code as ErrorEvent['code']) ? err.code as ErrorEvent['code'] : 'internal', exitCode: err.exitCode, message };
-  }
-  if (err instanceof Error && err.name === 'WebGpuDeviceError') return { code: 'backend', exitCode: 1, message };
-  const errno = (err as NodeJS.ErrnoException)?.code;
-  if (errno === 'ENOSPC') return { code: 'io', exitCode: 1, message: `disk full: ${message}` };
-  if (errno === 'EACCES' || errno === 'EROFS' || errno === 'ENOSPC' || errno === 'EIO') return { code: 'io', exitCode: 1, message };
-  return { code: 'internal', exitCode: 1, message: err instanceof Error && err.stack ? err.stack : message };
+  const code = errorCodeOf(err);
+  const known: ReadonlyArray<ErrorEvent['code']> = ['nan-loss', 'bad-config', 'bad-data', 'backend', 'io', 'busy'];
+  if (known.includes(code as ErrorEvent['code'])) return { code: code as ErrorEvent['code'], exitCode: exitCodeOf(err), message: messageOf(err) };
+  // Anything unexpected keeps its stack for the bug report.
+  const message = err instanceof LabError || !(err instanceof Error) || !err.stack ? messageOf(err) : err.stack;
+  return { code: 'internal', exitCode: exitCodeOf(err), message };
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -66,7 +66,7 @@ test('a label level outside a path is an error naming an example', async (t) => 
   t.after(() => rmSync(root, { recursive: true, force: true }));
   await assert.rejects(scanDataset(root, { labelLevel: -2 }), (err: unknown) => {
     assert.ok(err instanceof DatasetError);
-    assert.equal(err.code, 'label-level');
+    assert.equal(err.kind, 'label-level');
     assert.match(err.message, /"stray\.png"/);
     return true;
   });
@@ -98,13 +98,13 @@ test('checkTrainable errors name the folder and the problem', async (t) => {
   const expectError = (fn: () => unknown, code: string, ...fragments: RegExp[]) =>
     assert.throws(fn, (err: unknown) => {
       assert.ok(err instanceof DatasetError, String(err));
-      assert.equal(err.code, code);
+      assert.equal(err.kind, code);
       assert.equal(err.exitCode, 2);
       for (const f of fragments) assert.match(err.message, f);
       return true;
     });
   const missing = join(tmpdir(), 'embedlab-surely-missing-folder');
-  await assert.rejects(scanDataset(missing, { labelLevel: -2 }), (e: unknown) => e instanceof DatasetError && e.code === 'missing' && e.message.includes(missing));
+  await assert.rejects(scanDataset(missing, { labelLevel: -2 }), (e: unknown) => e instanceof DatasetError && e.kind === 'missing' && e.exitCode === 2 && e.message.includes(missing));
   expectError(() => checkTrainable({ root: missing, items: [], classes: [], ignored: 0 }, 'triplet'), 'missing', /does not exist/, new RegExp(missing));
 
   const scan = async (files: string[]) => {
