@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { duplicateGroups } from '../src/core/duplicates';
 import { knnUsesWasm } from '../src/core/knn';
+import { Rng } from '../src/core/rng';
 
 const { values: a } = parseArgs({
   options: {
@@ -19,17 +20,8 @@ const n = Number(a.n);
 const dim = Number(a.dim);
 const threshold = Number(a.threshold);
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rnd = mulberry32(Number(a.seed));
+const rng = new Rng(Number(a.seed));
+const rnd = () => rng.next();
 const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
 const unit = (v: Float32Array, o: number) => {
   let s = 0;

@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { exportBenchBranch } from './bench-model';
 
 const { values: a } = parseArgs({
   options: {
@@ -198,24 +199,7 @@ async function ensureModel(): Promise<string> {
   // v2: written by exportModels (preprocessing with `width`, so the tfjs engine folds BatchNorm; model.onnx beside).
   const dir = path.join(CACHE, 'model-resnet18-w0.25-d128-v2');
   if (fs.existsSync(path.join(dir, 'preprocessing.json'))) return dir;
-  const { initBackend } = await import('../src/engine/backend');
-  const { buildBranch } = await import('../src/engine/models');
-  const { exportModels } = await import('../src/engine/export');
-  await initBackend('wasm');
-  const config = {
-    name: 'bench',
-    data: { train: '/nowhere', labelLevel: 1, imageSize: [64, 64], channels: 3, fit: 'cover', normalize: 'imagenet', samplesPerEpoch: 64,
-      positiveRatio: 0.5, augment: null, cacheMB: 16, decodeConcurrency: 2, validationLimit: 100 },
-    model: { backbone: 'resnet18', width: 0.25, embeddingDim: 128, normalize: true },
-    loss: { type: 'triplet', margin: 0.2, margin2: 0.1, distance: 'euclidean', mining: 'none' },
-    training: { epochs: 1, batchSize: 8, classesPerBatch: 2, imagesPerClass: 4, optimizer: { type: 'adam', learningRate: 0.001, momentum: 0 },
-      seed: 3, backend: 'wasm', checkpointEverySteps: 0 },
-  } as unknown as import('../src/core/config-types').ExperimentConfig;
-  const branch = buildBranch({ ...config.model, inputShape: [64, 64, 3], seed: 3 });
-  // As `embedlab export --format both`: model.json + weights.bin + model.onnx + preprocessing.json (untrained weights).
-  await exportModels(CACHE, config, branch, ['branch'], { branch: dir }, 'untrained', ['tfjs', 'onnx']);
-  branch.dispose();
-  return dir;
+  return exportBenchBranch(CACHE, dir);
 }
 
 function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {

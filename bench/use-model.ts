@@ -12,6 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { classify } from '../src/core/classify';
+import { exportBenchBranch } from './bench-model';
 import { pairDistance } from '../src/core/threshold';
 
 const { values: a } = parseArgs({ options: { runs: { type: 'string', default: '21' }, queries: { type: 'string', default: '10000' }, classes: { type: 'string', default: '100' }, images: { type: 'string', default: '1000' } } });
@@ -21,24 +22,7 @@ const work = fs.mkdtempSync(path.join(tmpdir(), 'embedlab-bench-use-'));
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 async function model(): Promise<string> {
-  const dir = path.join(work, 'model');
-  const { initBackend } = await import('../src/engine/backend');
-  const { buildBranch } = await import('../src/engine/models');
-  const { exportModels } = await import('../src/engine/export');
-  await initBackend('wasm');
-  const config = {
-    name: 'bench',
-    data: { train: '/nowhere', labelLevel: 1, imageSize: [64, 64], channels: 3, fit: 'cover', normalize: 'imagenet', samplesPerEpoch: 64,
-      positiveRatio: 0.5, augment: null, cacheMB: 16, decodeConcurrency: 2, validationLimit: 100 },
-    model: { backbone: 'resnet18', width: 0.25, embeddingDim: 128, normalize: true },
-    loss: { type: 'triplet', margin: 0.2, margin2: 0.1, distance: 'euclidean', mining: 'none' },
-    training: { epochs: 1, batchSize: 8, classesPerBatch: 2, imagesPerClass: 4, optimizer: { type: 'adam', learningRate: 0.001, momentum: 0 },
-      seed: 3, backend: 'wasm', checkpointEverySteps: 0 },
-  } as unknown as import('../src/core/config-types').ExperimentConfig;
-  const branch = buildBranch({ ...config.model, inputShape: [64, 64, 3], seed: 3 });
-  await exportModels(work, config, branch, ['branch'], { branch: dir }, 'untrained', ['tfjs', 'onnx']);
-  branch.dispose();
-  return dir;
+  return exportBenchBranch(work, path.join(work, 'model'));
 }
 
 (async () => {
