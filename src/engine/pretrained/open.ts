@@ -51,7 +51,7 @@ export async function openPretrainedEmbedder(source: string, flags: PretrainedFl
   }
   const stated = src.preprocessing ? [src.preprocessing.inputSize[1], src.preprocessing.inputSize[2]] as [number, number] : undefined;
   const [h, w] = opts.recorded?.imageSize ?? parsed.size ?? stated ?? [224, 224];
-  const channels = tensors.get([...tensors.keys()].find((k) => /(^|\.)conv1\.weight$/.test(k) && !/layer/.test(k))!)!.shape[1] === 1 ? 1 : 3;
+  const channels = shapes.get('conv1.weight')?.[1] === 1 ? 1 : 3; // guessResnet found the stem
 
   const { initBackend } = await import('../backend');
   const { buildBranch, foldBatchNorm } = await import('../models');
