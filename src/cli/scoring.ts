@@ -11,7 +11,7 @@ import { writeJsonAtomic } from '../core/atomic';
 import { printablePath as pp, printableText } from '../core/printable';
 import { isPretrainedSource } from '../engine/pretrained/flags';
 import type { ProgressEvent } from '../protocol/events';
-import { parse, UsageError } from './args';
+import { defineCommand, UsageError } from './args';
 import { bar } from './progress';
 
 const DISTANCES: DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
@@ -40,31 +40,35 @@ function progressPrinter(json: boolean, task: ProgressEvent['task']) {
 
 const FORMATS = ['tfjs', 'onnx', 'both'] as const;
 
-async function cmdExport(args: string[]): Promise<number> {
-  const usage = 'embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>] [--untrained] [--backend <name>]\n'
-    + '  --format  the branch\'s file format (default tfjs: model.json + weights.bin; onnx: model.onnx, opset 13, input "image"\n'
+export const exportCommand = defineCommand({
+  name: 'export',
+  summary: 'Export a run\'s branch (the embedder; TensorFlow.js and/or ONNX) or its full model',
+  usage: 'embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>] [--untrained] [--backend <name>]',
+  help: '  --format  the branch\'s file format (default tfjs: model.json + weights.bin; onnx: model.onnx, opset 13, input "image"\n'
     + '            [N,H,W,C] float32 normalised pixels, output "embedding" [N,D]; both). The full model is tfjs only.\n'
-    + '            An export into the run\'s own model/branch always keeps model.json as well.';
-  const r = parse(args, { type: { type: 'string' }, out: { type: 'string' }, untrained: { type: 'boolean' }, backend: { type: 'string' }, format: { type: 'string' } }, { min: 1, max: 1, usage });
-  if (!r) return 0;
-  const type = r.values.type as string | undefined;
-  if (type !== 'branch' && type !== 'full') throw new UsageError(`--type must be branch or full (got ${type === undefined ? 'nothing' : JSON.stringify(type)})\nusage: ${usage}`);
-  const format = (r.values.format as string | undefined) ?? 'tfjs';
-  if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got ${JSON.stringify(format)})\nusage: ${usage}`);
-  if (type === 'full' && format !== 'tfjs') throw new UsageError(`--format ${format}: only the branch exports to ONNX (the full model is TensorFlow.js only)`);
-  const runDir = path.resolve(r.positionals[0]);
-  if (!fs.existsSync(runDir)) throw new UsageError(`run folder does not exist: ${runDir}`);
-  if (!fs.existsSync(path.join(runDir, 'config.json'))) throw new UsageError(`not a run folder (no config.json): ${runDir}`);
-  const e = await engine();
-  await e.initBackend((r.values.backend as 'wasm' | undefined) ?? 'wasm');
-  const out = r.values.out ? path.resolve(r.values.out as string) : undefined;
-  if (out) fs.mkdirSync(path.dirname(out), { recursive: true }); // `--out a/b` with no `a` yet: made, as embed's and train's are
-  const formats: Array<'tfjs' | 'onnx'> = format === 'both' ? ['tfjs', 'onnx'] : [format as 'tfjs' | 'onnx'];
-  const res = await e.exportRun(runDir, type, out, { untrained: Boolean(r.values.untrained), formats });
-  const files = fs.readdirSync(res.dir).filter((f) => /^model\.(json|onnx)$/.test(f)).sort();
-  process.stdout.write(`exported ${type} model (${files.join(', ')}) from ${pp(res.checkpoint)} to ${pp(res.dir)}\n`);
-  return 0;
-}
+    + '            An export into the run\'s own model/branch always keeps model.json as well.',
+  positionals: [1, 1],
+  options: { type: { type: 'string' }, out: { type: 'string' }, untrained: { type: 'boolean' }, backend: { type: 'string' }, format: { type: 'string' } },
+  async run({ values: v, positionals, usage }) {
+    const type = v.type;
+    if (type !== 'branch' && type !== 'full') throw new UsageError(`--type must be branch or full (got ${type === undefined ? 'nothing' : JSON.stringify(type)})\nusage: ${usage}`);
+    const format = v.format ?? 'tfjs';
+    if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got ${JSON.stringify(format)})\nusage: ${usage}`);
+    if (type === 'full' && format !== 'tfjs') throw new UsageError(`--format ${format}: only the branch exports to ONNX (the full model is TensorFlow.js only)`);
+    const runDir = path.resolve(positionals[0]);
+    if (!fs.existsSync(runDir)) throw new UsageError(`run folder does not exist: ${runDir}`);
+    if (!fs.existsSync(path.join(runDir, 'config.json'))) throw new UsageError(`not a run folder (no config.json): ${runDir}`);
+    const e = await engine();
+    await e.initBackend((v.backend as 'wasm' | undefined) ?? 'wasm');
+    const out = v.out ? path.resolve(v.out) : undefined;
+    if (out) fs.mkdirSync(path.dirname(out), { recursive: true }); // `--out a/b` with no `a` yet: made, as embed's and train's are
+    const formats: Array<'tfjs' | 'onnx'> = format === 'both' ? ['tfjs', 'onnx'] : [format as 'tfjs' | 'onnx'];
+    const res = await e.exportRun(runDir, type, out, { untrained: Boolean(v.untrained), formats });
+    const files = fs.readdirSync(res.dir).filter((f) => /^model\.(json|onnx)$/.test(f)).sort();
+    process.stdout.write(`exported ${type} model (${files.join(', ')}) from ${pp(res.checkpoint)} to ${pp(res.dir)}\n`);
+    return 0;
+  },
+});
 
 /**
  * libuv's thread-pool size for embedding. sharp decodes on that pool (default 4 threads), and embedding is
@@ -88,15 +92,15 @@ export const ENGINE_HELP = '  --engine   auto (default: ONNX Runtime when onnxru
   + '  --threads  ONNX Runtime intra-op threads (default 1; decoding uses the other cores)\n'
   + '  --backend  the TensorFlow.js backend when tfjs runs (default auto)';
 
-export function engineOptions(v: { engine?: string; threads?: string; backend?: string }): { engine: 'auto' | 'onnx' | 'tfjs'; threads?: number; backend?: string } {
+/** The options of the commands that embed images (`...ENGINE_OPTIONS` in their declaration; ENGINE_HELP says them). */
+export const ENGINE_OPTIONS = { engine: { type: 'string' }, threads: { type: 'int', min: 1, max: 256 }, backend: { type: 'string' } } as const;
+
+export interface EngineFlags { engine?: string; threads?: number; backend?: string }
+
+export function engineOptions(v: EngineFlags): { engine: 'auto' | 'onnx' | 'tfjs'; threads?: number; backend?: string } {
   const engineName = v.engine ?? 'auto';
   if (engineName !== 'auto' && engineName !== 'onnx' && engineName !== 'tfjs') throw new UsageError(`--engine must be auto, onnx or tfjs (got ${JSON.stringify(engineName)})`);
-  let threads: number | undefined;
-  if (v.threads !== undefined) {
-    threads = Number(v.threads);
-    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a positive integer (got ${v.threads})`);
-  }
-  return { engine: engineName, threads, backend: v.backend };
+  return { engine: engineName, threads: v.threads, backend: v.backend };
 }
 
 const pretrainedPath = (model: string) => (/^hf:/.test(model) ? model : path.resolve(model));
@@ -113,69 +117,72 @@ function downloadPrinter(json: boolean): (p: { file: string; received: number; t
   };
 }
 
-async function cmdEmbed(args: string[]): Promise<number> {
-  const usage = 'embedlab embed --model <runDir|modelDir|model.onnx|weights.safetensors|hf:owner/repo> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]\n'
-    + '  with a pretrained model (its pooled features, cosine distance): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name> (.onnx)]\n' + ENGINE_HELP;
-  const r = parse(args, {
-    model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' },
-    engine: { type: 'string' }, threads: { type: 'string' }, size: { type: 'string' }, normalize: { type: 'string' }, 'pretrained-output': { type: 'string' },
-  }, { min: 1, max: 1, usage });
-  if (!r) return 0;
-  const v = r.values as { model?: string; out?: string; batch?: string; json?: boolean; backend?: string; engine?: string; threads?: string; size?: string; normalize?: string; 'pretrained-output'?: string };
-  if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
-  if (!v.out) throw new UsageError(`missing --out <table.parquet|table.csv>\nusage: ${usage}`);
-  const out = path.resolve(v.out);
-  if (!/\.(parquet|csv)$/i.test(out)) throw new UsageError(`--out must end in .parquet or .csv (got ${v.out})`);
-  if (!fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
-  const folder = path.resolve(r.positionals[0]);
-  if (!fs.existsSync(folder)) throw new UsageError(`folder does not exist: ${folder}`);
-  const eo = engineOptions(v);
-  decodeThreads();
-  const e = await engine();
-  // A pretrained .onnx image model: frozen features, preprocessing from the flags (src/engine/onnx-backbone.ts).
-  // A pretrained ResNet (.safetensors or hf:owner/repo) as it is: the zero-shot baseline (src/engine/pretrained/open.ts).
-  const onnxModel = /\.onnx$/i.test(v.model);
-  const pretrainedModel = isPretrainedSource(v.model);
-  if (!onnxModel && !pretrainedModel && (v.size ?? v.normalize ?? v['pretrained-output']) !== undefined) throw new UsageError('--size, --normalize and --pretrained-output apply to a pretrained model (--model <file.onnx|file.safetensors|hf:owner/repo>); a run or export folder records its preprocessing');
-  if (pretrainedModel && v['pretrained-output'] !== undefined) throw new UsageError('--pretrained-output applies to an .onnx model (a ResNet state dict gives its pooled features)');
-  const opened = onnxModel
-    ? await (await import('../engine/onnx-backbone')).openOnnxBackbone(path.resolve(v.model), { size: v.size, normalize: v.normalize, output: v['pretrained-output'], threads: eo.threads, engine: eo.engine })
-    : pretrainedModel
-      ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(v.model), { size: v.size, normalize: v.normalize, ...eo }, { onProgress: downloadPrinter(Boolean(v.json)) })
-      : await e.openEmbedder(path.resolve(v.model), eo);
-  const { embedder } = opened;
-  if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
-  else if (opened.fallbackReason) process.stderr.write(printableText(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`));
-  let stop = false;
-  const onSig = () => { stop = true; };
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  try {
-    const res = await e.embedFolder({
-      embedder, pre: opened.pre, modelDir: opened.dir, folder, out,
-      batchSize: v.batch ? Number(v.batch) : undefined, onProgress: progressPrinter(Boolean(v.json), 'embed'), shouldStop: () => stop,
-      onOutsideLinks: (links) => {
-        const msg = `${links.length} symbolic link(s) point outside ${folder} and were not followed: ${links.slice(0, 3).join(', ')}${links.length > 3 ? ', …' : ''}`;
-        if (v.json) process.stdout.write(JSON.stringify({ type: 'warning', code: 'outside-links', message: msg, paths: links }) + '\n');
-        else process.stderr.write(`embedlab embed: ${printableText(msg)}\n`);
-      },
-    });
-    const summary = {
-      type: 'embedded', table: res.out, rows: res.rows, skipped: res.skipped.length, ignored: res.ignored, seconds: res.seconds,
-      imagesPerSec: res.rows / Math.max(res.seconds, 1e-9), engine: res.engine, engineDetail: res.engineDetail,
-    };
-    if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
-    else {
-      process.stdout.write(`wrote ${pp(res.out)}: ${res.rows} rows × ${opened.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s; ${res.engineDetail})\n`);
-      if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} unreadable image(s), listed in ${pp(res.out)}.skipped.txt\n`);
+export const embedCommand = defineCommand({
+  name: 'embed',
+  summary: 'Embed a folder of images into a Parquet or CSV table (streams, bounded memory) with a trained, exported or pretrained model',
+  usage: 'embedlab embed --model <runDir|modelDir|model.onnx|weights.safetensors|hf:owner/repo> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]',
+  help: '  with a pretrained model (its pooled features, cosine distance): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name> (.onnx)]\n' + ENGINE_HELP,
+  positionals: [1, 1],
+  options: {
+    model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'int', min: 1, max: 4096 }, json: { type: 'boolean' }, ...ENGINE_OPTIONS,
+    size: { type: 'string' }, normalize: { type: 'string' }, 'pretrained-output': { type: 'string' },
+  },
+  async run({ values: v, positionals, usage }) {
+    if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
+    if (!v.out) throw new UsageError(`missing --out <table.parquet|table.csv>\nusage: ${usage}`);
+    const out = path.resolve(v.out);
+    if (!/\.(parquet|csv)$/i.test(out)) throw new UsageError(`--out must end in .parquet or .csv (got ${v.out})`);
+    if (!fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
+    const folder = path.resolve(positionals[0]);
+    if (!fs.existsSync(folder)) throw new UsageError(`folder does not exist: ${folder}`);
+    const eo = engineOptions(v);
+    decodeThreads();
+    const e = await engine();
+    // A pretrained .onnx image model: frozen features, preprocessing from the flags (src/engine/onnx-backbone.ts).
+    // A pretrained ResNet (.safetensors or hf:owner/repo) as it is: the zero-shot baseline (src/engine/pretrained/open.ts).
+    const onnxModel = /\.onnx$/i.test(v.model);
+    const pretrainedModel = isPretrainedSource(v.model);
+    if (!onnxModel && !pretrainedModel && (v.size ?? v.normalize ?? v['pretrained-output']) !== undefined) throw new UsageError('--size, --normalize and --pretrained-output apply to a pretrained model (--model <file.onnx|file.safetensors|hf:owner/repo>); a run or export folder records its preprocessing');
+    if (pretrainedModel && v['pretrained-output'] !== undefined) throw new UsageError('--pretrained-output applies to an .onnx model (a ResNet state dict gives its pooled features)');
+    const opened = onnxModel
+      ? await (await import('../engine/onnx-backbone')).openOnnxBackbone(path.resolve(v.model), { size: v.size, normalize: v.normalize, output: v['pretrained-output'], threads: eo.threads, engine: eo.engine })
+      : pretrainedModel
+        ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(v.model), { size: v.size, normalize: v.normalize, ...eo }, { onProgress: downloadPrinter(Boolean(v.json)) })
+        : await e.openEmbedder(path.resolve(v.model), eo);
+    const { embedder } = opened;
+    if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
+    else if (opened.fallbackReason) process.stderr.write(printableText(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`));
+    let stop = false;
+    const onSig = () => { stop = true; };
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    try {
+      const res = await e.embedFolder({
+        embedder, pre: opened.pre, modelDir: opened.dir, folder, out,
+        batchSize: v.batch, onProgress: progressPrinter(Boolean(v.json), 'embed'), shouldStop: () => stop,
+        onOutsideLinks: (links) => {
+          const msg = `${links.length} symbolic link(s) point outside ${folder} and were not followed: ${links.slice(0, 3).join(', ')}${links.length > 3 ? ', …' : ''}`;
+          if (v.json) process.stdout.write(JSON.stringify({ type: 'warning', code: 'outside-links', message: msg, paths: links }) + '\n');
+          else process.stderr.write(`embedlab embed: ${printableText(msg)}\n`);
+        },
+      });
+      const summary = {
+        type: 'embedded', table: res.out, rows: res.rows, skipped: res.skipped.length, ignored: res.ignored, seconds: res.seconds,
+        imagesPerSec: res.rows / Math.max(res.seconds, 1e-9), engine: res.engine, engineDetail: res.engineDetail,
+      };
+      if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      else {
+        process.stdout.write(`wrote ${pp(res.out)}: ${res.rows} rows × ${opened.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s; ${res.engineDetail})\n`);
+        if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} unreadable image(s), listed in ${pp(res.out)}.skipped.txt\n`);
+      }
+      return 0;
+    } finally {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+      await embedder.dispose();
     }
-    return 0;
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-    await embedder.dispose();
-  }
-}
+  },
+});
 
 /** Label strings → class indices (unlabelled rows get -1). */
 export function labelIndices(labels: string[], classes = new Map<string, number>()): { ids: Int32Array; classes: Map<string, number> } {
@@ -198,42 +205,47 @@ function distanceOf(table: Table, override?: string): DistanceName {
   return DISTANCES.includes(d as DistanceName) ? (d as DistanceName) : 'euclidean';
 }
 
-async function cmdEval(args: string[]): Promise<number> {
-  const usage = 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--save-threshold <runDir|modelDir>] [--outliers <scores.csv> [--outlier-k 5]] [--json]';
-  const r = parse(args, { reference: { type: 'string' }, precision: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, 'save-threshold': { type: 'string' }, outliers: { type: 'string' }, 'outlier-k': { type: 'string' } }, { min: 1, max: 1, usage });
-  if (!r) return 0;
-  const v = r.values as { reference?: string; precision?: string; distance?: string; json?: boolean; out?: string; 'save-threshold'?: string; outliers?: string; 'outlier-k'?: string };
-  const file = path.resolve(r.positionals[0]);
-  if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
-  const targetPrecision = v.precision !== undefined ? Number(v.precision) : 0.95;
-  if (!(targetPrecision > 0 && targetPrecision <= 1)) throw new UsageError(`--precision must be in (0, 1] (got ${v.precision})`);
-  const table = await readTable(file);
-  const distance = distanceOf(table, v.distance);
-  const { ids, classes } = labelIndices(table.labels);
-  if (classes.size < 2) throw new UsageError(`${file} has ${classes.size} label(s); evaluation needs at least 2 labelled classes (embed a folder with one subfolder per class)`);
-  const report: Record<string, unknown> = {
-    table: file, rows: table.paths.length, labels: classes.size,
-    // Retrieval on this thread, k-means + verification on a worker thread (src/core/evaluate-parallel.ts).
-    ...await evaluateTableParallel(table.vectors, table.dim, ids, distance, { targetPrecision, onNote: (m) => process.stderr.write(printableText(`embedlab eval: ${m}\n`)) }),
-  };
-  if (v.reference) {
-    const ref = await readTable(path.resolve(v.reference));
-    if (ref.dim !== table.dim) throw new UsageError(`reference ${v.reference} has vectors of length ${ref.dim}, the table has ${table.dim}`);
-    const refIds = labelIndices(ref.labels, classes);
-    const q = labelIndices(table.labels, refIds.classes);
-    report.fewShot = knnClassify({ vectors: ref.vectors, labels: refIds.ids }, { vectors: table.vectors, labels: q.ids }, table.dim, distance, 1);
-  }
-  await writeJsonAtomic(v.out ? path.resolve(v.out) : `${file}.eval.json`, report);
-  // threshold.json for verify / classify / duplicates (src/cli/use-model.ts).
-  if (v['save-threshold']) await (await import('./use-model')).saveEvalThreshold(v['save-threshold'], report, Boolean(v.json));
-  if (v.outliers) await (await import('./use-model')).writeOutliers(v.outliers, table, distance, v['outlier-k'], Boolean(v.json));
-  if (v.json) {
-    process.stdout.write(JSON.stringify(report) + '\n');
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary: 'Retrieval, clustering and verification metrics of a labelled table; saves a threshold, scores outliers',
+  usage: 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--save-threshold <runDir|modelDir>] [--outliers <scores.csv> [--outlier-k 5]] [--json]',
+  positionals: [1, 1],
+  options: {
+    reference: { type: 'string' }, precision: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.95 }, distance: { type: 'string' }, json: { type: 'boolean' },
+    out: { type: 'string' }, 'save-threshold': { type: 'string' }, outliers: { type: 'string' }, 'outlier-k': { type: 'int', min: 1, default: 5 },
+  },
+  async run({ values: v, positionals }) {
+    const file = path.resolve(positionals[0]);
+    if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
+    const targetPrecision = v.precision;
+    const table = await readTable(file);
+    const distance = distanceOf(table, v.distance);
+    const { ids, classes } = labelIndices(table.labels);
+    if (classes.size < 2) throw new UsageError(`${file} has ${classes.size} label(s); evaluation needs at least 2 labelled classes (embed a folder with one subfolder per class)`);
+    const report: Record<string, unknown> = {
+      table: file, rows: table.paths.length, labels: classes.size,
+      // Retrieval on this thread, k-means + verification on a worker thread (src/core/evaluate-parallel.ts).
+      ...await evaluateTableParallel(table.vectors, table.dim, ids, distance, { targetPrecision, onNote: (m) => process.stderr.write(printableText(`embedlab eval: ${m}\n`)) }),
+    };
+    if (v.reference) {
+      const ref = await readTable(path.resolve(v.reference));
+      if (ref.dim !== table.dim) throw new UsageError(`reference ${v.reference} has vectors of length ${ref.dim}, the table has ${table.dim}`);
+      const refIds = labelIndices(ref.labels, classes);
+      const q = labelIndices(table.labels, refIds.classes);
+      report.fewShot = knnClassify({ vectors: ref.vectors, labels: refIds.ids }, { vectors: table.vectors, labels: q.ids }, table.dim, distance, 1);
+    }
+    await writeJsonAtomic(v.out ? path.resolve(v.out) : `${file}.eval.json`, report);
+    // threshold.json for verify / classify / duplicates (src/cli/use-model.ts).
+    if (v['save-threshold']) await (await import('./use-model')).saveEvalThreshold(v['save-threshold'], report, Boolean(v.json));
+    if (v.outliers) await (await import('./use-model')).writeOutliers(v.outliers, table, distance, v['outlier-k'], Boolean(v.json));
+    if (v.json) {
+      process.stdout.write(JSON.stringify(report) + '\n');
+      return 0;
+    }
+    process.stdout.write(formatReport(report) + '\n');
     return 0;
-  }
-  process.stdout.write(formatReport(report) + '\n');
-  return 0;
-}
+  },
+});
 
 export function formatReport(report: Record<string, unknown>): string {
   const r = report as {
@@ -263,87 +275,79 @@ export function formatReport(report: Record<string, unknown>): string {
   return lines.join('\n');
 }
 
-async function cmdKnn(args: string[]): Promise<number> {
-  const usage = 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--model <runDir|modelDir|model.onnx>] [--engine auto|onnx|tfjs] [--threads 1] [--json]\n'
-    + '  An image outside the table is embedded with --model (default: the model recorded in the table\'s metadata):\n' + ENGINE_HELP;
-  const r = parse(args, {
-    query: { type: 'string' }, k: { type: 'string', short: 'k' }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' },
-    engine: { type: 'string' }, threads: { type: 'string' }, backend: { type: 'string' },
-  }, { min: 1, max: 1, usage });
-  if (!r) return 0;
-  const v = r.values as { query?: string; k?: string; distance?: string; json?: boolean; model?: string; engine?: string; threads?: string; backend?: string };
-  const eo = engineOptions(v);
-  if (!v.query) throw new UsageError(`missing --query <image|path-in-table>\nusage: ${usage}`);
-  const k = v.k ? Number(v.k) : 10;
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`-k must be a positive integer (got ${v.k})`);
-  const file = path.resolve(r.positionals[0]);
-  if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
-  const table = await readTable(file);
-  const distance = distanceOf(table, v.distance);
-  const dim = table.dim;
-  let q: Float32Array;
-  let source: string;
-  let engineUsed: Record<string, string> = {};
-  const row = table.paths.indexOf(v.query.split(path.sep).join('/'));
-  if (row >= 0) {
-    q = table.vectors.slice(row * dim, (row + 1) * dim);
-    source = `table row ${row}`;
-  } else {
-    const img = path.resolve(v.query);
-    if (!fs.existsSync(img)) throw new UsageError(`--query is neither a path in the table nor an image file: ${v.query}`);
-    const modelDir = v.model ?? (table.meta?.model as string | undefined);
-    if (!modelDir) throw new UsageError(`${file} records no model in its metadata; pass --model <runDir|modelDir> to embed the query image`);
-    const e = await engine();
-    // A table embedded with a pretrained .onnx model: the query gets the preprocessing the table records.
-    const opened = /\.onnx$/i.test(modelDir)
-      ? await (await import('../engine/onnx-backbone')).openOnnxBackboneAs(path.resolve(modelDir), table.meta?.preprocessing, eo)
-      : isPretrainedSource(modelDir)
-        ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(modelDir), eo, { recorded: (v.model ? undefined : table.meta?.preprocessing) as Record<string, never> | undefined })
-        : await e.openEmbedder(modelDir, eo);
-    try {
-      if (opened.pre.embeddingDim !== dim) throw new UsageError(`model ${opened.dir} gives vectors of length ${opened.pre.embeddingDim}, the table has ${dim}`);
-      q = await e.embedFiles(opened.embedder, opened.pre, [img]);
-    } finally {
-      await opened.embedder.dispose();
+export const knnCommand = defineCommand({
+  name: 'knn',
+  summary: 'The k nearest neighbours in a table of a row or of any image (embedded with the table\'s model)',
+  usage: 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--model <runDir|modelDir|model.onnx>] [--engine auto|onnx|tfjs] [--threads 1] [--json]',
+  help: '  An image outside the table is embedded with --model (default: the model recorded in the table\'s metadata):\n' + ENGINE_HELP,
+  positionals: [1, 1],
+  options: { query: { type: 'string' }, k: { type: 'int', short: 'k', min: 1, default: 10 }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' }, ...ENGINE_OPTIONS },
+  async run({ values: v, positionals, usage }) {
+    const eo = engineOptions(v);
+    if (!v.query) throw new UsageError(`missing --query <image|path-in-table>\nusage: ${usage}`);
+    const k = v.k;
+    const file = path.resolve(positionals[0]);
+    if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
+    const table = await readTable(file);
+    const distance = distanceOf(table, v.distance);
+    const dim = table.dim;
+    let q: Float32Array;
+    let source: string;
+    let engineUsed: Record<string, string> = {};
+    const row = table.paths.indexOf(v.query.split(path.sep).join('/'));
+    if (row >= 0) {
+      q = table.vectors.slice(row * dim, (row + 1) * dim);
+      source = `table row ${row}`;
+    } else {
+      const img = path.resolve(v.query);
+      if (!fs.existsSync(img)) throw new UsageError(`--query is neither a path in the table nor an image file: ${v.query}`);
+      const modelDir = v.model ?? (table.meta?.model as string | undefined);
+      if (!modelDir) throw new UsageError(`${file} records no model in its metadata; pass --model <runDir|modelDir> to embed the query image`);
+      const e = await engine();
+      // A table embedded with a pretrained .onnx model: the query gets the preprocessing the table records.
+      const opened = /\.onnx$/i.test(modelDir)
+        ? await (await import('../engine/onnx-backbone')).openOnnxBackboneAs(path.resolve(modelDir), table.meta?.preprocessing, eo)
+        : isPretrainedSource(modelDir)
+          ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(modelDir), eo, { recorded: (v.model ? undefined : table.meta?.preprocessing) as Record<string, never> | undefined })
+          : await e.openEmbedder(modelDir, eo);
+      try {
+        if (opened.pre.embeddingDim !== dim) throw new UsageError(`model ${opened.dir} gives vectors of length ${opened.pre.embeddingDim}, the table has ${dim}`);
+        q = await e.embedFiles(opened.embedder, opened.pre, [img]);
+      } finally {
+        await opened.embedder.dispose();
+      }
+      source = `embedded with ${opened.dir} (${opened.embedder.name})`;
+      engineUsed = { engine: opened.embedder.name, engineDetail: opened.embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) };
     }
-    source = `embedded with ${opened.dir} (${opened.embedder.name})`;
-    engineUsed = { engine: opened.embedder.name, engineDetail: opened.embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) };
-  }
-  const n = table.paths.length;
-  const res = knn(q, 1, table.vectors, n, dim, Math.min(k, n), distance);
-  const hits = Array.from(res.indices, (idx, i) => ({ rank: i + 1, path: table.paths[idx], label: table.labels[idx], distance: res.distances[i] }));
-  if (v.json) {
-    process.stdout.write(JSON.stringify({ query: v.query, source, ...engineUsed, distance, k: hits.length, neighbors: hits }) + '\n');
+    const n = table.paths.length;
+    const res = knn(q, 1, table.vectors, n, dim, Math.min(k, n), distance);
+    const hits = Array.from(res.indices, (idx, i) => ({ rank: i + 1, path: table.paths[idx], label: table.labels[idx], distance: res.distances[i] }));
+    if (v.json) {
+      process.stdout.write(JSON.stringify({ query: v.query, source, ...engineUsed, distance, k: hits.length, neighbors: hits }) + '\n');
+      return 0;
+    }
+    process.stdout.write(`query ${pp(v.query)} (${pp(source)}), ${distance} distance\n`);
+    for (const h of hits) process.stdout.write(`${String(h.rank).padStart(3)}  ${h.distance.toFixed(6)}  ${h.label ? `[${pp(h.label)}] ` : ''}${pp(h.path)}\n`);
     return 0;
-  }
-  process.stdout.write(`query ${pp(v.query)} (${pp(source)}), ${distance} distance\n`);
-  for (const h of hits) process.stdout.write(`${String(h.rank).padStart(3)}  ${h.distance.toFixed(6)}  ${h.label ? `[${pp(h.label)}] ` : ''}${pp(h.path)}\n`);
-  return 0;
-}
+  },
+});
 
-async function cmdSynth(args: string[]): Promise<number> {
-  const usage = 'embedlab synth <outDir> [--classes 12] [--per-class 40] [--size 64] [--seed 1] [--format png|jpeg]';
-  const r = parse(args, { classes: { type: 'string' }, 'per-class': { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' } }, { min: 1, max: 1, usage });
-  if (!r) return 0;
-  const v = r.values as Record<string, string | undefined>;
-  const int = (name: string, dflt: number, min: number, max: number): number => {
-    const x = v[name] === undefined ? dflt : Number(v[name]);
-    if (!Number.isInteger(x) || x < min || x > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got ${v[name]})\nusage: ${usage}`);
-    return x;
-  };
-  const format = v.format ?? 'png';
-  if (format !== 'png' && format !== 'jpeg') throw new UsageError(`--format must be png or jpeg (got ${JSON.stringify(format)})`);
-  const opts = { classes: int('classes', 12, 1, 20), perClass: int('per-class', 40, 1, 100_000), size: int('size', 64, 8, 4096), seed: int('seed', 1, 0, 2 ** 32 - 1), format: format as 'png' | 'jpeg' };
-  const { generateShapes } = await import('../engine/synth');
-  const res = await generateShapes(path.resolve(r.positionals[0]), opts);
-  process.stdout.write(`wrote ${res.files} images in ${res.classes.length} classes to ${pp(r.positionals[0])}\n`);
-  return 0;
-}
-
-export const scoringCommands: Record<string, (args: string[]) => Promise<number>> = {
-  export: cmdExport,
-  embed: cmdEmbed,
-  eval: cmdEval,
-  knn: cmdKnn,
-  synth: cmdSynth,
-};
+export const synthCommand = defineCommand({
+  name: 'synth',
+  summary: 'Draw a procedural test dataset: one subfolder per class of shapes',
+  usage: 'embedlab synth <outDir> [--classes 12] [--per-class 40] [--size 64] [--seed 1] [--format png|jpeg]',
+  positionals: [1, 1],
+  options: {
+    classes: { type: 'int', min: 1, max: 20, default: 12 }, 'per-class': { type: 'int', min: 1, max: 100_000, default: 40 },
+    size: { type: 'int', min: 8, max: 4096, default: 64 }, seed: { type: 'int', min: 0, max: 2 ** 32 - 1, default: 1 }, format: { type: 'string' },
+  },
+  async run({ values: v, positionals }) {
+    const format = v.format ?? 'png';
+    if (format !== 'png' && format !== 'jpeg') throw new UsageError(`--format must be png or jpeg (got ${JSON.stringify(format)})`);
+    const opts = { classes: v.classes, perClass: v['per-class'], size: v.size, seed: v.seed, format: format as 'png' | 'jpeg' };
+    const { generateShapes } = await import('../engine/synth');
+    const res = await generateShapes(path.resolve(positionals[0]), opts);
+    process.stdout.write(`wrote ${res.files} images in ${res.classes.length} classes to ${pp(positionals[0])}\n`);
+    return 0;
+  },
+});

@@ -13,18 +13,14 @@ import { CsvParser, csvQuote, readTable, writeSkippedList, type Table } from '..
 import {
   isSame, modelFacts, pairDistance, pairStats, parsePairLabel, resolveThreshold, saveThreshold, thresholdFromReport, type ResolvedThreshold,
 } from '../core/threshold';
-import { parse, UsageError } from './args';
-import { decodeThreads, ENGINE_HELP, engineOptions } from './scoring';
+import { defineCommand, UsageError } from './args';
+import { decodeThreads, ENGINE_HELP, ENGINE_OPTIONS, engineOptions, type EngineFlags } from './scoring';
 
 const DISTANCES: DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
 const THRESHOLD_HELP = '  --threshold  a distance (pairs closer than it are the same), or best-f1 / precision to pick a saved one;\n'
   + '               default: the model\'s threshold.json (written by `embedlab eval <table> --save-threshold <run|model>`)';
 
 type Opened = Awaited<ReturnType<typeof import('../engine/embed').openEmbedder>>;
-
-interface EngineFlags { engine?: string; threads?: string; backend?: string }
-
-const ENGINE_OPTIONS = { engine: { type: 'string' }, threads: { type: 'string' }, backend: { type: 'string' } } as const;
 
 async function openModel(model: string, v: EngineFlags): Promise<Opened> {
   const eo = engineOptions(v);
@@ -97,10 +93,8 @@ export async function saveEvalThreshold(target: string, report: Record<string, u
 }
 
 /** Called by `eval --outliers <out.csv>`: per-row outlier scores written as a table, the top ones listed. */
-export async function writeOutliers(outArg: string, table: Table, distance: DistanceName, kArg: string | undefined, json: boolean): Promise<void> {
+export async function writeOutliers(outArg: string, table: Table, distance: DistanceName, k: number, json: boolean): Promise<void> {
   const out = outPath(outArg, outArg);
-  const k = kArg !== undefined ? Number(kArg) : 5;
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`--outlier-k must be a positive integer (got ${kArg})`);
   const { outlierScores } = await import('../core/outliers');
   const n = table.paths.length;
   const s = outlierScores(table.vectors, n, table.dim, table.labels, k, distance, { unitCentroids: table.meta?.l2Normalized !== false });
@@ -153,43 +147,46 @@ export function readPairs(file: string): PairRow[] {
   return rows;
 }
 
-async function cmdVerify(args: string[]): Promise<number> {
-  const usage = 'embedlab verify <imageA> <imageB> --model <runDir|modelDir> [--threshold <distance>|best-f1|precision] [--exit-code] [--json]\n'
-    + '       embedlab verify --pairs <pairs.csv> --model <runDir|modelDir> [--out <scores.csv>] [--threshold …] [--json]\n'
-    + '  prints the distance, the threshold and the verdict: same when the distance is below the threshold.\n'
+export const verifyCommand = defineCommand({
+  name: 'verify',
+  summary: 'Same or different: the distance of two images against the model\'s threshold, or a CSV of pairs scored',
+  usage: 'embedlab verify <imageA> <imageB> --model <runDir|modelDir> [--threshold <distance>|best-f1|precision] [--exit-code] [--json]\n'
+    + '       embedlab verify --pairs <pairs.csv> --model <runDir|modelDir> [--out <scores.csv>] [--threshold …] [--json]',
+  help: '  prints the distance, the threshold and the verdict: same when the distance is below the threshold.\n'
     + '  --exit-code  exit 0 for same, 1 for different (one pair)\n'
     + '  --pairs      a CSV with columns a, b (image paths, relative to the CSV\'s folder) and optionally label\n'
     + '               (same/different or 1/0): writes a, b, label, distance, same to --out (default <pairs>.scores.csv),\n'
-    + '               with accuracy, precision, recall and the confusion counts when labels are there\n' + THRESHOLD_HELP + '\n' + ENGINE_HELP;
-  const r = parse(args, {
+    + '               with accuracy, precision, recall and the confusion counts when labels are there\n' + THRESHOLD_HELP + '\n' + ENGINE_HELP,
+  positionals: [0, 2],
+  options: {
     model: { type: 'string' }, threshold: { type: 'string' }, 'exit-code': { type: 'boolean' }, json: { type: 'boolean' }, pairs: { type: 'string' }, out: { type: 'string' }, ...ENGINE_OPTIONS,
-  }, { min: 0, max: 2, usage });
-  if (!r) return 0;
-  const v = r.values as { model?: string; threshold?: string; 'exit-code'?: boolean; json?: boolean; pairs?: string; out?: string } & EngineFlags;
-  if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
-  if (v.pairs ? r.positionals.length !== 0 : r.positionals.length !== 2) throw new UsageError(`give two images, or --pairs <pairs.csv>\nusage: ${usage}`);
-  if (v.pairs && v['exit-code']) throw new UsageError('--exit-code is for one pair; with --pairs the table has the verdicts');
-  const facts = modelFacts(v.model);
-  const thr = resolveThreshold(v.threshold, [v.model], { dim: facts.dim, distance: facts.distance });
-  if (v.pairs) return verifyPairs(path.resolve(v.pairs), v, thr, usage);
-  const [a, b] = r.positionals.map((p) => path.resolve(p));
-  for (const p of [a, b]) if (!fs.existsSync(p)) throw new BadDataError(`image does not exist: ${p}`);
-  const opened = await openModel(v.model, v);
-  let va: Float32Array;
-  let vb: Float32Array;
-  try {
-    const { embedFiles } = await import('../engine/embed');
-    va = await embedFiles(opened.embedder, opened.pre, [a]);
-    vb = await embedFiles(opened.embedder, opened.pre, [b]);
-  } finally {
-    await opened.embedder.dispose();
-  }
-  const distance = pairDistance(va, 0, vb, 0, opened.pre.embeddingDim, opened.pre.distance);
-  const same = isSame(distance, thr.value);
-  if (v.json) process.stdout.write(JSON.stringify({ type: 'verify', a, b, distance, metric: opened.pre.distance, threshold: thr.value, thresholdSource: thr.source, same }) + '\n');
-  else process.stdout.write(`${same ? 'same' : 'different'}: ${opened.pre.distance} distance ${f6(distance)} ${same ? '<' : '≥'} threshold ${f6(thr.value)} (${pp(thr.source)})\n`);
-  return v['exit-code'] && !same ? 1 : 0;
-}
+  },
+  async run({ values: v, positionals, usage }) {
+    if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
+    if (v.pairs ? positionals.length !== 0 : positionals.length !== 2) throw new UsageError(`give two images, or --pairs <pairs.csv>\nusage: ${usage}`);
+    if (v.pairs && v['exit-code']) throw new UsageError('--exit-code is for one pair; with --pairs the table has the verdicts');
+    const facts = modelFacts(v.model);
+    const thr = resolveThreshold(v.threshold, [v.model], { dim: facts.dim, distance: facts.distance });
+    if (v.pairs) return verifyPairs(path.resolve(v.pairs), v, thr, usage);
+    const [a, b] = positionals.map((p) => path.resolve(p));
+    for (const p of [a, b]) if (!fs.existsSync(p)) throw new BadDataError(`image does not exist: ${p}`);
+    const opened = await openModel(v.model, v);
+    let va: Float32Array;
+    let vb: Float32Array;
+    try {
+      const { embedFiles } = await import('../engine/embed');
+      va = await embedFiles(opened.embedder, opened.pre, [a]);
+      vb = await embedFiles(opened.embedder, opened.pre, [b]);
+    } finally {
+      await opened.embedder.dispose();
+    }
+    const distance = pairDistance(va, 0, vb, 0, opened.pre.embeddingDim, opened.pre.distance);
+    const same = isSame(distance, thr.value);
+    if (v.json) process.stdout.write(JSON.stringify({ type: 'verify', a, b, distance, metric: opened.pre.distance, threshold: thr.value, thresholdSource: thr.source, same }) + '\n');
+    else process.stdout.write(`${same ? 'same' : 'different'}: ${opened.pre.distance} distance ${f6(distance)} ${same ? '<' : '≥'} threshold ${f6(thr.value)} (${pp(thr.source)})\n`);
+    return v['exit-code'] && !same ? 1 : 0;
+  },
+});
 
 async function verifyPairs(file: string, v: { model?: string; json?: boolean; out?: string } & EngineFlags, thr: ResolvedThreshold, usage: string): Promise<number> {
   if (!fs.existsSync(file)) throw new UsageError(`pairs file does not exist: ${file}\nusage: ${usage}`);
@@ -253,110 +250,112 @@ async function loadTable(file: string, dim: number | undefined, what: string): P
   return t;
 }
 
-async function cmdClassify(args: string[]): Promise<number> {
-  const usage = 'embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [-k 5] [--threshold …|--closed-set] [--out <results.csv>] [--json]\n'
-    + '  few-shot classification: the reference is one subfolder per class (a few images each) or a labelled embedding table.\n'
+export const classifyCommand = defineCommand({
+  name: 'classify',
+  summary: 'Few-shot classification against a reference (one subfolder per class, or a labelled table), open or closed set',
+  usage: 'embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [-k 5] [--threshold …|--closed-set] [--out <results.csv>] [--json]',
+  help: '  few-shot classification: the reference is one subfolder per class (a few images each) or a labelled embedding table.\n'
     + '  centroid (default): the nearest class mean; knn: a vote of the k nearest reference images. A query whose nearest\n'
     + '  distance is not below the threshold is "unknown" (open set; --closed-set never answers unknown).\n'
     + '  Writes path, label, predicted, distance, runner_up, runner_up_distance to --out (default <folder>.classified.csv);\n'
     + '  with labelled queries (one subfolder per class) prints accuracy, per-class precision/recall, the confusion matrix\n'
-    + '  and how many queries of classes missing from the reference were rejected.\n' + THRESHOLD_HELP + '\n' + ENGINE_HELP;
-  const r = parse(args, {
-    reference: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, k: { type: 'string', short: 'k' }, threshold: { type: 'string' },
+    + '  and how many queries of classes missing from the reference were rejected.\n' + THRESHOLD_HELP + '\n' + ENGINE_HELP,
+  positionals: [1, 1],
+  options: {
+    reference: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, k: { type: 'int', short: 'k', min: 1, default: 5 }, threshold: { type: 'string' },
     'closed-set': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, ...ENGINE_OPTIONS,
-  }, { min: 1, max: 1, usage });
-  if (!r) return 0;
-  const v = r.values as { reference?: string; model?: string; method?: string; k?: string; threshold?: string; 'closed-set'?: boolean; out?: string; json?: boolean } & EngineFlags;
-  if (!v.reference) throw new UsageError(`missing --reference <folder|table>\nusage: ${usage}`);
-  const method = v.method ?? 'centroid';
-  if (method !== 'centroid' && method !== 'knn') throw new UsageError(`--method must be centroid or knn (got ${JSON.stringify(method)})`);
-  const k = v.k !== undefined ? Number(v.k) : 5;
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`-k must be a positive integer (got ${v.k})`);
-  if (v['closed-set'] && v.threshold !== undefined) throw new UsageError('give --threshold or --closed-set, not both');
-  const query = path.resolve(r.positionals[0]);
-  const reference = path.resolve(v.reference);
-  if (!fs.existsSync(query)) throw new UsageError(`does not exist: ${query}`);
-  if (!fs.existsSync(reference)) throw new UsageError(`reference does not exist: ${reference}`);
-  const needsModel = !isTable(query) || !isTable(reference);
-  const model = v.model;
-  if (needsModel && !model) throw new UsageError(`missing --model <runDir|modelDir> (to embed the images)\nusage: ${usage}`);
-  const facts = model ? modelFacts(model) : undefined;
-  const out = outPath(v.out, `${query.replace(/[\\/]+$/, '')}.classified.csv`);
-  const thr = v['closed-set'] ? undefined : resolveThreshold(v.threshold, model ? [model] : [], facts);
-  const opened = needsModel ? await openModel(model!, v) : undefined;
-  const failures: Array<{ path: string; reason: string }> = [];
-  let refVectors: Float32Array; let refLabels: string[]; let dim: number;
-  let qVectors: Float32Array; let qPaths: string[]; let qLabels: string[];
-  let distance: DistanceName;
-  try {
-    dim = opened?.pre.embeddingDim ?? facts?.dim ?? 0;
-    // The reference: a labelled table, or one subfolder per class with at least one readable image each.
-    if (isTable(reference)) {
-      const t = await loadTable(reference, dim || undefined, 'reference table');
-      dim = t.dim;
-      const rows = t.labels.map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
-      if (!rows.length) throw new BadDataError(`reference table ${reference} has no labelled rows: embed a folder with one subfolder per class`);
-      refVectors = new Float32Array(rows.length * dim);
-      rows.forEach((row, o) => refVectors.set(t.vectors.subarray(row * dim, row * dim + dim), o * dim));
-      refLabels = rows.map((row) => t.labels[row]);
-    } else {
-      const classes = fs.readdirSync(reference, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
-      if (!classes.length) throw new BadDataError(`reference folder ${reference} has no class subfolders: give one subfolder per class, a few images each`);
-      const imgs = await folderImages(reference);
-      const keep = imgs.labels.map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
-      const emb = await embedMany(opened!, keep.map((i) => imgs.paths[i]));
-      failures.push(...emb.failures);
-      const okRows = keep.map((_, o) => o).filter((o) => emb.ok[o]);
-      refLabels = okRows.map((o) => imgs.labels[keep[o]]);
-      for (const c of classes) {
-        if (!refLabels.includes(c)) {
-          const bad = emb.failures.filter((f) => path.relative(reference, f.path).split(path.sep)[0] === c).length;
-          throw new BadDataError(`reference class "${c}" (${path.join(reference, c)}) has no readable images${bad ? ` (${bad} could not be decoded)` : ''}`);
+  },
+  async run({ values: v, positionals, usage }) {
+    if (!v.reference) throw new UsageError(`missing --reference <folder|table>\nusage: ${usage}`);
+    const method = v.method ?? 'centroid';
+    if (method !== 'centroid' && method !== 'knn') throw new UsageError(`--method must be centroid or knn (got ${JSON.stringify(method)})`);
+    const k = v.k;
+    if (v['closed-set'] && v.threshold !== undefined) throw new UsageError('give --threshold or --closed-set, not both');
+    const query = path.resolve(positionals[0]);
+    const reference = path.resolve(v.reference);
+    if (!fs.existsSync(query)) throw new UsageError(`does not exist: ${query}`);
+    if (!fs.existsSync(reference)) throw new UsageError(`reference does not exist: ${reference}`);
+    const needsModel = !isTable(query) || !isTable(reference);
+    const model = v.model;
+    if (needsModel && !model) throw new UsageError(`missing --model <runDir|modelDir> (to embed the images)\nusage: ${usage}`);
+    const facts = model ? modelFacts(model) : undefined;
+    const out = outPath(v.out, `${query.replace(/[\\/]+$/, '')}.classified.csv`);
+    const thr = v['closed-set'] ? undefined : resolveThreshold(v.threshold, model ? [model] : [], facts);
+    const opened = needsModel ? await openModel(model!, v) : undefined;
+    const failures: Array<{ path: string; reason: string }> = [];
+    let refVectors: Float32Array; let refLabels: string[]; let dim: number;
+    let qVectors: Float32Array; let qPaths: string[]; let qLabels: string[];
+    let distance: DistanceName;
+    try {
+      dim = opened?.pre.embeddingDim ?? facts?.dim ?? 0;
+      // The reference: a labelled table, or one subfolder per class with at least one readable image each.
+      if (isTable(reference)) {
+        const t = await loadTable(reference, dim || undefined, 'reference table');
+        dim = t.dim;
+        const rows = t.labels.map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
+        if (!rows.length) throw new BadDataError(`reference table ${reference} has no labelled rows: embed a folder with one subfolder per class`);
+        refVectors = new Float32Array(rows.length * dim);
+        rows.forEach((row, o) => refVectors.set(t.vectors.subarray(row * dim, row * dim + dim), o * dim));
+        refLabels = rows.map((row) => t.labels[row]);
+      } else {
+        const classes = fs.readdirSync(reference, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+        if (!classes.length) throw new BadDataError(`reference folder ${reference} has no class subfolders: give one subfolder per class, a few images each`);
+        const imgs = await folderImages(reference);
+        const keep = imgs.labels.map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
+        const emb = await embedMany(opened!, keep.map((i) => imgs.paths[i]));
+        failures.push(...emb.failures);
+        const okRows = keep.map((_, o) => o).filter((o) => emb.ok[o]);
+        refLabels = okRows.map((o) => imgs.labels[keep[o]]);
+        for (const c of classes) {
+          if (!refLabels.includes(c)) {
+            const bad = emb.failures.filter((f) => path.relative(reference, f.path).split(path.sep)[0] === c).length;
+            throw new BadDataError(`reference class "${c}" (${path.join(reference, c)}) has no readable images${bad ? ` (${bad} could not be decoded)` : ''}`);
+          }
         }
+        refVectors = new Float32Array(okRows.length * dim);
+        okRows.forEach((o, t) => refVectors.set(emb.vectors.subarray(o * dim, o * dim + dim), t * dim));
       }
-      refVectors = new Float32Array(okRows.length * dim);
-      okRows.forEach((o, t) => refVectors.set(emb.vectors.subarray(o * dim, o * dim + dim), t * dim));
+      // The queries: a table, or the images of a folder (labelled when they are in class subfolders).
+      if (isTable(query)) {
+        const t = await loadTable(query, dim, 'table');
+        qVectors = t.vectors; qPaths = t.paths; qLabels = t.labels;
+      } else {
+        const imgs = await folderImages(query);
+        if (!imgs.paths.length) throw new BadDataError(`no images under ${query}`);
+        const emb = await embedMany(opened!, imgs.paths);
+        failures.push(...emb.failures);
+        const okRows = imgs.paths.map((_, i) => i).filter((i) => emb.ok[i]);
+        qVectors = new Float32Array(okRows.length * dim);
+        okRows.forEach((i, t) => qVectors.set(emb.vectors.subarray(i * dim, i * dim + dim), t * dim));
+        qPaths = okRows.map((i) => path.relative(query, imgs.paths[i]).split(path.sep).join('/'));
+        qLabels = okRows.map((i) => imgs.labels[i]);
+      }
+      distance = opened?.pre.distance ?? facts?.distance ?? 'euclidean';
+    } finally {
+      await opened?.embedder.dispose();
     }
-    // The queries: a table, or the images of a folder (labelled when they are in class subfolders).
-    if (isTable(query)) {
-      const t = await loadTable(query, dim, 'table');
-      qVectors = t.vectors; qPaths = t.paths; qLabels = t.labels;
-    } else {
-      const imgs = await folderImages(query);
-      if (!imgs.paths.length) throw new BadDataError(`no images under ${query}`);
-      const emb = await embedMany(opened!, imgs.paths);
-      failures.push(...emb.failures);
-      const okRows = imgs.paths.map((_, i) => i).filter((i) => emb.ok[i]);
-      qVectors = new Float32Array(okRows.length * dim);
-      okRows.forEach((i, t) => qVectors.set(emb.vectors.subarray(i * dim, i * dim + dim), t * dim));
-      qPaths = okRows.map((i) => path.relative(query, imgs.paths[i]).split(path.sep).join('/'));
-      qLabels = okRows.map((i) => imgs.labels[i]);
-    }
-    distance = opened?.pre.distance ?? facts?.distance ?? 'euclidean';
-  } finally {
-    await opened?.embedder.dispose();
-  }
-  const unit = opened?.pre.l2Normalized ?? true;
-  const preds: Prediction[] = classify(qVectors, qPaths.length, { vectors: refVectors, labels: refLabels, dim }, distance, { method, k, threshold: thr?.value, unitCentroids: unit });
-  const lines = ['path,label,predicted,distance,runner_up,runner_up_distance'];
-  preds.forEach((p, i) => lines.push([csvQuote(qPaths[i]), csvQuote(qLabels[i]), csvQuote(p.label), String(p.distance), csvQuote(p.runnerUp), String(p.runnerUpDistance)].join(',')));
-  await writeFileAtomic(out, lines.join('\n') + '\n');
-  if (failures.length) await writeSkippedList(out, failures);
-  reportSkipped('classify', failures, failures.length ? `${out}.skipped.txt` : undefined);
-  const refClasses = [...new Set(refLabels)];
-  const labelled = qLabels.some((l) => l);
-  const report: ClassifyReport | null = labelled ? classifyReport(preds.map((p) => p.label), qLabels, refClasses) : null;
-  const summary = {
-    type: 'classified', table: out, queries: qPaths.length, skipped: failures.length, method, ...(method === 'knn' ? { k } : {}), classes: refClasses.length,
-    referenceImages: refLabels.length, threshold: thr?.value ?? null, thresholdSource: thr?.source ?? 'closed set', unknown: preds.filter((p) => p.label === UNKNOWN).length,
-    ...(report ? { report } : {}),
-  };
-  if (v.json) { process.stdout.write(JSON.stringify(summary) + '\n'); return 0; }
-  process.stdout.write(`wrote ${pp(out)}: ${summary.queries} image(s) against ${refClasses.length} classes (${refLabels.length} reference images) by ${method === 'knn' ? `a ${k}-NN vote` : 'nearest centroid'}, `
-    + `${thr ? `open set at threshold ${f6(thr.value)} (${pp(thr.source)}): ${summary.unknown} unknown` : 'closed set'}\n`);
-  if (report) process.stdout.write(formatClassifyReport(report) + '\n');
-  return 0;
-}
+    const unit = opened?.pre.l2Normalized ?? true;
+    const preds: Prediction[] = classify(qVectors, qPaths.length, { vectors: refVectors, labels: refLabels, dim }, distance, { method, k, threshold: thr?.value, unitCentroids: unit });
+    const lines = ['path,label,predicted,distance,runner_up,runner_up_distance'];
+    preds.forEach((p, i) => lines.push([csvQuote(qPaths[i]), csvQuote(qLabels[i]), csvQuote(p.label), String(p.distance), csvQuote(p.runnerUp), String(p.runnerUpDistance)].join(',')));
+    await writeFileAtomic(out, lines.join('\n') + '\n');
+    if (failures.length) await writeSkippedList(out, failures);
+    reportSkipped('classify', failures, failures.length ? `${out}.skipped.txt` : undefined);
+    const refClasses = [...new Set(refLabels)];
+    const labelled = qLabels.some((l) => l);
+    const report: ClassifyReport | null = labelled ? classifyReport(preds.map((p) => p.label), qLabels, refClasses) : null;
+    const summary = {
+      type: 'classified', table: out, queries: qPaths.length, skipped: failures.length, method, ...(method === 'knn' ? { k } : {}), classes: refClasses.length,
+      referenceImages: refLabels.length, threshold: thr?.value ?? null, thresholdSource: thr?.source ?? 'closed set', unknown: preds.filter((p) => p.label === UNKNOWN).length,
+      ...(report ? { report } : {}),
+    };
+    if (v.json) { process.stdout.write(JSON.stringify(summary) + '\n'); return 0; }
+    process.stdout.write(`wrote ${pp(out)}: ${summary.queries} image(s) against ${refClasses.length} classes (${refLabels.length} reference images) by ${method === 'knn' ? `a ${k}-NN vote` : 'nearest centroid'}, `
+      + `${thr ? `open set at threshold ${f6(thr.value)} (${pp(thr.source)}): ${summary.unknown} unknown` : 'closed set'}\n`);
+    if (report) process.stdout.write(formatClassifyReport(report) + '\n');
+    return 0;
+  },
+});
 
 export function formatClassifyReport(r: ClassifyReport): string {
   const lines = [`accuracy ${f4(r.accuracy)} (${r.correct}/${r.known} of the queries whose class is in the reference; ${r.falselyRejected} answered unknown)`];
@@ -377,50 +376,47 @@ export function formatClassifyReport(r: ClassifyReport): string {
 // ---------------------------------------------------------------------------------------------------------------
 // duplicates
 
-async function cmdDuplicates(args: string[]): Promise<number> {
-  const usage = 'embedlab duplicates <table> --out <groups.csv> [--threshold …] [--model <runDir|modelDir>] [--distance euclidean|squared-euclidean|cosine] [--json]\n'
-    + '  groups of images closer than the threshold (connected components: a chain of close pairs is one group), largest\n'
+export const duplicatesCommand = defineCommand({
+  name: 'duplicates',
+  summary: 'Groups of near-duplicate images in a table (closer than the model\'s threshold), exact and in bounded memory',
+  usage: 'embedlab duplicates <table> --out <groups.csv> [--threshold …] [--model <runDir|modelDir>] [--distance euclidean|squared-euclidean|cosine] [--json]',
+  help: '  groups of images closer than the threshold (connected components: a chain of close pairs is one group), largest\n'
     + '  first, as group, size, path, label rows. Exact, in bounded memory. The threshold defaults to that of --model\n'
-    + '  (default: the model recorded in the table\'s metadata).\n' + THRESHOLD_HELP;
-  const r = parse(args, { out: { type: 'string' }, threshold: { type: 'string' }, model: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' } }, { min: 1, max: 1, usage });
-  if (!r) return 0;
-  const v = r.values as { out?: string; threshold?: string; model?: string; distance?: string; json?: boolean };
-  if (!v.out) throw new UsageError(`missing --out <groups.csv>\nusage: ${usage}`);
-  const out = outPath(v.out, v.out);
-  const file = path.resolve(r.positionals[0]);
-  if (v.distance !== undefined && !DISTANCES.includes(v.distance as DistanceName)) throw new UsageError(`--distance must be one of ${DISTANCES.join(', ')} (got ${v.distance})`);
-  const table = await loadTable(file, undefined, 'table');
-  const metaModel = typeof table.meta?.model === 'string' ? table.meta.model : undefined;
-  const model = v.model ?? (metaModel && fs.existsSync(metaModel) ? metaModel : undefined);
-  const facts = model ? modelFacts(model) : undefined;
-  if (facts && facts.dim !== table.dim) throw new BadDataError(`table ${file} has vectors of length ${table.dim}, model ${facts.dir} gives ${facts.dim}: it was not embedded with this model`);
-  const metaDistance = DISTANCES.includes(table.meta?.distance as DistanceName) ? table.meta!.distance as DistanceName : undefined;
-  const distance = (v.distance as DistanceName | undefined) ?? facts?.distance ?? metaDistance ?? 'euclidean';
-  let thr: ResolvedThreshold;
-  try {
-    thr = resolveThreshold(v.threshold, model ? [model] : [], { dim: table.dim, distance });
-  } catch (err) {
-    if (!model && err instanceof LabError && err.code === 'bad-usage' && v.threshold === undefined) throw new UsageError(`${file} records no model to take a threshold from: pass --threshold <distance> or --model <runDir|modelDir>`);
-    throw err;
-  }
-  const t0 = performance.now();
-  const res = duplicateGroups(table.vectors, table.paths.length, table.dim, thr.value, distance);
-  const seconds = (performance.now() - t0) / 1000;
-  const lines = ['group,size,path,label'];
-  res.groups.forEach((g, gi) => { for (const row of g) lines.push([String(gi + 1), String(g.length), csvQuote(table.paths[row]), csvQuote(table.labels[row])].join(',')); });
-  await writeFileAtomic(out, lines.join('\n') + '\n');
-  const inGroups = res.groups.reduce((s, g) => s + g.length, 0);
-  if (v.json) {
-    process.stdout.write(JSON.stringify({ type: 'duplicates', table: out, rows: table.paths.length, groups: res.groups.length, images: inGroups, largest: res.groups[0]?.length ?? 0, threshold: thr.value, thresholdSource: thr.source, distance, seconds }) + '\n');
+    + '  (default: the model recorded in the table\'s metadata).\n' + THRESHOLD_HELP,
+  positionals: [1, 1],
+  options: { out: { type: 'string' }, threshold: { type: 'string' }, model: { type: 'string' }, distance: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values: v, positionals, usage }) {
+    if (!v.out) throw new UsageError(`missing --out <groups.csv>\nusage: ${usage}`);
+    const out = outPath(v.out, v.out);
+    const file = path.resolve(positionals[0]);
+    if (v.distance !== undefined && !DISTANCES.includes(v.distance as DistanceName)) throw new UsageError(`--distance must be one of ${DISTANCES.join(', ')} (got ${v.distance})`);
+    const table = await loadTable(file, undefined, 'table');
+    const metaModel = typeof table.meta?.model === 'string' ? table.meta.model : undefined;
+    const model = v.model ?? (metaModel && fs.existsSync(metaModel) ? metaModel : undefined);
+    const facts = model ? modelFacts(model) : undefined;
+    if (facts && facts.dim !== table.dim) throw new BadDataError(`table ${file} has vectors of length ${table.dim}, model ${facts.dir} gives ${facts.dim}: it was not embedded with this model`);
+    const metaDistance = DISTANCES.includes(table.meta?.distance as DistanceName) ? table.meta!.distance as DistanceName : undefined;
+    const distance = (v.distance as DistanceName | undefined) ?? facts?.distance ?? metaDistance ?? 'euclidean';
+    let thr: ResolvedThreshold;
+    try {
+      thr = resolveThreshold(v.threshold, model ? [model] : [], { dim: table.dim, distance });
+    } catch (err) {
+      if (!model && err instanceof LabError && err.code === 'bad-usage' && v.threshold === undefined) throw new UsageError(`${file} records no model to take a threshold from: pass --threshold <distance> or --model <runDir|modelDir>`);
+      throw err;
+    }
+    const t0 = performance.now();
+    const res = duplicateGroups(table.vectors, table.paths.length, table.dim, thr.value, distance);
+    const seconds = (performance.now() - t0) / 1000;
+    const lines = ['group,size,path,label'];
+    res.groups.forEach((g, gi) => { for (const row of g) lines.push([String(gi + 1), String(g.length), csvQuote(table.paths[row]), csvQuote(table.labels[row])].join(',')); });
+    await writeFileAtomic(out, lines.join('\n') + '\n');
+    const inGroups = res.groups.reduce((s, g) => s + g.length, 0);
+    if (v.json) {
+      process.stdout.write(JSON.stringify({ type: 'duplicates', table: out, rows: table.paths.length, groups: res.groups.length, images: inGroups, largest: res.groups[0]?.length ?? 0, threshold: thr.value, thresholdSource: thr.source, distance, seconds }) + '\n');
+      return 0;
+    }
+    process.stdout.write(`wrote ${pp(out)}: ${res.groups.length} group(s) of near-duplicates (${inGroups} of ${table.paths.length} images; largest ${res.groups[0]?.length ?? 0}) `
+      + `closer than ${f6(thr.value)} (${distance}, ${pp(thr.source)}) in ${seconds.toFixed(1)} s\n`);
     return 0;
-  }
-  process.stdout.write(`wrote ${pp(out)}: ${res.groups.length} group(s) of near-duplicates (${inGroups} of ${table.paths.length} images; largest ${res.groups[0]?.length ?? 0}) `
-    + `closer than ${f6(thr.value)} (${distance}, ${pp(thr.source)}) in ${seconds.toFixed(1)} s\n`);
-  return 0;
-}
-
-export const useModelCommands: Record<string, (args: string[]) => Promise<number>> = {
-  verify: cmdVerify,
-  classify: cmdClassify,
-  duplicates: cmdDuplicates,
-};
+  },
+});

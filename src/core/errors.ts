@@ -26,6 +26,13 @@ export class BadDataError extends LabError {
   constructor(message: string, options?: { cause?: unknown }) { super('bad-data', message, options); }
 }
 
+/** A command-line option with a malformed or out-of-range value (src/cli/args.ts checks every number): exit 2. */
+export class BadOptionError extends LabError {
+  /** The option as written, e.g. `--classes` or `-k`. */
+  readonly option: string;
+  constructor(option: string, message: string) { super('bad-usage', message); this.option = option; }
+}
+
 const IO_ERRNOS = new Set(['ENOSPC', 'EACCES', 'EROFS', 'EIO', 'EDQUOT', 'EPERM']);
 
 /** The error code for any thrown value: ours carry one; Node's errno errors on files are `io`. */

@@ -1,0 +1,23 @@
+// The CLI's command table: one entry per command, in the order `embedlab --help` and README's table list them.
+// Adding a command = its `defineCommand` declaration (src/cli/args.ts) in its own file, plus one entry here
+// (docs/extending.md, "Adding a CLI command"); then `npm run readme:commands` rewrites README's table.
+import type { Command } from './args';
+import { envCommand } from './env';
+import { initCommand } from './init';
+import { embedCommand, evalCommand, exportCommand, knnCommand, synthCommand } from './scoring';
+import { trainCommand } from './train';
+import { classifyCommand, duplicatesCommand, verifyCommand } from './use-model';
+
+export const COMMANDS: readonly Command[] = [
+  initCommand,
+  trainCommand,
+  exportCommand,
+  embedCommand,
+  evalCommand,
+  knnCommand,
+  verifyCommand,
+  classifyCommand,
+  duplicatesCommand,
+  synthCommand,
+  envCommand,
+];
