@@ -12,6 +12,8 @@ const nodeEntries = [
   { in: 'src/worker/train-worker.ts', out: 'dist/worker.js' },
   // The `eval` command's second thread (src/core/evaluate-parallel.ts), started by dist/cli.js.
   { in: 'src/core/eval-worker.ts', out: 'dist/eval-worker.js' },
+  // The WebGPU probe of `embedlab env` / Check Environment, run as a child process (src/engine/webgpu-probe.ts).
+  { in: 'src/engine/webgpu-probe-child.ts', out: 'dist/webgpu-probe.js' },
   { in: 'src/extension/extension.ts', out: 'dist/extension.js' },
   // The explorer's projection worker thread (PCA, t-SNE, UMAP, k-means), started by dist/extension.js.
   { in: 'src/extension/projection-worker.ts', out: 'dist/projection-worker.js' },

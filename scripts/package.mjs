@@ -312,7 +312,7 @@ if (unshipped.length) {
 const forbidden = files.filter((e) => /^extension\/(src|test|bench|docs|scripts|webview|demo|runs|\.e2e|\.tmp|\.ci|test-artifacts|out)\//.test(e.name) ||
   /\.map$/.test(e.name) || /(^|\/)\.vscodeignore$/.test(e.name) || /\.d\.[mc]?ts$/.test(e.name) || /^extension\/[^/]+\.ts$/.test(e.name));
 if (forbidden.length) fail(`the VSIX holds files it must not:\n  ${forbidden.slice(0, 20).map((e) => e.name).join('\n  ')}`);
-for (const need of ['extension/package.json', 'extension/dist/cli.js', 'extension/dist/worker.js', 'extension/dist/projection-worker.js', 'extension/schemas/embedding.schema.json', 'extension/bin/embedlab.js',
+for (const need of ['extension/package.json', 'extension/dist/cli.js', 'extension/dist/worker.js', 'extension/dist/projection-worker.js', 'extension/dist/webgpu-probe.js', 'extension/schemas/embedding.schema.json', 'extension/bin/embedlab.js',
   ...(pkg.main ? [`extension/${path.posix.normalize(pkg.main).replace(/^\.\//, '')}`] : [])]) {
   if (!files.some((e) => e.name === need || e.name === need + '.js')) fail(`the VSIX lacks ${need}`);
 }
