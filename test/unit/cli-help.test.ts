@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { COMMANDS } from '../../src/cli/commands';
-import { flagOf, helpText } from '../../src/cli/args';
+import { defineCommand, flagOf, helpText } from '../../src/cli/args';
 import { mainUsage, README_BEGIN, README_END, readmeTable, replaceReadmeTable, shownFlags } from '../../src/cli/help';
 
 const README = path.join(__dirname, '..', '..', 'README.md');
@@ -55,4 +55,15 @@ test('embedlab --help lists every command with its summary', () => {
   const text = mainUsage(COMMANDS);
   for (const c of COMMANDS) assert.match(text, new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), c.name);
   assert.match(text, /Run `embedlab <command> --help`/);
+});
+
+test('a new command is one declaration: the top-level help and README table take it from the list', () => {
+  const extra = defineCommand({
+    name: 'zz-new', summary: 'a command added by one entry', usage: 'embedlab zz-new <x> [--count 3]', positionals: [1, 1],
+    options: { count: { type: 'int', min: 1, default: 3 }, plumbing: { type: 'string', hidden: true } }, run: async () => 0,
+  });
+  const list = [...COMMANDS, extra];
+  assert.match(mainUsage(list), /^ {2}zz-new +a command added by one entry$/m);
+  assert.ok(readmeTable(list).includes('| `embedlab zz-new` | a command added by one entry | `--count` |'), readmeTable(list));
+  assert.doesNotMatch(readmeTable(list), /plumbing/);
 });
