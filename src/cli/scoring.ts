@@ -14,7 +14,7 @@ import type { ProgressEvent } from '../protocol/events';
 import { defineCommand, UsageError } from './args';
 import { bar } from './progress';
 
-const DISTANCES: DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
+export const DISTANCES: readonly DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
 
 async function engine() {
   // Loaded on demand: tfjs and sharp are heavy, and `eval` needs neither.
@@ -196,11 +196,14 @@ export function labelIndices(labels: string[], classes = new Map<string, number>
   return { ids, classes };
 }
 
+/** The value of a --distance option (undefined when not given); anything else than a distance is bad usage. */
+export function distanceOption(v: string | undefined): DistanceName | undefined {
+  if (v !== undefined && !DISTANCES.includes(v as DistanceName)) throw new UsageError(`--distance must be one of ${DISTANCES.join(', ')} (got ${v})`);
+  return v as DistanceName | undefined;
+}
+
 function distanceOf(table: Table, override?: string): DistanceName {
-  if (override) {
-    if (!DISTANCES.includes(override as DistanceName)) throw new UsageError(`--distance must be one of ${DISTANCES.join(', ')} (got ${override})`);
-    return override as DistanceName;
-  }
+  if (override) return distanceOption(override)!;
   const d = table.meta?.distance;
   return DISTANCES.includes(d as DistanceName) ? (d as DistanceName) : 'euclidean';
 }

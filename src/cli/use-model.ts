@@ -14,9 +14,8 @@ import {
   isSame, modelFacts, pairDistance, pairStats, parsePairLabel, resolveThreshold, saveThreshold, thresholdFromReport, type ResolvedThreshold,
 } from '../core/threshold';
 import { defineCommand, UsageError } from './args';
-import { decodeThreads, ENGINE_HELP, ENGINE_OPTIONS, engineOptions, type EngineFlags } from './scoring';
+import { decodeThreads, DISTANCES, distanceOption, ENGINE_HELP, ENGINE_OPTIONS, engineOptions, type EngineFlags } from './scoring';
 
-const DISTANCES: DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
 const THRESHOLD_HELP = '  --threshold  a distance (pairs closer than it are the same), or best-f1 / precision to pick a saved one;\n'
   + '               default: the model\'s threshold.json (written by `embedlab eval <table> --save-threshold <run|model>`)';
 
@@ -389,14 +388,14 @@ export const duplicatesCommand = defineCommand({
     if (!v.out) throw new UsageError(`missing --out <groups.csv>\nusage: ${usage}`);
     const out = outPath(v.out, v.out);
     const file = path.resolve(positionals[0]);
-    if (v.distance !== undefined && !DISTANCES.includes(v.distance as DistanceName)) throw new UsageError(`--distance must be one of ${DISTANCES.join(', ')} (got ${v.distance})`);
+    const distanceFlag = distanceOption(v.distance);
     const table = await loadTable(file, undefined, 'table');
     const metaModel = typeof table.meta?.model === 'string' ? table.meta.model : undefined;
     const model = v.model ?? (metaModel && fs.existsSync(metaModel) ? metaModel : undefined);
     const facts = model ? modelFacts(model) : undefined;
     if (facts && facts.dim !== table.dim) throw new BadDataError(`table ${file} has vectors of length ${table.dim}, model ${facts.dir} gives ${facts.dim}: it was not embedded with this model`);
     const metaDistance = DISTANCES.includes(table.meta?.distance as DistanceName) ? table.meta!.distance as DistanceName : undefined;
-    const distance = (v.distance as DistanceName | undefined) ?? facts?.distance ?? metaDistance ?? 'euclidean';
+    const distance = distanceFlag ?? facts?.distance ?? metaDistance ?? 'euclidean';
     let thr: ResolvedThreshold;
     try {
       thr = resolveThreshold(v.threshold, model ? [model] : [], { dim: table.dim, distance });

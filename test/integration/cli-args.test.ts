@@ -30,6 +30,7 @@ test('number options of eval, knn, classify and verify are checked where they ar
     [['classify', work, '--reference', work, '-k', 'two'], /-k must be a positive integer \(got two\)/],
     [['verify', 'a.png', 'b.png', '--model', work, '--threads', '0'], /--threads must be an integer from 1 to 256 \(got 0\)/],
     [['synth', path.join(work, 's'), '--seed', '-1'], /--seed must be an integer from 0 to 4294967295 \(got -1\)/],
+    [['duplicates', table, '--out', path.join(work, 'g.csv'), '--distance', 'manhattan'], /--distance must be one of euclidean, squared-euclidean, cosine \(got manhattan\)/],
   ];
   for (const [args, want] of cases) {
     const r = await cli(args);
