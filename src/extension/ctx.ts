@@ -199,7 +199,7 @@ export class Ctx implements vscode.Disposable {
   // Commands
 
   registerCommands(table: Record<string, CommandSpec>): void {
-    this.table = table;
+    this.table = { ...this.table, ...table };
     for (const name of Object.keys(table)) {
       this.push(vscode.commands.registerCommand(`embeddingLab.${name}`, (...args: unknown[]) => this.execute(name, args, false)));
     }

@@ -178,7 +178,8 @@ stop_cs() {
 }
 trap 'stop_cs' EXIT
 trap 'exit 130' INT TERM
-env "${ISO_ENV[@]}" PATH="$N24/bin:$PATH" setsid "$CS_BIN" "${CS_ARGS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none \
+# EMBEDDING_LAB_TEST_HOOKS: the extension registers its _testState/_dashboardState hooks (not in the shipped table).
+env "${ISO_ENV[@]}" PATH="$N24/bin:$PATH" EMBEDDING_LAB_TEST_HOOKS=1 setsid "$CS_BIN" "${CS_ARGS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none \
   --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
   --vscode-option enable-smoke-test-driver "$WS" > "$ART/code-server.log" 2>&1 9>&- &
 CSPID=$!

@@ -172,6 +172,20 @@ describe('command table: trust and processes', () => {
     }
   });
 
+  it('the e2e hooks are not in the shipped table or the manifest; they are registered only in a test run', async () => {
+    const { TEST_COMMANDS } = await import('../../src/extension/commands');
+    const { testHooksEnabled } = await import('../../src/extension/extension');
+    assert.deepEqual(Object.keys(table).filter((n) => n.startsWith('_')), []);
+    assert.deepEqual(Object.keys(TEST_COMMANDS).sort(), ['_dashboardState', '_testState']);
+    const manifest = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { contributes: { commands: Array<{ command: string }> } };
+    assert.deepEqual(manifest.contributes.commands.map((c) => c.command).filter((c) => /\._/.test(c)), []);
+    assert.equal(stubState.handlers.has('embeddingLab._testState'), false, 'registerCommands(COMMANDS) registered a test hook');
+    assert.equal(testHooksEnabled({ extensionMode: 1 }, {}), false);
+    assert.equal(testHooksEnabled({ extensionMode: 2 }, {}), false);
+    assert.equal(testHooksEnabled({ extensionMode: 3 }, {}), true);
+    assert.equal(testHooksEnabled({ extensionMode: 1 }, { EMBEDDING_LAB_TEST_HOOKS: '1' }), true);
+  });
+
   it('Restricted Mode is explained once, in the Runs view', async () => {
     const { Ctx } = await import('../../src/extension/ctx');
     const ext = { extensionPath: path.resolve('.'), globalStorageUri: Uri.file(path.join(dir, 'storage')), subscriptions: [], workspaceState: { get: (_k: string, d: unknown) => d, update: async () => undefined } };
