@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { readEvents, readRunInfo } from '../core/run-folder';
 import type { RunStatus, WorkerEvent } from '../protocol/events';
 import { runProcess, type RunProcessResult } from './cli-runner';
+import { dashboardHost } from './dashboard-host';
 import { DashboardPanels } from './dashboard-panel';
 import { readSettings, type Settings } from './config';
 import { watchConfigDiagnostics } from './config-diagnostics';
@@ -105,7 +106,7 @@ export class Ctx implements vscode.Disposable {
     this.experiments = this.push(new ExperimentsProvider((file) => this.supervisor.byKey(file).length > 0));
     this.runs = this.push(new RunsProvider(() => this.runsDirs(), (dir) => (this.supervisor.byRunDir(dir) ? 'running' : undefined)));
     this.push(this.docs);
-    this.dashboards = this.push(new DashboardPanels(this));
+    this.dashboards = this.push(new DashboardPanels(dashboardHost(this)));
     this.push(vscode.workspace.registerTextDocumentContentProvider(SCHEME, this.docs));
     this.push(vscode.window.registerTreeDataProvider('embeddingLab.experiments', this.experiments));
     this.runsView = this.push(vscode.window.createTreeView('embeddingLab.runs', { treeDataProvider: this.runs }));

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { runPaths } from '../core/run-folder';
 import type { RunStatus, StepEvent } from '../protocol/events';
 import type { ConfigValue, HostToWebview, RunChoice, RunView } from '../protocol/webview';
-import { EventTail, readRunConfig, RunSeries, runStatusOf } from './dashboard-state';
+import { readRunConfig, RunSeries, runStatusOf } from './dashboard-series';
+import { EventTail } from './dashboard-tail';
 
 /** config.json as dotted keys → scalars; arrays become their JSON ("data.imageSize": "[64,64]"). */
 export function flattenConfig(v: unknown, prefix = '', out: Record<string, ConfigValue> = {}): Record<string, ConfigValue> {

@@ -8,11 +8,9 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { dashboardHtml, makeNonce } from '../protocol/dashboard-html';
 import { sanitizeSettings, type DashboardSettings } from '../protocol/webview';
-import { cliErrorMessage } from './cli-runner';
-import type { Ctx } from './ctx';
+import type { DashboardHost } from './dashboard-host';
 import { DashboardSession, type CliNeighbor, type SessionStats } from './dashboard-state';
 import { isEmbeddingTable } from './dashboard-tables';
-import { knnQueryFor, readTableMeta, tablesOfRun } from './logic';
 
 export const DASHBOARD_VIEW_TYPE = 'embeddingLab.dashboard';
 const STEP_FLUSH_MS = 100;
@@ -32,55 +30,28 @@ class DashboardPanel implements vscode.Disposable {
   private disposed = false;
 
   constructor(
-    private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, runDir: string, table: string | undefined, settings: Partial<DashboardSettings> | undefined,
+    private readonly host: DashboardHost, readonly panel: vscode.WebviewPanel, runDir: string, table: string | undefined, settings: Partial<DashboardSettings> | undefined,
     private readonly onDispose: (p: DashboardPanel) => void,
   ) {
     const webview = panel.webview;
     const key = path.resolve(runDir);
-    const saved = sanitizeSettings(ctx.ext.workspaceState.get<Record<string, unknown>>(SETTINGS_KEY, {})[key]);
+    const saved = sanitizeSettings(host.memento.get<Record<string, unknown>>(SETTINGS_KEY, {})[key]);
+    const { extensionUri, memento, ...shared } = host;
     this.session = new DashboardSession(runDir, {
+      ...shared,
       post: (m) => webview.postMessage(m),
-      log: (level, message) => ctx.log[level](message),
-      isSupervised: (dir) => ctx.supervisor.byRunDir(dir) !== undefined,
       webviewUri: (folder) => webview.asWebviewUri(vscode.Uri.file(folder)).toString(),
-      evalTable: async (file) => {
-        const r = await ctx.runCli(['eval', file, '--json'], { cwd: path.dirname(file), scope: file });
-        const report = r.json.find((x) => 'retrieval' in x);
-        if (r.code !== 0 || !report) throw new Error(cliErrorMessage(r, `Evaluate ${path.basename(file)}`));
-        return report; // the CLI also writes <table>.eval.json: the cache for the next snapshot
-      },
-      knnImage: async (file, image, k) => {
-        if (!vscode.workspace.isTrusted) throw new Error('Searching with an image embeds it with the engine, which is disabled in Restricted Mode. Trust the workspace to enable it.');
-        const r = await ctx.runCli(['knn', file, '--query', knnQueryFor(image, readTableMeta(file)), '-k', String(k), '--json'], { cwd: path.dirname(file), scope: image });
-        const res = r.json.find((x) => Array.isArray(x.neighbors));
-        if (r.code !== 0 || !res) throw new Error(cliErrorMessage(r, 'Find Similar Images'));
-        return { neighbors: res.neighbors as CliNeighbor[], distance: typeof res.distance === 'string' ? res.distance : undefined };
-      },
-      pickImage: async () => {
-        const f = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectMany: false, title: 'Query image', filters: { Images: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif', 'tif', 'tiff'] } });
-        return f?.[0]?.fsPath;
-      },
-      saveDialog: async (defaultPath, filters) => (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters }))?.fsPath,
-      stop: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.stopTraining', dir)),
-      resume: (dir) => Promise.resolve(vscode.commands.executeCommand('embeddingLab.resumeTraining', dir)),
       onRoots: () => this.setOptions(),
-      listTables: async () => {
-        const found = await vscode.workspace.findFiles('**/*.{parquet,csv}', '**/node_modules/**', 2000);
-        const runs = await ctx.runs.all();
-        return [...found.map((u) => u.fsPath).filter(isEmbeddingTable), ...runs.flatMap((n) => tablesOfRun(n.runDir).map((t) => t.file))];
-      },
-      workspaceRoots: () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
-      listRuns: async () => (await ctx.runs.all()).map((n) => ({ runDir: n.runDir, name: path.basename(n.runDir), status: n.status })),
       saveSettings: (s) => {
-        void ctx.ext.workspaceState.update(SETTINGS_KEY, { ...ctx.ext.workspaceState.get<Record<string, unknown>>(SETTINGS_KEY, {}), [key]: s });
+        void memento.update(SETTINGS_KEY, { ...memento.get<Record<string, unknown>>(SETTINGS_KEY, {}), [key]: s });
       },
     }, table, {
       // A restored webview's own settings win over the ones saved for the run (they are the newer).
       settings: { ...saved, ...(settings ?? {}) },
-      workerFile: vscode.Uri.joinPath(ctx.ext.extensionUri, 'dist', 'projection-worker.js').fsPath,
+      workerFile: vscode.Uri.joinPath(extensionUri, 'dist', 'projection-worker.js').fsPath,
     });
     panel.title = `Dashboard: ${this.session.name}`;
-    panel.iconPath = vscode.Uri.joinPath(ctx.ext.extensionUri, 'media', 'embedding-lab.svg');
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'embedding-lab.svg');
     this.setOptions();
     webview.html = this.html();
     this.disposables.push(
@@ -96,7 +67,7 @@ class DashboardPanel implements vscode.Disposable {
     this.pollTimer = setInterval(() => {
       if (this.session.anyRunning) this.trigger(); // this run, or a run it is compared with
     }, POLL_MS);
-    void ctx.ext.workspaceState.update(MEMENTO_KEY, { ...ctx.ext.workspaceState.get<Record<string, PanelState>>(MEMENTO_KEY, {}), [panel.title]: this.state() });
+    void memento.update(MEMENTO_KEY, { ...memento.get<Record<string, PanelState>>(MEMENTO_KEY, {}), [panel.title]: this.state() });
   }
 
   state(): PanelState {
@@ -105,7 +76,7 @@ class DashboardPanel implements vscode.Disposable {
 
   /** localResourceRoots: dist/ (the bundle), the run and its runs folder, the datasets, the table's image folder. */
   private setOptions(): void {
-    const roots = [vscode.Uri.joinPath(this.ctx.ext.extensionUri, 'dist'), ...this.session.roots().map((d) => vscode.Uri.file(d))];
+    const roots = [vscode.Uri.joinPath(this.host.extensionUri, 'dist'), ...this.session.roots().map((d) => vscode.Uri.file(d))];
     const cur = this.panel.webview.options.localResourceRoots?.map((u) => u.toString()).join('\n');
     if (cur === roots.map((u) => u.toString()).join('\n')) return;
     this.panel.webview.options = { enableScripts: true, localResourceRoots: roots };
@@ -113,7 +84,7 @@ class DashboardPanel implements vscode.Disposable {
 
   private html(): string {
     const w = this.panel.webview;
-    const dist = vscode.Uri.joinPath(this.ctx.ext.extensionUri, 'dist');
+    const dist = vscode.Uri.joinPath(this.host.extensionUri, 'dist');
     return dashboardHtml({
       scriptUri: w.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')).toString(),
       styleUri: w.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.css')).toString(),
@@ -150,14 +121,14 @@ class DashboardPanel implements vscode.Disposable {
   }
 }
 
-/** All dashboard panels of this window, keyed by run folder; owned by the Ctx. */
+/** All dashboard panels of this window, keyed by run folder; owned by the Ctx, which gives them the DashboardHost. */
 export class DashboardPanels implements vscode.Disposable {
   private readonly panels = new Map<string, DashboardPanel>();
   private readonly disposables: vscode.Disposable[] = [];
 
   private readonly tableTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly ctx: Ctx) {
+  constructor(private readonly host: DashboardHost) {
     // Tables written anywhere in the workspace (Embed Folder, the CLI): the dashboards' pickers follow.
     // A table's sidecar (.meta.json) may land after it: a sidecar written counts as its table written.
     const tables = vscode.workspace.createFileSystemWatcher('**/*.{parquet,csv,parquet.meta.json,csv.meta.json}');
@@ -165,7 +136,7 @@ export class DashboardPanels implements vscode.Disposable {
     this.disposables.push(tables, tables.onDidCreate(onTable), tables.onDidChange(onTable));
     this.disposables.push(vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state: unknown) => {
-        const st = restoredState(state) ?? this.ctx.ext.workspaceState.get<Record<string, PanelState>>(MEMENTO_KEY, {})[panel.title];
+        const st = restoredState(state) ?? this.host.memento.get<Record<string, PanelState>>(MEMENTO_KEY, {})[panel.title];
         if (!st?.runDir) {
           panel.webview.html = '<!DOCTYPE html><html><body><p>This Embedding Lab dashboard cannot be restored: reopen it from the Runs view.</p></body></html>';
           return;
@@ -185,7 +156,7 @@ export class DashboardPanels implements vscode.Disposable {
       return open;
     }
     const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Dashboard: ${path.basename(key)}`, vscode.ViewColumn.Active, {
-      enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.ctx.ext.extensionUri, 'dist')],
+      enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.host.extensionUri, 'dist')],
     });
     return this.adopt(panel, key, table);
   }
@@ -193,7 +164,7 @@ export class DashboardPanels implements vscode.Disposable {
   private adopt(panel: vscode.WebviewPanel, runDir: string, table?: string, settings?: Partial<DashboardSettings>): DashboardPanel {
     const key = path.resolve(runDir);
     this.panels.get(key)?.dispose();
-    const p = new DashboardPanel(this.ctx, panel, key, table, settings, (gone) => {
+    const p = new DashboardPanel(this.host, panel, key, table, settings, (gone) => {
       if (this.panels.get(key) === gone) this.panels.delete(key);
     });
     this.panels.set(key, p);
@@ -218,7 +189,7 @@ export class DashboardPanels implements vscode.Disposable {
     this.tableTimers.set(key, setTimeout(() => {
       this.tableTimers.delete(key);
       if (!isEmbeddingTable(key)) return; // some other .csv
-      for (const p of this.panels.values()) void p.session.onTableWritten(key).catch((err: Error) => this.ctx.log.warn(`dashboard: ${key}: ${err.message}`));
+      for (const p of this.panels.values()) void p.session.onTableWritten(key).catch((err: Error) => this.host.log('warn', `dashboard: ${key}: ${err.message}`));
     }, 300));
   }
 

@@ -11,366 +11,64 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic';
-import type { DistanceName } from '../core/config-types';
-import { knn } from '../core/knn';
-import { makeProjectionCache, neighborsCsv, projectionCachePath, projectionCacheValid, projectionCsv, type ProjectionCacheKey } from '../core/projection';
-import { effectiveStatus, readRunInfo, runPaths } from '../core/run-folder';
-import { readTable, type Table } from '../core/table';
-import type { EpochEvent, LossType, RunStatus, WarningEvent, WorkerEvent } from '../protocol/events';
-import { parseEventLine } from '../protocol/events';
-import { DEFAULT_PROJECTION_SEED, jobMethod, jobParams, jobSeed, type ProjectionJob } from '../protocol/projection';
+import { neighborsCsv, projectionCsv, type ProjectionCacheKey } from '../core/projection';
+import { runPaths } from '../core/run-folder';
+import type { RunStatus } from '../protocol/events';
+import { DEFAULT_PROJECTION_SEED, type ProjectionJob } from '../protocol/projection';
 import {
   DEFAULT_SETTINGS,
   defaultClusterK,
-  emptySeries,
   isWebviewToHost,
-  pushStep,
+  sanitizeSettings,
   StepBatcher,
   WEBVIEW_PROTOCOL_VERSION,
-  sanitizeSettings,
   type ClustersView,
   type DashboardSettings,
-  type EpochPoint,
   type EvalView,
   type HostToWebview,
   type NeighborsView,
   type ProjectionMethod,
   type ProjectionView,
   type RunChoice,
-  type RunView,
-  type RunWarning,
   type TableChoice,
   type SnapshotMessage,
-  type TableView,
   type ThumbnailMap,
   type WebviewToHost,
 } from '../protocol/webview';
-import { readTableMeta as readTableSidecar, tablesOfRun } from './logic';
+import { readTableMeta as readTableSidecar } from './logic';
 import { ComparedRuns, readFlatConfig, withRunContext } from './dashboard-compare';
 import { runOfTable, workspaceTables } from './dashboard-tables';
-import { ProjectionCancelled, ProjectionWorkerClient, toShared } from './projection-client';
+import { ProjectionCancelled, ProjectionWorkerClient } from './projection-client';
 import { kmeansJob, projectionJob } from './projection-jobs';
+import { EventTail } from './dashboard-tail';
+import { readRunConfig, RunSeries, runStatusOf, type RunConfigInfo } from './dashboard-series';
+import {
+  defaultTable,
+  evalView,
+  loadTable,
+  neighborsFromCli,
+  neighborsOfRow,
+  readCachedEval,
+  tableView,
+  type CliNeighbor,
+  type LoadedTable,
+} from './dashboard-table-views';
+import {
+  cacheKeyOf,
+  DEFAULT_PROJECTION_WORKER,
+  projectionViewOf,
+  readProjectionCache,
+  sharedVectors,
+  writeProjectionCache,
+} from './dashboard-projections';
 
-const DISTANCES: readonly DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
-
-// ---------------------------------------------------------------------------------------------------------------
-// Run folder → RunView
-
-/** What the host knows of a run's config snapshot (config.json): loss, epochs and the dataset folders. */
-export interface RunConfigInfo {
-  lossType?: LossType;
-  margin?: number;
-  epochs?: number;
-  train?: string;
-  validation?: string;
-}
-
-export function readRunConfig(runDir: string): RunConfigInfo {
-  try {
-    const c = JSON.parse(fs.readFileSync(runPaths(runDir).config, 'utf8')) as {
-      data?: { train?: unknown; validation?: unknown }; loss?: { type?: unknown; margin?: unknown }; training?: { epochs?: unknown };
-    };
-    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-    const abs = (v: unknown) => { const s = str(v); return s ? path.resolve(runDir, s) : undefined; };
-    const lt = c.loss?.type;
-    return {
-      lossType: lt === 'triplet' || lt === 'contrastive' || lt === 'quartet' ? lt : undefined,
-      margin: num(c.loss?.margin), epochs: num(c.training?.epochs), train: abs(c.data?.train), validation: abs(c.data?.validation),
-    };
-  } catch {
-    return {};
-  }
-}
-
-export const epochPoint = (e: EpochEvent): EpochPoint =>
-  ({ epoch: e.epoch, step: e.step, trainLoss: e.trainLoss ?? Number.NaN, precisionAt1: e.validation?.precisionAt1, mapAtR: e.validation?.mapAtR });
-
-export const runWarning = (e: WarningEvent, step?: number): RunWarning => ({ code: e.code, message: e.message, time: e.time, step, ...(e.cleared ? { cleared: true } : {}) });
-
-/**
- * A run's series, built by applying its events in file order. A resume appends a second `started` whose
- * `resumedFrom` says where training continues: steps and epochs at or after that point (done before the stop, then
- * redone from the checkpoint) are dropped, so the curves stay monotonic.
- */
-export class RunSeries {
-  runId: string;
-  lossType: LossType;
-  epochs: number;
-  stepsPerEpoch = 0;
-  steps = emptySeries();
-  epochPoints: EpochPoint[] = [];
-  warnings: RunWarning[] = [];
-  /** Status from the events alone (running until done/error). */
-  eventStatus: RunStatus = 'running';
-  lastStep: number | undefined;
-  started = 0;
-
-  constructor(readonly name: string, readonly config: RunConfigInfo = {}) {
-    this.runId = name;
-    this.lossType = config.lossType ?? 'triplet';
-    this.epochs = config.epochs ?? 0;
-  }
-
-  /** Applies one event; returns what changed, for the deltas. */
-  apply(e: WorkerEvent): 'step' | 'epoch' | 'warning' | 'status' | 'restart' | undefined {
-    switch (e.type) {
-      case 'started': {
-        this.started++;
-        this.runId = e.runId || this.runId;
-        this.lossType = e.lossType;
-        this.epochs = e.epochs;
-        this.stepsPerEpoch = e.stepsPerEpoch;
-        this.eventStatus = 'running';
-        if (e.resumedFrom) this.truncate(e.resumedFrom.step, e.resumedFrom.epoch);
-        return this.started > 1 ? 'restart' : 'status';
-      }
-      case 'step':
-        pushStep(this.steps, e);
-        this.lastStep = e.step;
-        return 'step';
-      case 'epoch':
-        this.epochPoints.push(epochPoint(e));
-        return 'epoch';
-      case 'baseline':
-        // The validation before the first step: an epoch point at epoch −1 (drawn at 0, "before training").
-        this.epochPoints = [...this.epochPoints.filter((p) => p.epoch !== -1), { epoch: -1, step: e.step, trainLoss: Number.NaN, precisionAt1: e.validation.precisionAt1, mapAtR: e.validation.mapAtR }];
-        return 'epoch';
-      case 'warning':
-        this.warnings.push(runWarning(e, this.lastStep));
-        return 'warning';
-      case 'done':
-        this.eventStatus = e.status;
-        return 'status';
-      case 'error':
-        this.eventStatus = 'failed';
-        return 'status';
-      default:
-        return undefined;
-    }
-  }
-
-  private truncate(step: number, epoch: number): void {
-    let keep = this.steps.step.findIndex((s) => s >= step);
-    if (keep < 0) keep = this.steps.step.length;
-    for (const c of Object.keys(this.steps) as Array<keyof typeof this.steps>) this.steps[c].length = keep;
-    this.epochPoints = this.epochPoints.filter((p) => p.epoch < epoch);
-    this.lastStep = keep > 0 ? this.steps.step[keep - 1] : undefined;
-  }
-
-  view(status: RunStatus, resumable: boolean): RunView {
-    const copy = emptySeries();
-    for (const c of Object.keys(copy) as Array<keyof typeof copy>) copy[c] = this.steps[c].slice();
-    return {
-      runId: this.runId, name: this.name, status, lossType: this.lossType, margin: this.config.margin, epochs: this.epochs,
-      stepsPerEpoch: this.stepsPerEpoch, resumable, steps: copy, epochPoints: this.epochPoints.slice(), warnings: this.warnings.slice(),
-    };
-  }
-}
-
-/**
- * Reads events.jsonl incrementally: `readAll` parses the whole file and remembers where its last complete line
- * ends; `readNew` parses what was appended since (a torn last line waits for its newline). A file that shrank
- * (rewritten, deleted) reports `reset`.
- */
-export class EventTail {
-  offset = 0;
-  constructor(readonly file: string) {}
-
-  readAll(): WorkerEvent[] {
-    this.offset = 0;
-    const r = this.readNew();
-    return r === 'reset' ? [] : r;
-  }
-
-  readNew(): WorkerEvent[] | 'reset' {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.file, 'r');
-    } catch {
-      return this.offset > 0 ? 'reset' : [];
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size < this.offset) return 'reset';
-      if (size === this.offset) return [];
-      const buf = Buffer.alloc(size - this.offset);
-      let got = 0;
-      while (got < buf.length) {
-        const n = fs.readSync(fd, buf, got, buf.length - got, this.offset + got);
-        if (n <= 0) break;
-        got += n;
-      }
-      const end = buf.lastIndexOf(0x0a, got - 1);
-      if (end < 0) return [];
-      const text = buf.subarray(0, end + 1).toString('utf8');
-      this.offset += end + 1;
-      return text.split('\n').map(parseEventLine).filter((e): e is WorkerEvent => e !== undefined);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-}
-
-/** Whether a run has a last checkpoint to resume from. */
-export function hasLastCheckpoint(runDir: string): boolean {
-  return fs.existsSync(runPaths(runDir).last);
-}
-
-/** A run's status: running when this window supervises it; else run.json (a dead pid → failed); else the events. */
-export function runStatusOf(runDir: string, series: RunSeries, supervised: boolean): { status: RunStatus; resumable: boolean } {
-  let status: RunStatus;
-  if (supervised) status = 'running';
-  else {
-    const info = readRunInfo(runDir);
-    status = info ? effectiveStatus(info) : series.eventStatus;
-    // run.json can lag the events by a moment: a done/error event wins over "running".
-    if (status === 'running' && series.eventStatus !== 'running') status = series.eventStatus;
-  }
-  return { status, resumable: (status === 'stopped' || status === 'failed') && hasLastCheckpoint(runDir) };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Tables
-
-export interface LoadedTable {
-  file: string;
-  table: Table;
-  distance: DistanceName;
-  /** The folder the table's paths are relative to (meta.folder), when it exists. */
-  folder: string | null;
-  /** Identity for the projection cache. */
-  id: { rows: number; dim: number; size: number; mtimeMs: number };
-  rowOf: Map<string, number>;
-  /** The vectors in a SharedArrayBuffer for the worker thread (made on the first job; see sharedVectors). */
-  shared?: SharedArrayBuffer;
-}
-
-/** The table a dashboard shows: the one given, else the newest under `<run>/tables/`. */
-export function defaultTable(runDir: string, given?: string): string | undefined {
-  if (given) return path.resolve(given);
-  return tablesOfRun(runDir)[0]?.file;
-}
-
-export async function loadTable(file: string): Promise<LoadedTable> {
-  const st = fs.statSync(file);
-  const table = await readTable(file);
-  const d = table.meta?.distance;
-  const folder = typeof table.meta?.folder === 'string' && table.meta.folder ? path.resolve(path.dirname(file), table.meta.folder) : null;
-  const rowOf = new Map<string, number>();
-  table.paths.forEach((p, i) => { if (!rowOf.has(p)) rowOf.set(p, i); });
-  return {
-    file, table, distance: DISTANCES.includes(d as DistanceName) ? (d as DistanceName) : 'euclidean',
-    folder: folder && fs.existsSync(folder) ? folder : null,
-    id: { rows: table.paths.length, dim: table.dim, size: st.size, mtimeMs: st.mtimeMs }, rowOf,
-  };
-}
-
-export function tableView(t: LoadedTable): TableView {
-  return { file: t.file, rows: t.table.paths.length, dim: t.table.dim, distance: t.distance, paths: t.table.paths, labels: t.table.labels };
-}
-
-/** Class names in eval's class-index order (first-seen order of the non-empty labels, as `embedlab eval` numbers them). */
-export function classNames(labels: readonly string[]): string[] {
-  return [...new Set(labels.filter((l) => l !== ''))];
-}
-
-/** `<table>.eval.json` when it is at least as new as the table; else undefined. */
-export function readCachedEval(tableFile: string): Record<string, unknown> | undefined {
-  const f = `${tableFile}.eval.json`;
-  try {
-    if (fs.statSync(f).mtimeMs + 1 < fs.statSync(tableFile).mtimeMs) return undefined;
-    const v = JSON.parse(fs.readFileSync(f, 'utf8')) as unknown;
-    return v && typeof v === 'object' && 'retrieval' in v ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function evalView(report: Record<string, unknown>, labels: readonly string[]): EvalView {
-  return { ...(report as unknown as EvalView), classNames: classNames(labels) };
-}
-
-/**
- * The neighbours of table row `row`: core knn over the rest of the table, leaving the row itself out (as `embedlab
- * eval` does: a query is never its own neighbour; an identical image in another row still is one).
- */
-export function neighborsOfRow(t: LoadedTable, row: number, k: number): NeighborsView {
-  const { table } = t;
-  const n = table.paths.length;
-  if (row < 0 || row >= n) throw new RangeError(`row ${row} is not in the table (${n} rows)`);
-  const res = knn(table.vectors, 1, table.vectors, n, table.dim, Math.max(1, k), t.distance, { queryOffset: row, excludeSelf: true });
-  return {
-    query: { kind: 'row', row, path: table.paths[row], label: table.labels[row] },
-    k: res.k, distance: t.distance,
-    neighbors: Array.from(res.indices, (idx, i) => ({ rank: i + 1, row: idx, path: table.paths[idx], label: table.labels[idx], distance: res.distances[i] })),
-  };
-}
-
-export interface CliNeighbor { rank: number; path: string; label: string; distance: number }
-
-/**
- * `embedlab knn --json` output (for an image file) as a NeighborsView; rows found by path. An image that is a row of
- * the table (`image` is its path there) is left out of its own neighbours, the rest ranked from 1; at most `k` kept.
- */
-export function neighborsFromCli(
-  image: string, neighbors: readonly CliNeighbor[], distance: string, rowOf: Map<string, number> | undefined, uri?: string, k = Infinity,
-): NeighborsView {
-  const self = rowOf?.get(image);
-  const kept = neighbors.filter((n) => self === undefined || n.path !== image).slice(0, k);
-  return {
-    query: { kind: 'image', path: image, ...(self !== undefined ? { label: neighbors.find((n) => n.path === image)?.label ?? '' } : {}), ...(uri ? { uri } : {}) },
-    k: kept.length, distance,
-    neighbors: kept.map((n, i) => ({ rank: i + 1, path: n.path, label: n.label ?? '', distance: n.distance, ...(rowOf?.has(n.path) ? { row: rowOf.get(n.path) } : {}) })),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Projections: the cache beside the table, and the worker thread's jobs
-
-/** The table's vectors in a SharedArrayBuffer, copied once per loaded table; every worker job shares it. */
-export function sharedVectors(t: LoadedTable): SharedArrayBuffer {
-  t.shared ??= toShared(t.table.vectors, t.id.rows, t.id.dim);
-  return t.shared;
-}
-
-/** The cache key of a projection job: method, seed and every parameter. */
-export function cacheKeyOf(job: ProjectionJob): ProjectionCacheKey {
-  return { method: jobMethod(job), seed: jobSeed(job), params: jobParams(job) };
-}
-
-export function projectionViewOf(key: ProjectionCacheKey, c: { x: number[]; y: number[]; explained?: [number, number] }, cached: boolean): ProjectionView {
-  return {
-    method: key.method, ...(key.seed !== null ? { seed: key.seed } : {}), ...(Object.keys(key.params).length ? { params: { ...key.params } } : {}),
-    x: c.x, y: c.y, ...(c.explained ? { explained: c.explained } : {}), ...(cached ? { cached: true } : {}),
-  };
-}
-
-/** The projection `key` of the table from the cache beside it, when the file is there and matches; else null. */
-export function readProjectionCache(t: LoadedTable, key: ProjectionCacheKey): ProjectionView | null {
-  try {
-    const c = JSON.parse(fs.readFileSync(projectionCachePath(t.file, key.method, key.seed), 'utf8')) as unknown;
-    return projectionCacheValid(c, t.id, key) ? projectionViewOf(key, c, true) : null;
-  } catch {
-    return null; // no cache, or unreadable: compute
-  }
-}
-
-/** Writes a projection beside the table (atomically: a reader never sees half a file). */
-export async function writeProjectionCache(t: LoadedTable, key: ProjectionCacheKey, p: { x: ArrayLike<number>; y: ArrayLike<number>; explained?: [number, number] }): Promise<string> {
-  const file = projectionCachePath(t.file, key.method, key.seed);
-  await writeFileAtomic(file, JSON.stringify(makeProjectionCache(p, t.id, key)) + '\n');
-  return file;
-}
+// The session's parts, re-exported for the tests and the panel (one import site).
+export * from './dashboard-series';
+export * from './dashboard-tail';
+export * from './dashboard-table-views';
+export * from './dashboard-projections';
 
 const METHOD_NAMES: Record<ProjectionMethod, string> = { pca: 'PCA', umap: 'UMAP', tsne: 't-SNE' };
-
-/**
- * The projection worker's bundle beside this file (dist/projection-worker.js next to dist/extension.js); from the
- * sources (tests and tools under tsx, src/extension/) the repository's built dist/projection-worker.js.
- */
-export const DEFAULT_PROJECTION_WORKER = [path.join(__dirname, 'projection-worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'projection-worker.js')]
-  .find((f) => fs.existsSync(f)) ?? path.join(__dirname, 'projection-worker.js');
 
 // ---------------------------------------------------------------------------------------------------------------
 // The session: one dashboard on one run
