@@ -2,6 +2,7 @@
 // they are loaded from node_modules at run time (tfjs-backend-wasm finds its .wasm files beside itself).
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
+import { assembleAll } from './assemble-wasm.mjs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -23,6 +24,9 @@ const nodeEntries = [
 
 // keepNames: error classes report their own names (LabError sets name from the class) in minified bundles too.
 const common = { bundle: true, sourcemap: !production, minify: production, keepNames: true, sourcesContent: false, logLevel: 'warning' };
+// WebAssembly text (.wat) → the committed src/core/*-wasm.ts files that hold its bytes (scripts/assemble-wasm.mjs).
+for (const out of await assembleAll()) console.log(`assemble-wasm: wrote ${out}`);
+
 const contexts = await Promise.all(nodeEntries.map((e) => esbuild.context({
   ...common, entryPoints: [e.in], outfile: e.out, platform: 'node', format: 'cjs', target: 'node20', external,
 })));

@@ -1,5 +1,6 @@
-// Byte encoders for the WebAssembly modules the project assembles at run time (src/core/knn.ts,
-// src/engine/kernels/simd.ts): LEB128 integers, names, vectors and sections of the binary format.
+// Byte encoders for the WebAssembly modules the project assembles at run time (src/engine/kernels/simd.ts; the kNN
+// kernel is WebAssembly text, src/core/knn-kernel.wat, assembled at build time): LEB128 integers, names, vectors and sections of the binary
+// format.
 
 export const uleb = (n: number): number[] => {
   const out: number[] = [];
