@@ -1,23 +1,23 @@
 // The extension's one owner of state and disposables (after rust-analyzer's Ctx): the log channel, the training
 // supervisor and its notifications and status bar item, the two tree views, the virtual documents, and the
 // registration of every contributed command (always registered; a command that may not run now says why).
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readEvents, readRunInfo } from '../core/run-folder';
-import type { RunStatus, WorkerEvent } from '../protocol/events';
+import type { WorkerEvent } from '../protocol/events';
 import { runProcess, type RunProcessResult } from './cli-runner';
 import { dashboardHost } from './dashboard-host';
 import { DashboardPanels } from './dashboard-panel';
+import { Reports } from './reports';
+import { TrainingStatusBar } from './status-bar';
 import { readSettings, type Settings } from './config';
 import { watchConfigDiagnostics } from './config-diagnostics';
 import { ExperimentsProvider } from './experiments-view';
 import type { CommandSpec } from './commands';
-import { chooseNode, commandEnablement, isProgrammaticCall, restrictedReason, runSummaryMarkdown, runsDirFor, statusBarText, type NodeChoice } from './logic';
+import { chooseNode, commandEnablement, isProgrammaticCall, restrictedReason, runsDirFor, type NodeChoice } from './logic';
 import { RunNode, RunsProvider } from './runs-view';
 import { Supervisor, type ExitInfo, type WorkerProcess, type WorkerSpawnOptions } from './supervisor';
 
-export const SCHEME = 'embedding-lab';
+export { SCHEME } from './reports';
 
 /** The Runs view's message in Restricted Mode. */
 export const RESTRICTED_MESSAGE = 'Restricted Mode: training, embedding, search, evaluation, export, Check Environment and backend installs are disabled, because they run Node.js processes on this workspace\'s files. Trust the workspace (Manage Workspace Trust) to enable them.';
@@ -49,44 +49,18 @@ interface RunUi {
   warned: Set<string>; // warning codes already shown as a pop-up
 }
 
-/** Virtual documents (run summaries, evaluation reports, the environment report), keyed by URI path. */
-class ReportDocuments implements vscode.TextDocumentContentProvider {
-  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
-  readonly onDidChange = this.changed.event;
-  private readonly texts = new Map<string, string | (() => string)>();
-
-  set(uri: vscode.Uri, text: string | (() => string)): void {
-    this.texts.set(uri.path, text);
-    this.changed.fire(uri);
-  }
-
-  touch(uri: vscode.Uri): void {
-    if (this.texts.has(uri.path)) this.changed.fire(uri);
-  }
-
-  provideTextDocumentContent(uri: vscode.Uri): string {
-    const t = this.texts.get(uri.path);
-    return typeof t === 'function' ? t() : t ?? '(this report is gone; run the command again)';
-  }
-
-  dispose(): void {
-    this.changed.dispose();
-  }
-}
-
 export class Ctx implements vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
   readonly supervisor: Supervisor;
   readonly runs: RunsProvider;
   readonly experiments: ExperimentsProvider;
-  readonly docs = new ReportDocuments();
+  readonly reports: Reports;
   readonly dashboards: DashboardPanels;
   activationMs = 0;
   lastError: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly statusItem: vscode.StatusBarItem;
+  private readonly statusBar: TrainingStatusBar;
   private readonly ui = new WeakMap<WorkerProcess, RunUi>();
-  private readonly summaryUris = new Map<string, vscode.Uri>();
   private readonly extraRunsDirs = new Set<string>();
   private table: Record<string, CommandSpec> = {};
   /** What the user was shown, newest last (for the e2e tests: `_testState`). */
@@ -100,14 +74,11 @@ export class Ctx implements vscode.Disposable {
       onLog: (stream, text, w) => this.logLines(`${w.runDir ? path.basename(w.runDir) : `worker ${w.pid ?? '?'}`} ${stream}`, text),
       onExit: (info, w) => this.onWorkerExit(info, w),
     });
-    this.statusItem = this.push(vscode.window.createStatusBarItem('embeddingLab.training', vscode.StatusBarAlignment.Left, 10));
-    this.statusItem.name = 'Embedding Lab Training';
-    this.statusItem.command = 'embeddingLab.openDashboard';
+    this.statusBar = this.push(new TrainingStatusBar());
     this.experiments = this.push(new ExperimentsProvider((file) => this.supervisor.byKey(file).length > 0));
     this.runs = this.push(new RunsProvider(() => this.runsDirs(), (dir) => (this.supervisor.byRunDir(dir) ? 'running' : undefined)));
-    this.push(this.docs);
+    this.reports = this.push(new Reports((dir) => (this.supervisor.byRunDir(dir) ? 'running' : this.runs.snapshot().find((n) => n.runDir === dir)?.status)));
     this.dashboards = this.push(new DashboardPanels(dashboardHost(this)));
-    this.push(vscode.workspace.registerTextDocumentContentProvider(SCHEME, this.docs));
     this.push(vscode.window.registerTreeDataProvider('embeddingLab.experiments', this.experiments));
     this.runsView = this.push(vscode.window.createTreeView('embeddingLab.runs', { treeDataProvider: this.runs }));
     this.push(watchConfigDiagnostics());
@@ -372,10 +343,7 @@ export class Ctx implements vscode.Disposable {
         this.runs.refreshSoon();
         break;
     }
-    if (w.runDir) {
-      const uri = this.summaryUris.get(path.resolve(w.runDir));
-      if (uri && ev.type !== 'step') this.docs.touch(uri);
-    }
+    if (w.runDir && ev.type !== 'step') this.reports.touchSummary(w.runDir);
     // The engine appended the event to events.jsonl before sending it: the dashboard reads it from there.
     this.dashboards.poke(w.runDir ?? (ev.type === 'started' ? ev.runDir : undefined));
   }
@@ -387,10 +355,7 @@ export class Ctx implements vscode.Disposable {
     this.updateStatusBar();
     this.experiments.repaint();
     void this.runs.refresh();
-    if (w.runDir) {
-      const uri = this.summaryUris.get(path.resolve(w.runDir));
-      if (uri) this.docs.touch(uri);
-    }
+    if (w.runDir) this.reports.touchSummary(w.runDir);
     this.dashboards.poke(w.runDir);
     const runDir = w.runDir;
     const open = runDir ? [{ title: 'Open Dashboard', run: () => vscode.commands.executeCommand('embeddingLab.openDashboard', runDir) }] : [];
@@ -406,53 +371,22 @@ export class Ctx implements vscode.Disposable {
   }
 
   private updateStatusBar(): void {
-    const running = this.supervisor.running();
-    if (running.length === 0) {
-      this.statusItem.hide();
-      return;
-    }
-    const w = running[running.length - 1];
-    const name = w.startedEvent ? path.basename(w.startedEvent.runDir) : (this.ui.get(w)?.title ?? 'training');
-    this.statusItem.text = statusBarText(name, w.lastStep, w.startedEvent?.epochs, running.length - 1);
-    this.statusItem.tooltip = `Embedding Lab: ${running.length} run(s) training. Click for the dashboard.`;
-    this.statusItem.command = { command: 'embeddingLab.openDashboard', title: 'Open Dashboard', arguments: w.runDir ? [w.runDir] : [] };
-    this.statusItem.show();
+    this.statusBar.update(this.supervisor.running(), (w) => this.ui.get(w)?.title);
   }
 
   // -------------------------------------------------------------------------------------------------------------
-  // Reports
+  // Reports (reports.ts)
 
-  /** A live markdown summary of a run (Show Run Summary). */
   summaryUri(runDir: string): vscode.Uri {
-    const key = path.resolve(runDir);
-    let uri = this.summaryUris.get(key);
-    if (!uri) {
-      uri = vscode.Uri.from({ scheme: SCHEME, path: `/runs/${path.basename(key)}.md`, query: key });
-      this.summaryUris.set(key, uri);
-      this.docs.set(uri, () => {
-        const info = readRunInfo(key);
-        const status: RunStatus | undefined = this.supervisor.byRunDir(key) ? 'running' : this.runs.snapshot().find((n) => n.runDir === key)?.status;
-        return runSummaryMarkdown(key, info, status, fs.existsSync(key) ? readEvents(key) : []);
-      });
-    }
-    return uri;
+    return this.reports.summaryUri(runDir);
   }
 
-  async showReport(name: string, markdown: string, reveal = true): Promise<vscode.Uri> {
-    const uri = vscode.Uri.from({ scheme: SCHEME, path: `/reports/${name}.md` });
-    this.docs.set(uri, markdown);
-    if (reveal) await this.openMarkdown(uri);
-    return uri;
+  showReport(name: string, markdown: string, reveal = true): Promise<vscode.Uri> {
+    return this.reports.showReport(name, markdown, reveal);
   }
 
-  /**
-   * Opens a report rendered (the markdown preview); the raw markdown is one click away (the preview's "Open Source"
-   * button, or `markdown.showSource`).
-   */
-  async openMarkdown(uri: vscode.Uri): Promise<void> {
-    const doc = await vscode.workspace.openTextDocument(uri);
-    if (doc.languageId !== 'markdown') await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
-    await vscode.commands.executeCommand('markdown.showPreview', uri);
+  openMarkdown(uri: vscode.Uri): Promise<void> {
+    return this.reports.openMarkdown(uri);
   }
 
   /** For the e2e tests: the Runs view as shown, the running workers, and the activation time. */

@@ -1,13 +1,16 @@
 // The extension's decisions that need no VS Code API: which commands may run (workspace trust, running workers,
 // the concurrency limit), how a run looks in the Runs view, which node runs the worker and with which arguments,
-// default output paths, and the markdown of the run summary and evaluation reports. Unit-tested without vscode.
+// default output paths. Unit-tested without vscode. The Runs view's text (run-status.ts), the reports' markdown
+// (report-markdown.ts) and the command arguments (command-args.ts) are their own modules, re-exported here.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { validateConfig } from '../core/config';
-import type { RunInfo } from '../core/run-folder';
-import type { EpochEvent, RunStatus, WorkerEvent } from '../protocol/events';
 
 export const EXT = 'embeddingLab';
+
+export * from './run-status';
+export * from './report-markdown';
+export * from './command-args';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Command enablement
@@ -60,69 +63,6 @@ export function canStartRun(running: number, max: number): Enablement {
     enabled: false,
     reason: `${running} training run${running === 1 ? ' is' : 's are'} already running and embeddingLab.maxConcurrentRuns is ${limit}. Stop a run first, or raise the setting.`,
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Runs view
-
-export interface RunItemView {
-  label: string;
-  description: string;
-  tooltip: string;
-  contextValue: string;
-  /** A codicon id. */
-  icon: string;
-}
-
-export const STATUS_ICON: Record<RunStatus, string> = {
-  running: 'sync~spin',
-  done: 'pass',
-  failed: 'error',
-  stopped: 'debug-pause',
-};
-
-/** "just now", "5 min ago", "3 h ago", "2 d ago". */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, ms) / 1000;
-  if (s < 45) return 'just now';
-  if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min ago`;
-  if (s < 86400 * 1.5) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
-}
-
-export function formatMetric(x: number | null | undefined): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3);
-}
-
-/** The Runs view item of one run: read from its run.json (and the status after a liveness check). */
-export function runItemView(runDir: string, info: RunInfo, status: RunStatus, now = Date.now()): RunItemView {
-  const label = path.basename(runDir);
-  const when = Date.parse(status === 'running' ? info.startedAt : info.endedAt ?? info.updatedAt ?? info.startedAt);
-  const parts: string[] = [status];
-  if (status === 'running') parts.push(`epoch ${Math.min(info.epoch + 1, info.epochs)}/${info.epochs}`);
-  else if (status !== 'done') parts.push(`${info.epoch}/${info.epochs} epochs`);
-  if (info.backend) parts.push(info.backend);
-  if (info.bestMapAtR !== null && info.bestMapAtR !== undefined) parts.push(`MAP@R ${formatMetric(info.bestMapAtR)}`);
-  if (Number.isFinite(when)) parts.push(formatAge(now - when));
-  const tooltip = [
-    `${info.name} (${info.lossType})`,
-    `status: ${status}${status !== info.status ? ` (run.json says ${info.status}; its process is gone)` : ''}`,
-    `backend: ${info.backend ?? 'not chosen yet'}`,
-    `epochs: ${info.epoch}/${info.epochs}, step ${info.step}`,
-    `best MAP@R: ${formatMetric(info.bestMapAtR)}, last MAP@R: ${formatMetric(info.lastMapAtR)}`,
-    `started: ${info.startedAt}${info.endedAt ? `, ended: ${info.endedAt}` : ''}`,
-    ...(info.error ? [`error: ${info.error}`] : []),
-    runDir,
-  ].join('\n');
-  return { label, description: parts.join(' · '), tooltip, contextValue: `run-${status}`, icon: STATUS_ICON[status] };
-}
-
-/** Status bar text for a running worker from its latest step event. */
-export function statusBarText(name: string, step?: { epoch: number; loss: number; imagesPerSec: number }, epochs?: number, others = 0): string {
-  const more = others > 0 ? ` (+${others})` : '';
-  if (!step) return `$(sync~spin) ${name}: starting…${more}`;
-  const loss = Number.isFinite(step.loss) ? step.loss.toFixed(4) : String(step.loss);
-  return `$(sync~spin) ${name}: epoch ${step.epoch + 1}${epochs ? `/${epochs}` : ''} · loss ${loss} · ${Math.round(step.imagesPerSec)} img/s${more}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -260,168 +200,6 @@ export function chooseTableForImage(image: string, runDirs: readonly string[]): 
 export function knnQueryFor(image: string, meta: TableMeta | undefined): string {
   if (meta?.folder && isInside(image, meta.folder)) return path.relative(meta.folder, path.resolve(image)).split(path.sep).join('/');
   return path.resolve(image);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reports
-
-const f4 = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(4) : String(x ?? '–'));
-
-/** The run summary that stands in for the dashboard: status, per-epoch table, warnings, the last events. */
-export function runSummaryMarkdown(runDir: string, info: RunInfo | undefined, status: RunStatus | undefined, events: readonly WorkerEvent[]): string {
-  const lines: string[] = [`# Run ${path.basename(runDir)}`, ''];
-  if (info) {
-    lines.push(
-      `| | |`, `|---|---|`,
-      `| status | **${status ?? info.status}** |`,
-      `| experiment | ${info.name} (${info.lossType}) |`,
-      `| backend | ${info.backend ?? '–'} |`,
-      `| progress | ${(status ?? info.status) === 'running' ? `epoch ${Math.min(info.epoch + 1, info.epochs)}/${info.epochs} (${info.epoch} done)` : `${info.epoch}/${info.epochs} epochs done`}, step ${info.step} |`,
-      `| best MAP@R | ${formatMetric(info.bestMapAtR)} |`,
-      `| last MAP@R | ${formatMetric(info.lastMapAtR)} |`,
-      `| started | ${info.startedAt} |`,
-      `| ended | ${info.endedAt ?? '–'} |`,
-      ...(info.error ? [`| error | ${info.error.replace(/\|/g, '\\|')} |`] : []),
-      `| config | ${info.configFile ?? '–'} |`,
-      `| folder | ${runDir} |`,
-      '',
-    );
-  } else {
-    lines.push('_No run.json in this folder (yet)._', '');
-  }
-  const started = [...events].reverse().find((e) => e.type === 'started');
-  if (started && started.type === 'started') {
-    lines.push(
-      `Training set: ${started.train.images} images in ${started.train.classes} classes` +
-        (started.validation ? `; validation: ${started.validation.images} images in ${started.validation.classes} classes` : '') +
-        `. ${started.parameters.toLocaleString('en-US')} parameters, ${started.stepsPerEpoch} steps per epoch, batch ${started.batchSize}, backend ${started.backend} (${started.backendDetail}).`,
-      '',
-    );
-  }
-  const epochs = events.filter((e): e is EpochEvent => e.type === 'epoch');
-  const baseline = events.find((e) => e.type === 'baseline');
-  if (baseline && baseline.type === 'baseline') lines.push(baselineLine(baseline.validation.mapAtR, epochs), '');
-  if (epochs.length) {
-    lines.push('## Epochs', '', '| epoch | train loss | P@1 | MAP@R | R-precision | seconds | best |', '|---:|---:|---:|---:|---:|---:|:---:|');
-    for (const e of epochs) {
-      lines.push(`| ${e.epoch + 1} | ${f4(e.trainLoss)} | ${f4(e.validation?.precisionAt1)} | ${f4(e.validation?.mapAtR)} | ${f4(e.validation?.rPrecision)} | ${e.seconds.toFixed(1)} | ${e.best ? '★' : ''} |`);
-    }
-    lines.push('');
-  }
-  const lastStep = [...events].reverse().find((e) => e.type === 'step');
-  if (lastStep && lastStep.type === 'step') {
-    lines.push(`Last step ${lastStep.step} (epoch ${lastStep.epoch + 1}): loss ${f4(lastStep.loss)}, positive distance ${f4(lastStep.posDist)}, negative distance ${f4(lastStep.negDist)}, ${Math.round(lastStep.imagesPerSec)} images/s.`, '');
-  }
-  // Epochs as a person counts them, from 1: the epoch of the checkpoint's last step (event fields stay 0-based).
-  const spe = started && started.type === 'started' ? started.stepsPerEpoch : 0;
-  const epochOfStep = (step: number, fallback: number) => (spe > 0 ? Math.floor(Math.max(0, step - 1) / spe) + 1 : fallback + 1);
-  const notes = events.filter((e) => e.type === 'warning' || e.type === 'error' || e.type === 'checkpoint' || e.type === 'done');
-  if (notes.length) {
-    lines.push('## Events', '');
-    for (const e of notes.slice(-30)) {
-      if (e.type === 'warning') lines.push(`- ${e.time} ⚠ ${e.code}: ${e.message}`);
-      else if (e.type === 'error') lines.push(`- ${e.time} ✗ ${e.code}: ${e.message.split('\n')[0]}`);
-      else if (e.type === 'checkpoint') lines.push(`- ${e.time} checkpoint (${e.kind}) after step ${e.step}, epoch ${epochOfStep(e.step, e.epoch)}`);
-      else if (e.type === 'done') lines.push(`- ${e.time} ${e.status} after ${e.seconds.toFixed(1)} s, best MAP@R ${formatMetric(e.bestMapAtR)}`);
-    }
-    lines.push('');
-  }
-  lines.push(`Full history: \`${path.join(runDir, 'events.jsonl')}\``, '');
-  return lines.join('\n');
-}
-
-/** "Before training: MAP@R 0.412; best after training 0.655 (+0.243)": what training gained or lost against the baseline. */
-export function baselineLine(before: number, epochs: readonly EpochEvent[]): string {
-  const vals = epochs.map((e) => e.validation?.mapAtR).filter((v): v is number => typeof v === 'number');
-  if (!vals.length) return `Before training (step 0): validation MAP@R ${before.toFixed(4)}.`;
-  const best = Math.max(...vals);
-  const d = best - before;
-  return `Before training (step 0): validation MAP@R ${before.toFixed(4)}; best after training ${best.toFixed(4)} (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(4)}${d < 0 ? ', worse than the network it started from' : ''}).`;
-}
-
-/** The evaluation report of `embedlab eval --json`, as markdown. Unknown fields are listed raw at the end. */
-export function evalMarkdown(report: Record<string, unknown>): string {
-  const r = report as {
-    table?: string; rows?: number; dim?: number; labels?: number; distance?: string;
-    retrieval?: { precisionAt1?: number; recallAtK?: Record<string, number>; rPrecision?: number; mapAtR?: number; count?: number };
-    clustering?: { nmi: number; k: number } | null;
-    verification?: { rocAuc?: number; bestF1?: { threshold: number; f1: number; precision: number; recall: number }; atPrecision?: { target: number; threshold: number; precision: number; recall: number } | null; positives?: number; negatives?: number; sampled?: boolean };
-    fewShot?: { accuracy: number; count: number; k: number };
-  };
-  const lines = [`# Evaluation of ${r.table ? path.basename(r.table) : 'table'}`, '', `${r.rows ?? '?'} rows × ${r.dim ?? '?'}, ${r.labels ?? '?'} labels, ${r.distance ?? '?'} distance.`, ''];
-  if (r.retrieval) {
-    lines.push(`## Retrieval (leave-one-out over ${r.retrieval.count ?? '?'} queries)`, '', '| metric | value |', '|---|---:|',
-      `| Precision@1 | ${f4(r.retrieval.precisionAt1)} |`,
-      ...Object.entries(r.retrieval.recallAtK ?? {}).map(([k, v]) => `| Recall@${k} | ${f4(v)} |`),
-      `| R-Precision | ${f4(r.retrieval.rPrecision)} |`,
-      `| MAP@R | ${f4(r.retrieval.mapAtR)} |`, '');
-  }
-  lines.push(r.clustering ? `## Clustering\n\nNMI of k-means (k = ${r.clustering.k}): ${f4(r.clustering.nmi)}\n` : '## Clustering\n\nskipped\n');
-  if (r.verification) {
-    const v = r.verification;
-    lines.push(`## Verification (${v.positives ?? '?'} positive, ${v.negatives ?? '?'} negative pairs${v.sampled ? ', sampled' : ''})`, '',
-      `- ROC AUC: ${f4(v.rocAuc)}`,
-      v.bestF1 ? `- best F1 ${f4(v.bestF1.f1)} at distance ≤ ${f4(v.bestF1.threshold)} (precision ${f4(v.bestF1.precision)}, recall ${f4(v.bestF1.recall)})` : '- best F1: –',
-      v.atPrecision ? `- precision ≥ ${v.atPrecision.target}: distance ≤ ${f4(v.atPrecision.threshold)} (precision ${f4(v.atPrecision.precision)}, recall ${f4(v.atPrecision.recall)})` : '- target precision: not reachable at any threshold',
-      '');
-  }
-  if (r.fewShot) lines.push(`## Few-shot`, '', `kNN classification (k = ${r.fewShot.k}) against the reference: accuracy ${f4(r.fewShot.accuracy)} over ${r.fewShot.count} queries`, '');
-  lines.push('## Raw', '', '```json', JSON.stringify(report, null, 2), '```', '');
-  return lines.join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Command arguments
-
-/**
- * The context object VS Code passes after the resource for editor-title menus (`{ groupId, editorIndex }`): a plain
- * object, but not options of ours.
- */
-export function isEditorContext(a: unknown): boolean {
-  return a !== null && typeof a === 'object' && typeof (a as { groupId?: unknown }).groupId === 'number';
-}
-
-/**
- * An options object passed by code (tests, other extensions, our own internal calls): a plain object. Not a Uri,
- * a tree item, the `selectedUris[]` array VS Code passes for an Explorer menu, nor an editor-title context.
- */
-export function isOptionsObject(a: unknown): a is Record<string, unknown> {
-  if (a === null || typeof a !== 'object' || Array.isArray(a)) return false;
-  const proto = Object.getPrototypeOf(a) as unknown;
-  return (proto === Object.prototype || proto === null) && !isEditorContext(a);
-}
-
-/** Options objects or strings passed by code rather than by a menu (which passes a Uri or tree item, and an array). */
-export function isProgrammaticCall(args: readonly unknown[]): boolean {
-  return args.some((a) => typeof a === 'string' || isOptionsObject(a));
-}
-
-/**
- * The resources an Explorer menu command acts on. VS Code passes `(clicked, selected[])`: with several items
- * selected and the click on one of them, every selected item (the clicked one first); a click outside the selection
- * acts on the clicked item alone.
- */
-export function menuSelection(clicked: string | undefined, selected: readonly string[] | undefined): string[] {
-  const sel = (selected ?? []).filter((p) => typeof p === 'string' && p);
-  if (clicked === undefined) return [...new Set(sel)];
-  if (!sel.includes(clicked)) return [clicked];
-  return [...new Set([clicked, ...sel])];
-}
-
-export interface KnnHit {
-  rank: number;
-  path: string;
-  label: string;
-  distance: number;
-}
-
-/**
- * The neighbours of a query without the query itself (as `eval`'s leave-one-out does): drops the row whose path is
- * the query's path in the table, keeps at most k, and ranks them again from 1.
- */
-export function withoutQuery<T extends KnnHit>(hits: readonly T[], queryInTable: string | undefined, k: number): T[] {
-  const q = queryInTable?.split(path.sep).join('/');
-  return hits.filter((h) => q === undefined || h.path !== q).slice(0, k).map((h, i) => ({ ...h, rank: i + 1 }));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
