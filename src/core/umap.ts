@@ -35,7 +35,7 @@
 import { knnLeaveOneOut } from './knn';
 import { pca2d } from './projection';
 import { Rng } from './rng';
-import { checkProjectionInput, normalizeRows, progressReporter, smallLayout, symmetrize, type SparseRows } from './tsne';
+import { checkProjectionInput, normalizeRows, progressReporter, smallLayout, symmetrize, type SparseRows } from './projection-shared';
 
 export interface UmapOptions {
   seed: number;

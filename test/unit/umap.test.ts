@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fastPow, findAB, fuzzyGraph, smoothKnnDist, umap2d } from '../../src/core/umap';
-import { symmetrize, type SparseRows } from '../../src/core/tsne';
+import { symmetrize, type SparseRows } from '../../src/core/projection-shared';
 import { blobs, gaussian, knnAccuracy, mulberry32, ranking, sqDist, trustworthiness } from './projection-fixtures';
 
 
