@@ -48,6 +48,7 @@ export class EvaluationPanel {
     const controls = el('div', { class: 'controls' },
       el('label', { for: 'threshold-input' }, 'Threshold '), this.input, this.range,
       button('Use F1-optimal', { id: 'threshold-reset' }, () => this.setUserThreshold(null, true)),
+      button('Use as the model\'s threshold', { id: 'threshold-save', title: 'Write this threshold into the model\'s threshold.json (what verify, classify and duplicates use)' }, () => this.saveModelThreshold()),
       button('Save threshold PNG', { 'data-chart': 'threshold' }, () => void this.savePng('threshold', this.thresholdDiv)),
       button('Save histogram PNG', { 'data-chart': 'histogram' }, () => void this.savePng('histogram', this.histDiv)));
     this.root = el('section', { class: 'panel', id: 'panel-eval', 'aria-labelledby': 'h-eval' },
@@ -58,6 +59,12 @@ export class EvaluationPanel {
   private async savePng(chart: 'threshold' | 'histogram', gd: HTMLElement): Promise<void> {
     const dataUrl = await Plotly.toImage(gd, { format: 'png', width: 1000, height: 500 });
     this.host.postMessage({ type: 'savePng', chart, dataUrl });
+  }
+
+  /** "Use as the model's threshold": the host writes the threshold in force into the model's threshold.json. */
+  saveModelThreshold(): void {
+    const t = this.threshold();
+    if (t !== null) this.host.postMessage({ type: 'saveModelThreshold', threshold: t });
   }
 
   /** The threshold in force: the user's, else the F1-optimal one. */

@@ -49,6 +49,7 @@ export function dashboardHost(ctx: Ctx): DashboardHost {
       return [...found.map((u) => u.fsPath).filter(isEmbeddingTable), ...runs.flatMap((n) => tablesOfRun(n.runDir).map((t) => t.file))];
     },
     workspaceRoots: () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+    onThresholdSaved: () => ctx.runs.refreshSoon(),
     listRuns: async () => (await ctx.runs.all()).map((n) => ({ runDir: n.runDir, name: path.basename(n.runDir), status: n.status })),
   };
 }

@@ -41,6 +41,7 @@ import { runOfTable, workspaceTables } from './dashboard-tables';
 import { ProjectionCancelled, ProjectionWorkerClient } from './projection-client';
 import { kmeansJob, projectionJob } from './projection-jobs';
 import { EventTail } from './dashboard-tail';
+import { saveDashboardThreshold, thresholdTarget } from './dashboard-threshold';
 import { readRunConfig, RunSeries, runStatusOf, type RunConfigInfo } from './dashboard-series';
 import {
   defaultTable,
@@ -98,6 +99,8 @@ export interface DashboardDeps {
   workspaceRoots?(): string[];
   /** The runs of the workspace, for the comparison picker (the dashboard's own run may be among them). */
   listRuns?(): Promise<RunChoice[]>;
+  /** Called when the dashboard wrote a model's threshold.json (the Runs view shows it). */
+  onThresholdSaved?(file: string): void;
 }
 
 export interface SessionOptions {
@@ -752,6 +755,14 @@ export class DashboardSession {
         if (!out) return;
         await writeFileAtomic(out, bytes);
         this.post({ type: 'saved', what: `${m.chart} chart`, path: out });
+        return;
+      }
+      case 'saveModelThreshold': {
+        if (!this.evalReport) throw new Error('no evaluation yet: the threshold comes from the table\'s evaluation');
+        const { file } = await saveDashboardThreshold(this.evalReport, m.threshold, thresholdTarget(this.runDir, this.tableFile));
+        this.deps.log('info', `dashboard ${this.name}: saved threshold ${m.threshold} to ${file}`);
+        this.post({ type: 'saved', what: 'the model\'s threshold', path: file });
+        this.deps.onThresholdSaved?.(file);
         return;
       }
       case 'selection': this.selection = m.rows.filter((r): r is number => Number.isInteger(r)); return;

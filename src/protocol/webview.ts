@@ -315,7 +315,9 @@ export type WebviewToHost =
   /** Show this table (one of the `tables` the host listed). */
   | { type: 'selectTable'; file: string }
   /** Overlay these runs (from `runChoices`) on the dashboard's own run; the rest are taken off. */
-  | { type: 'compareRuns'; runDirs: string[] };
+  | { type: 'compareRuns'; runDirs: string[] }
+  /** "Use as the model's threshold": write this distance into the table's model's threshold.json. */
+  | { type: 'saveModelThreshold'; threshold: number };
 
 export type WebviewToHostType = WebviewToHost['type'];
 export type HostToWebviewType = HostToWebview['type'];
@@ -326,7 +328,7 @@ const HOST_TYPES: ReadonlySet<string> = new Set<HostToWebviewType>([
 ]);
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set<WebviewToHostType>([
   'ready', 'stop', 'resume', 'selectQuery', 'pickImage', 'setK', 'setThreshold', 'setSmoothing', 'requestProjection',
-  'requestClusters', 'exportCsv', 'savePng', 'selection', 'webviewError', 'selectTable', 'compareRuns',
+  'requestClusters', 'exportCsv', 'savePng', 'selection', 'webviewError', 'selectTable', 'compareRuns', 'saveModelThreshold',
 ]);
 
 const typeOf = (v: unknown): string | undefined =>
@@ -348,6 +350,7 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
     case 'selectQuery': return Number.isInteger(m.row) && (m.row as number) >= 0;
     case 'setK': case 'requestClusters': return Number.isInteger(m.k) && (m.k as number) >= 1;
     case 'setThreshold': return m.threshold === null || (typeof m.threshold === 'number' && Number.isFinite(m.threshold));
+    case 'saveModelThreshold': return typeof m.threshold === 'number' && Number.isFinite(m.threshold) && m.threshold >= 0;
     case 'setSmoothing': return typeof m.smoothing === 'number' && m.smoothing >= 0 && m.smoothing < 1;
     case 'requestProjection': return isProjectionMethod(m.method) && (m.seed === undefined || (Number.isSafeInteger(m.seed) && (m.seed as number) >= 0));
     case 'exportCsv': return m.what === 'projection' || m.what === 'neighbors';

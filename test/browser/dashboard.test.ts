@@ -472,6 +472,27 @@ describe('explorer with the real host session and projection worker', { skip: ha
     assert.equal(session.stats.projectionJobs, 1);
   });
 
+  it('"Use as the model\'s threshold" writes the model\'s threshold.json, the same file `eval --save-threshold` writes', async () => {
+    const { page } = hs!;
+    const file = path.join(runDirPath, 'model', 'threshold.json');
+    fs.rmSync(file, { force: true });
+    await page.waitForFunction(() => Number((document.getElementById('threshold-input') as HTMLInputElement | null)?.value) > 0, undefined, { timeout: 30_000 });
+    const n = hs!.received.length;
+    await page.click('#threshold-save');
+    // The threshold in force: eval's F1-optimal one (the user has not moved it in this session).
+    assert.deepEqual(await hs!.waitFor('saveModelThreshold', n), { type: 'saveModelThreshold', threshold: evalReport.verification.bestF1.threshold });
+    await page.waitForFunction(() => /^Saved the model's threshold to .*threshold\.json$/.test(document.getElementById('status-line')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    const mine = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> & { source: Record<string, unknown> };
+    fs.rmSync(file);
+    const r = await cli(['eval', sessionTable, '--save-threshold', runDirPath, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const theirs = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof mine;
+    const same = (t: typeof mine) => ({ ...t, createdAt: null, source: { ...t.source, table: path.basename(String(t.source.table)) } });
+    assert.deepEqual(same(mine), same(theirs));
+    assert.equal(mine.threshold, evalReport.verification.bestF1.threshold);
+    assert.deepEqual(hostErrors, []);
+  });
+
   it('a mouse lasso selects exactly the points inside it, and the gallery shows only those rows', async () => {
     const { page } = hs!;
     await page.selectOption('#drag-mode', 'lasso');
