@@ -32,8 +32,14 @@ export function formatMetric(x: number | null | undefined): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3);
 }
 
-/** The Runs view item of one run: read from its run.json (and the status after a liveness check). */
-export function runItemView(runDir: string, info: RunInfo, status: RunStatus, now = Date.now()): RunItemView {
+/** A run's saved verification threshold (threshold.json in its model folder), as the Runs view shows it. */
+export type SavedThreshold = { file: string; threshold: number; distance: string; f1?: number } | { file: string; error: string };
+
+/** The distance a threshold is: 4 significant digits (0.4123, 12.35). */
+export const formatThreshold = (t: number): string => (Number.isFinite(t) ? Number(t.toPrecision(4)).toString() : String(t));
+
+/** The Runs view item of one run: read from its run.json (and the status after a liveness check) and its threshold.json. */
+export function runItemView(runDir: string, info: RunInfo, status: RunStatus, now = Date.now(), threshold: SavedThreshold | null = null): RunItemView {
   const label = path.basename(runDir);
   const when = Date.parse(status === 'running' ? info.startedAt : info.endedAt ?? info.updatedAt ?? info.startedAt);
   const parts: string[] = [status];
@@ -41,6 +47,7 @@ export function runItemView(runDir: string, info: RunInfo, status: RunStatus, no
   else if (status !== 'done') parts.push(`${info.epoch}/${info.epochs} epochs`);
   if (info.backend) parts.push(info.backend);
   if (info.bestMapAtR !== null && info.bestMapAtR !== undefined) parts.push(`MAP@R ${formatMetric(info.bestMapAtR)}`);
+  if (threshold && 'threshold' in threshold) parts.push(`threshold ${formatThreshold(threshold.threshold)}`);
   if (Number.isFinite(when)) parts.push(formatAge(now - when));
   const tooltip = [
     `${info.name} (${info.lossType})`,
@@ -50,6 +57,9 @@ export function runItemView(runDir: string, info: RunInfo, status: RunStatus, no
     `best MAP@R: ${formatMetric(info.bestMapAtR)}, last MAP@R: ${formatMetric(info.lastMapAtR)}`,
     `started: ${info.startedAt}${info.endedAt ? `, ended: ${info.endedAt}` : ''}`,
     ...(info.error ? [`error: ${info.error}`] : []),
+    ...(threshold ? ['threshold' in threshold
+      ? `threshold: ${formatThreshold(threshold.threshold)} (${threshold.distance}${threshold.f1 !== undefined ? `, F1 ${formatMetric(threshold.f1)}` : ''}) from ${threshold.file}`
+      : `threshold: ${threshold.error}`] : ['threshold: none saved (Evaluate a table, then "Use as the model\'s threshold" on the dashboard, or `embedlab eval <table> --save-threshold <run>`)']),
     runDir,
   ].join('\n');
   return { label, description: parts.join(' · '), tooltip, contextValue: `run-${status}`, icon: STATUS_ICON[status] };

@@ -4,7 +4,8 @@
 import * as vscode from 'vscode';
 import { effectiveStatus, listRuns, type RunInfo } from '../core/run-folder';
 import type { RunStatus } from '../protocol/events';
-import { runItemView, type RunItemView } from './logic';
+import { runItemView, type RunItemView, type SavedThreshold } from './logic';
+import { findThreshold } from '../core/threshold';
 
 const REFRESH_MS = 500;
 
@@ -72,7 +73,7 @@ export class RunsProvider implements vscode.TreeDataProvider<RunNode>, vscode.Di
         if (seen.has(dir)) continue;
         seen.add(dir);
         const status = this.liveStatus(dir) ?? effectiveStatus(info, dir);
-        const view = runItemView(dir, info, status, now);
+        const view = runItemView(dir, info, status, now, savedThreshold(dir));
         // run.json says running but its process is gone (killed, out of memory): it crashed. It stays a failed
         // run for the menus (run-failed), so Resume is offered.
         if (status === 'failed' && info.status === 'running') view.description = view.description.replace(/^failed/, 'crashed');
@@ -117,5 +118,15 @@ export class RunsProvider implements vscode.TreeDataProvider<RunNode>, vscode.Di
     for (const w of this.watchers) w.dispose();
     this.changed.dispose();
     this.listeners.dispose();
+  }
+}
+
+/** The run's threshold.json (`<run>/model/threshold.json`), or why it cannot be read; null when there is none. */
+export function savedThreshold(runDir: string): SavedThreshold | null {
+  try {
+    const t = findThreshold(runDir);
+    return t ? { file: t.file, threshold: t.value.threshold, distance: t.value.distance, f1: t.value.bestF1?.f1 } : null;
+  } catch (err) {
+    return { file: runDir, error: (err as Error).message };
   }
 }

@@ -36,6 +36,7 @@ import {
   needsTrust,
   runDirOfModel,
   runItemView,
+  formatThreshold,
   runsDirFor,
   runSummaryMarkdown,
   statusBarText,
@@ -141,6 +142,18 @@ describe('Runs view items', () => {
     assert.equal(v.contextValue, 'run-done');
     assert.equal(v.icon, 'pass');
     assert.match(v.tooltip, /best MAP@R: 0\.812, last MAP@R: 0\.800/);
+  });
+
+  it('a saved threshold is in the description and the tooltip; none saved says how to make one', () => {
+    const t = { file: '/w/runs/r/model/threshold.json', threshold: 0.412349, distance: 'euclidean', f1: 0.9123 };
+    const v = runItemView('/w/runs/r', info(), 'done', now, t);
+    assert.equal(v.description, 'done · wasm · MAP@R 0.812 · threshold 0.4123 · 5 min ago');
+    assert.match(v.tooltip, /^threshold: 0\.4123 \(euclidean, F1 0\.912\) from \/w\/runs\/r\/model\/threshold\.json$/m);
+    assert.match(runItemView('/w/runs/r', info(), 'done', now).tooltip, /^threshold: none saved .*--save-threshold/m);
+    const bad = runItemView('/w/runs/r', info(), 'done', now, { file: '/w/runs/r', error: 'threshold.json is not JSON' });
+    assert.equal(bad.description, 'done · wasm · MAP@R 0.812 · 5 min ago');
+    assert.match(bad.tooltip, /^threshold: threshold\.json is not JSON$/m);
+    assert.equal(formatThreshold(12.3456), '12.35');
   });
 
   it('a running run shows its current epoch and its age since start', () => {
