@@ -5,6 +5,7 @@ import './styles.css';
 import type { DashboardSettings, HostToWebview, NeighborsView, TableChoice } from '../src/protocol/webview';
 import { DEFAULT_SETTINGS, isHostToWebview, WEBVIEW_PROTOCOL_VERSION } from '../src/protocol/webview';
 import { EvaluationPanel } from './evaluation';
+import { ClassificationPanel } from './classification';
 import { ExplorerPanel } from './explorer';
 import { GalleryPanel } from './gallery';
 import { Plotly } from './plotly';
@@ -28,7 +29,8 @@ const explorer = new ExplorerPanel(host, {
 });
 const evaluation = new EvaluationPanel(host, (t) => { settings = { ...settings, threshold: t }; persist(); gallery.setThreshold(t); });
 
-const tabs: Array<[string, HTMLElement]> = [['Training', training.root], ['Explorer', explorer.root], ['Neighbours', gallery.root], ['Evaluation', evaluation.root]];
+const classification = new ClassificationPanel();
+const tabs: Array<[string, HTMLElement]> = [['Training', training.root], ['Explorer', explorer.root], ['Neighbours', gallery.root], ['Evaluation', evaluation.root], ['Classification', classification.root]];
 const status = el('p', { class: 'status-line', id: 'status-line', role: 'status', 'aria-live': 'polite' });
 const nav = el('nav', { class: 'toc', 'aria-label': 'Dashboard sections' }, ...tabs.map(([name, section]) => {
   const a = el('a', { href: `#${section.id}` }, name);
@@ -93,6 +95,7 @@ function handle(m: HostToWebview): void {
       evaluation.setEval(m.eval);
       gallery.setThreshold(evaluation.threshold());
       setNeighbors(m.neighbors);
+      classification.set(m.classification ?? null);
       break;
     case 'steps': training.addSteps(m.runId, m.steps); break;
     case 'epochs': training.addEpochs(m.runId, m.epochs); break;
@@ -108,6 +111,7 @@ function handle(m: HostToWebview): void {
     case 'clusters': explorer.setClusters(m.clusters); break;
     case 'neighbors': setNeighbors(m.neighbors); break;
     case 'eval': evaluation.setEval(m.eval); gallery.setThreshold(evaluation.threshold()); break;
+    case 'classification': classification.set(m.classification); classification.root.scrollIntoView({ block: 'start' }); break;
     case 'settings': applySettings(m.settings); break;
     case 'saved': status.textContent = `Saved ${m.what} to ${m.path}`; break;
     case 'error':

@@ -12,6 +12,7 @@ import { newExperiment } from './commands/experiments';
 import { deleteRun, refreshRuns, revealRun } from './commands/runs';
 import { dashboardState, testState } from './commands/test-hooks';
 import { resumeTraining, stopTraining, trainExperiment } from './commands/training';
+import { classifyFolder, compareImages } from './commands/use-model';
 
 export type { Neighbor } from './commands/embedding';
 
@@ -34,6 +35,8 @@ export const COMMANDS = {
   findSimilarImages: { run: findSimilarImages, process: 'cli', doing: 'Finding similar images' },
   evaluateTable: { run: evaluateTable, process: 'cli', doing: 'Evaluating a table' },
   exportModel: { run: exportModel, process: 'cli', doing: 'Exporting a model' },
+  compareImages: { run: compareImages, process: 'cli', doing: 'Comparing two images' },
+  classifyFolder: { run: classifyFolder, process: 'cli', doing: 'Classifying a folder' },
   checkEnvironment: { run: checkEnvironment, process: 'cli', doing: 'Checking the environment' },
   installGpuBackend: { run: installer('gpu'), process: 'npm', doing: 'Installing the GPU backend' },
   installNativeCpuBackend: { run: installer('cpu'), process: 'npm', doing: 'Installing the native CPU backend' },

@@ -22,6 +22,7 @@ import {
   sanitizeSettings,
   StepBatcher,
   WEBVIEW_PROTOCOL_VERSION,
+  type ClassificationView,
   type ClustersView,
   type DashboardSettings,
   type EvalView,
@@ -179,6 +180,7 @@ export class DashboardSession {
   private readonly projector: ProjectionWorkerClient;
   private readonly clusterer: ProjectionWorkerClient;
   private evalReport: EvalView | null = null;
+  private classification: ClassificationView | null = null;
   private evaluating: Promise<void> | null = null;
   private neighbors: NeighborsView | null = null;
   private selection: number[] = [];
@@ -346,6 +348,7 @@ export class DashboardSession {
       runs: [withRunContext(this.series.view(st.status, st.resumable), this.runDir, readFlatConfig(this.runDir), true), ...this.comparison.views()],
       table: t ? tableView(t) : null, projection: t ? this.projection : null, clusters: t ? this.clusters : null,
       eval: t ? this.evalReport : null, neighbors: t ? this.neighbors : null, thumbnails: this.thumbnails(), settings: { ...this.settings },
+      classification: this.classification,
       // Not part of the protocol: what the panel needs to come back after a reload (the webview may keep it in setState).
       host: { runDir: this.runDir, table: this.tableFile },
     };
@@ -784,6 +787,12 @@ export class DashboardSession {
         void never;
       }
     }
+  }
+
+  /** Classify Folder's confusion matrix (kept for the next snapshot: a hidden or reloaded webview shows it again). */
+  showClassification(c: ClassificationView): void {
+    this.classification = c;
+    this.post({ type: 'classification', classification: c });
   }
 
   get selectedRows(): readonly number[] {

@@ -184,6 +184,24 @@ export interface EvalView {
   classNames?: string[];
 }
 
+/** Classify Folder's result (`embedlab classify --json` with labelled queries): the confusion matrix and accuracy. */
+export interface ClassificationView {
+  /** The results table the CLI wrote. */
+  table: string;
+  queries: number;
+  /** The reference's classes. */
+  classes: string[];
+  known: number;
+  correct: number;
+  accuracy: number;
+  /** Queries answered `unknown` (open set), and the threshold that decided it (null: closed set). */
+  unknown: number;
+  threshold: number | null;
+  thresholdSource: string;
+  /** confusion[true][predicted] over the labelled queries. */
+  confusion: Record<string, Record<string, number>>;
+}
+
 export interface DashboardSettings {
   k: number;
   /** The user's verification threshold; null: use the F1-optimal one. */
@@ -241,6 +259,8 @@ export interface SnapshotMessage {
   neighbors: NeighborsView | null;
   thumbnails: ThumbnailMap;
   settings: DashboardSettings;
+  /** The last Classify Folder result shown in this dashboard, if any. */
+  classification?: ClassificationView | null;
 }
 
 /** New steps of one run (batched by the host; appended in order). */
@@ -257,6 +277,7 @@ export interface ProjectionProgressMessage { type: 'projectionProgress'; method:
 export interface ClustersMessage { type: 'clusters'; clusters: ClustersView }
 export interface NeighborsMessage { type: 'neighbors'; neighbors: NeighborsView }
 export interface EvalMessage { type: 'eval'; eval: EvalView | null }
+export interface ClassificationMessage { type: 'classification'; classification: ClassificationView }
 export interface SettingsMessage { type: 'settings'; settings: Partial<DashboardSettings> }
 /** The host's answer to exportCsv / savePng. */
 export interface SavedMessage { type: 'saved'; what: string; path: string }
@@ -280,6 +301,7 @@ export type HostToWebview =
   | ClustersMessage
   | NeighborsMessage
   | EvalMessage
+  | ClassificationMessage
   | SettingsMessage
   | SavedMessage
   | HostErrorMessage
@@ -324,7 +346,7 @@ export type HostToWebviewType = HostToWebview['type'];
 
 const HOST_TYPES: ReadonlySet<string> = new Set<HostToWebviewType>([
   'snapshot', 'steps', 'epochs', 'warnings', 'run', 'runStatus', 'removeRun', 'table', 'projection', 'projectionProgress',
-  'clusters', 'neighbors', 'eval', 'settings', 'saved', 'error', 'tables', 'runChoices',
+  'clusters', 'neighbors', 'eval', 'settings', 'saved', 'error', 'tables', 'runChoices', 'classification',
 ]);
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set<WebviewToHostType>([
   'ready', 'stop', 'resume', 'selectQuery', 'pickImage', 'setK', 'setThreshold', 'setSmoothing', 'requestProjection',
