@@ -5,6 +5,7 @@ import type { Command } from './args';
 import { envCommand } from './env';
 import { initCommand } from './init';
 import { embedCommand, evalCommand, exportCommand, knnCommand, synthCommand } from './scoring';
+import { statusCommand } from './shards';
 import { trainCommand } from './train';
 import { classifyCommand, duplicatesCommand, verifyCommand } from './use-model';
 
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   verifyCommand,
   classifyCommand,
   duplicatesCommand,
+  statusCommand,
   synthCommand,
   envCommand,
 ];

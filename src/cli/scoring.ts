@@ -7,12 +7,14 @@ import { knn } from '../core/knn';
 import { evaluateTableParallel } from '../core/evaluate-parallel';
 import { knnClassify } from '../core/metrics';
 import { readTable, type Table } from '../core/table';
+import { isTableGlob, manifestPath, MAX_SHARDS, modelHash, parseShard } from '../core/shards';
 import { writeJsonAtomic } from '../core/atomic';
 import { printablePath as pp, printableText } from '../core/printable';
 import { isPretrainedSource } from '../engine/pretrained/flags';
 import type { ProgressEvent } from '../protocol/events';
 import { defineCommand, UsageError } from './args';
 import { bar } from './progress';
+import { planShard, shardSelect, writeManifest } from './shards';
 
 export const DISTANCES: readonly DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
 
@@ -120,19 +122,28 @@ function downloadPrinter(json: boolean): (p: { file: string; received: number; t
 export const embedCommand = defineCommand({
   name: 'embed',
   summary: 'Embed a folder of images into a Parquet or CSV table (streams, bounded memory) with a trained, exported or pretrained model',
-  usage: 'embedlab embed --model <runDir|modelDir|model.onnx|weights.safetensors|hf:owner/repo> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]',
-  help: '  with a pretrained model (its pooled features, cosine distance): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name> (.onnx)]\n' + ENGINE_HELP,
+  usage: 'embedlab embed --model <runDir|modelDir|model.onnx|weights.safetensors|hf:owner/repo> <folder> --out <table.parquet|table.csv> [--engine auto|onnx|tfjs] [--threads 1] [--batch 64] [--backend <name>] [--json]\n'
+    + '       embedlab embed --model <…> <folder> --shard i/N|auto [--shard-count N] --out <table-folder> [...]',
+  help: '  --shard    embed the i-th (0-based) of N slices of the sorted file list into <table-folder>/part-<i>-of-<N>.parquet\n'
+    + '             (+ its .manifest.json); auto: JOB_COMPLETION_INDEX (Kubernetes; N from --shard-count or EMBEDLAB_SHARD_COUNT)\n'
+    + '             or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT. `embedlab status <table-folder>` tells the parts\n'
+    + '  with a pretrained model (its pooled features, cosine distance): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name> (.onnx)]\n' + ENGINE_HELP,
   positionals: [1, 1],
   options: {
     model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'int', min: 1, max: 4096 }, json: { type: 'boolean' }, ...ENGINE_OPTIONS,
     size: { type: 'string' }, normalize: { type: 'string' }, 'pretrained-output': { type: 'string' },
+    shard: { type: 'string' }, 'shard-count': { type: 'int', min: 1, max: MAX_SHARDS },
   },
   async run({ values: v, positionals, usage }) {
     if (!v.model) throw new UsageError(`missing --model <runDir|modelDir>\nusage: ${usage}`);
     if (!v.out) throw new UsageError(`missing --out <table.parquet|table.csv>\nusage: ${usage}`);
-    const out = path.resolve(v.out);
-    if (!/\.(parquet|csv)$/i.test(out)) throw new UsageError(`--out must end in .parquet or .csv (got ${v.out})`);
-    if (!fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
+    let out = path.resolve(v.out);
+    if (v.shard === undefined && v['shard-count'] !== undefined) throw new UsageError('--shard-count goes with --shard auto');
+    if (v.shard !== undefined) parseShard(v.shard, process.env, v['shard-count']); // a bad --shard fails before the model loads
+    else {
+      if (!/\.(parquet|csv)$/i.test(out)) throw new UsageError(`--out must end in .parquet or .csv (got ${v.out})`);
+      if (!fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
+    }
     const folder = path.resolve(positionals[0]);
     if (!fs.existsSync(folder)) throw new UsageError(`folder does not exist: ${folder}`);
     const eo = engineOptions(v);
@@ -152,6 +163,8 @@ export const embedCommand = defineCommand({
     const { embedder } = opened;
     if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
     else if (opened.fallbackReason) process.stderr.write(printableText(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`));
+    const plan = v.shard !== undefined ? await planShard(v.shard, v['shard-count'], v.out, opened.dir) : undefined;
+    if (plan) out = plan.out;
     let stop = false;
     const onSig = () => { stop = true; };
     process.once('SIGINT', onSig);
@@ -160,18 +173,22 @@ export const embedCommand = defineCommand({
       const res = await e.embedFolder({
         embedder, pre: opened.pre, modelDir: opened.dir, folder, out,
         batchSize: v.batch, onProgress: progressPrinter(Boolean(v.json), 'embed'), shouldStop: () => stop,
+        select: plan ? shardSelect(plan) : undefined, meta: { modelHash: plan?.modelHash ?? modelHash(opened.dir) },
         onOutsideLinks: (links) => {
           const msg = `${links.length} symbolic link(s) point outside ${folder} and were not followed: ${links.slice(0, 3).join(', ')}${links.length > 3 ? ', …' : ''}`;
           if (v.json) process.stdout.write(JSON.stringify({ type: 'warning', code: 'outside-links', message: msg, paths: links }) + '\n');
           else process.stderr.write(`embedlab embed: ${printableText(msg)}\n`);
         },
       });
+      const manifest = plan ? await writeManifest(plan, res, opened.dir, opened.pre.embeddingDim) : undefined;
       const summary = {
         type: 'embedded', table: res.out, rows: res.rows, skipped: res.skipped.length, ignored: res.ignored, seconds: res.seconds,
         imagesPerSec: res.rows / Math.max(res.seconds, 1e-9), engine: res.engine, engineDetail: res.engineDetail,
+        ...(manifest ? { shard: manifest.shard, filesSeen: manifest.filesSeen, filesInFolder: manifest.filesInFolder, manifest: manifestPath(res.out) } : {}),
       };
       if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else {
+        if (manifest) process.stdout.write(`shard ${manifest.shard.index}/${manifest.shard.count}: files ${manifest.filesSeen} of ${manifest.filesInFolder} (${pp(manifest.first ?? '')} … ${pp(manifest.last ?? '')})\n`);
         process.stdout.write(`wrote ${pp(res.out)}: ${res.rows} rows × ${opened.pre.embeddingDim} in ${res.seconds.toFixed(1)} s (${Math.round(summary.imagesPerSec)} images/s; ${res.engineDetail})\n`);
         if (res.skipped.length) process.stdout.write(`skipped ${res.skipped.length} unreadable image(s), listed in ${pp(res.out)}.skipped.txt\n`);
       }
@@ -219,7 +236,7 @@ export const evalCommand = defineCommand({
   },
   async run({ values: v, positionals }) {
     const file = path.resolve(positionals[0]);
-    if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
+    if (!isTableGlob(file) && !fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
     const targetPrecision = v.precision;
     const table = await readTable(file);
     const distance = distanceOf(table, v.distance);
@@ -290,7 +307,7 @@ export const knnCommand = defineCommand({
     if (!v.query) throw new UsageError(`missing --query <image|path-in-table>\nusage: ${usage}`);
     const k = v.k;
     const file = path.resolve(positionals[0]);
-    if (!fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
+    if (!isTableGlob(file) && !fs.existsSync(file)) throw new UsageError(`table does not exist: ${file}`);
     const table = await readTable(file);
     const distance = distanceOf(table, v.distance);
     const dim = table.dim;

@@ -10,6 +10,7 @@ import { duplicateGroups } from '../core/duplicates';
 import { BadDataError, LabError, messageOf } from '../core/errors';
 import { printablePath as pp, printableText } from '../core/printable';
 import { CsvParser, csvQuote, readTable, writeSkippedList, type Table } from '../core/table';
+import { isTableArg, isTableGlob } from '../core/shards';
 import {
   isSame, modelFacts, pairDistance, pairStats, parsePairLabel, resolveThreshold, saveThreshold, thresholdFromReport, type ResolvedThreshold,
 } from '../core/threshold';
@@ -231,7 +232,7 @@ async function verifyPairs(file: string, v: { model?: string; json?: boolean; ou
 // ---------------------------------------------------------------------------------------------------------------
 // classify
 
-const isTable = (p: string) => /\.(parquet|csv)$/i.test(p);
+const isTable = isTableArg;
 
 interface Images { paths: string[]; labels: string[] }
 
@@ -243,7 +244,7 @@ async function folderImages(folder: string): Promise<Images> {
 }
 
 async function loadTable(file: string, dim: number | undefined, what: string): Promise<Table> {
-  if (!fs.existsSync(file)) throw new UsageError(`${what} does not exist: ${file}`);
+  if (!isTableGlob(file) && !fs.existsSync(file)) throw new UsageError(`${what} does not exist: ${file}`);
   const t = await readTable(file);
   if (dim !== undefined && t.dim !== dim) throw new BadDataError(`${what} ${file} has vectors of length ${t.dim}, the model gives ${dim}: embed it with this model`);
   return t;
@@ -272,8 +273,8 @@ export const classifyCommand = defineCommand({
     if (v['closed-set'] && v.threshold !== undefined) throw new UsageError('give --threshold or --closed-set, not both');
     const query = path.resolve(positionals[0]);
     const reference = path.resolve(v.reference);
-    if (!fs.existsSync(query)) throw new UsageError(`does not exist: ${query}`);
-    if (!fs.existsSync(reference)) throw new UsageError(`reference does not exist: ${reference}`);
+    if (!isTableGlob(query) && !fs.existsSync(query)) throw new UsageError(`does not exist: ${query}`);
+    if (!isTableGlob(reference) && !fs.existsSync(reference)) throw new UsageError(`reference does not exist: ${reference}`);
     const needsModel = !isTable(query) || !isTable(reference);
     const model = v.model;
     if (needsModel && !model) throw new UsageError(`missing --model <runDir|modelDir> (to embed the images)\nusage: ${usage}`);

@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { AtomicFileWriter, describeWriteError, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { BadDataError, LabError } from './errors';
 import { ParquetEmbeddingWriter, type ParquetWriterOptions } from './parquet-writer';
+import { describeProblems, expandTableGlob, folderStatus, isTableGlob } from './shards';
 
 export type TableFormat = 'parquet' | 'csv';
 
@@ -299,12 +300,71 @@ export interface ReadTableOptions {
 }
 
 /**
- * Reads a whole table (format by extension). Errors are BadDataError (exit 2) naming the file and, where it
+ * Reads a whole table: a file (format by extension), a folder of parts (`part-<i>-of-<N>.parquet`, all present and
+ * complete, else an error naming each part that is not) or a glob over table files (`dir/*.parquet`). Errors are BadDataError (exit 2) naming the file and, where it
  * applies, the row: missing columns, mixed vector lengths ("row 17 has 63 values, expected 64"), non-numeric
  * values, NaN or ±Infinity ("row 3, column emb_5: NaN"), an empty table, an unreadable Parquet file. Errors of the
  * file system (EACCES, EIO, …) pass through as they are.
  */
 export async function readTable(path: string, opts: ReadTableOptions = {}): Promise<Table> {
+  // A folder of parts or a glob over tables: one table (src/core/shards.ts, issue 18).
+  if (isTableGlob(path)) {
+    const files = expandTableGlob(path);
+    if (!files.length) throw new BadDataError(`no table matches ${path}`);
+    return readTableParts(path, files, opts);
+  }
+  if (isDirectory(path)) {
+    const st = await folderStatus(path);
+    if (!st.parts.length) throw new BadDataError(`${path} is a folder without table parts (part-<i>-of-<N>.parquet, written by embedlab embed --shard i/N --out ${path})`);
+    if (!st.complete) throw new BadDataError(`table folder ${path} is not complete (embedlab status ${path}):\n${describeProblems(st)}`);
+    return readTableParts(path, st.parts.map((p) => p.file), opts);
+  }
+  return readTableFile(path, opts);
+}
+
+function isDirectory(path: string): boolean {
+  try { return statSync(path).isDirectory(); } catch { return false; }
+}
+
+/** The model a table's metadata names: its hash when recorded, else the model path. */
+function modelOf(meta: Record<string, unknown> | null): string | undefined {
+  if (typeof meta?.modelHash === 'string') return meta.modelHash;
+  return typeof meta?.model === 'string' ? meta.model : undefined;
+}
+
+/**
+ * Reads tables one after the other as one (in the order given): each is read, checked against the first (vector
+ * length, format, model) and appended; a part that differs is refused by name. The metadata is the first part's,
+ * with `count` the total and `parts` the number of parts.
+ */
+async function readTableParts(what: string, files: string[], opts: ReadTableOptions): Promise<Table> {
+  const paths: string[] = [];
+  const labels: string[] = [];
+  const chunks: Float32Array[] = [];
+  let first: { file: string; dim: number; format: TableFormat; model: string | undefined; meta: Record<string, unknown> | null } | undefined;
+  for (const file of files) {
+    const t = await readTableFile(file, opts);
+    const format = tableFormat(file);
+    const model = modelOf(t.meta);
+    if (!first) first = { file, dim: t.dim, format, model, meta: t.meta };
+    else {
+      if (t.dim !== first.dim) throw new BadDataError(`${what}: part ${file} has vectors of length ${t.dim}, ${first.file} has ${first.dim}: the parts are not one table`);
+      if (format !== first.format) throw new BadDataError(`${what}: part ${file} is ${format}, ${first.file} is ${first.format}: the parts are not one table`);
+      if (model !== first.model) throw new BadDataError(`${what}: part ${file} was embedded with another model (${model ?? 'none recorded'}) than ${first.file} (${first.model ?? 'none recorded'}): re-embed it, or keep the models' tables in separate folders`);
+    }
+    for (let i = 0; i < t.paths.length; i++) { paths.push(t.paths[i]); labels.push(t.labels[i]); }
+    chunks.push(t.vectors);
+  }
+  const dim = first!.dim;
+  const vectors = new Float32Array(paths.length * dim);
+  let off = 0;
+  for (const c of chunks) { vectors.set(c, off); off += c.length; }
+  const meta = first!.meta ? { ...first!.meta, count: paths.length, parts: files.length } : null;
+  return { paths, labels, vectors, dim, meta };
+}
+
+/** Reads one table file (see readTable). */
+export async function readTableFile(path: string, opts: ReadTableOptions = {}): Promise<Table> {
   const format = tableFormat(path);
   try {
     await fsp.access(path);

@@ -232,10 +232,19 @@ export interface EmbedFolderOptions {
   /** Symbolic links under the folder (relative paths) that point outside it: not followed. */
   onOutsideLinks?: (links: string[]) => void;
   shouldStop?: () => boolean;
+  /** Picks the images to embed from the folder's sorted list (a shard's slice: src/core/shards.ts); default all. */
+  select?: (images: FolderImage[]) => FolderImage[];
+  /** Added to the table's metadata (e.g. the model's hash). */
+  meta?: Record<string, unknown>;
 }
 
 export interface EmbedFolderResult {
   rows: number;
+  /** Images in the folder, and those `select` kept (the ones embedded or skipped). */
+  filesInFolder: number;
+  filesSeen: number;
+  first: string | null;
+  last: string | null;
   skipped: Array<{ path: string; reason: string }>;
   ignored: number;
   seconds: number;
@@ -368,11 +377,13 @@ export async function embedFolder(o: EmbedFolderOptions): Promise<EmbedFolderRes
   // (Process-wide, and harmless elsewhere: the training pixel cache is our own, src/engine/images.ts.)
   sharp.cache(false);
   const folder = path.resolve(o.folder);
-  const { images, ignored, outsideLinks } = await listImages(folder, o.pre.labelLevel);
+  const listed = await listImages(folder, o.pre.labelLevel);
+  const { ignored, outsideLinks } = listed;
   if (outsideLinks.length) o.onOutsideLinks?.(outsideLinks);
-  if (images.length === 0) {
+  if (listed.images.length === 0) {
     throw new BadDataError(`no images in ${folder}${ignored ? ` (${ignored} non-image file(s) ignored)` : ''}${outsideLinks.length ? ` (${outsideLinks.length} link(s) to outside it not followed)` : ''}`);
   }
+  const images = o.select ? o.select(listed.images) : listed.images;
   const spec = specOf(o.pre);
   const batch = Math.max(1, Math.floor(o.batchSize ?? DEFAULT_EMBED_BATCH));
   const ahead = Math.max(1, Math.floor(o.decodeAhead ?? DEFAULT_DECODE_AHEAD));
@@ -382,7 +393,7 @@ export async function embedFolder(o: EmbedFolderOptions): Promise<EmbedFolderRes
   const embedder = o.embedder ?? tfjsEmbedder(o.model!, o.pre);
   const meta = {
     model: path.resolve(o.modelDir), folder, dim, distance: o.pre.distance, l2Normalized: o.pre.l2Normalized,
-    preprocessing: o.pre, engine: { name: embedder.name, detail: embedder.detail }, createdAt: new Date().toISOString(),
+    preprocessing: o.pre, engine: { name: embedder.name, detail: embedder.detail }, createdAt: new Date().toISOString(), ...o.meta,
   };
   const writer = openTableWriter(o.out, { dim, meta });
   const skipped: Array<{ path: string; reason: string }> = [];
@@ -418,5 +429,8 @@ export async function embedFolder(o: EmbedFolderOptions): Promise<EmbedFolderRes
     throw err;
   }
   await writeSkippedList(o.out, skipped); // removes a stale list when nothing was skipped
-  return { rows, skipped, ignored, seconds: (Date.now() - t0) / 1000, out: o.out, engine: embedder.name, engineDetail: embedder.detail };
+  return {
+    rows, skipped, ignored, seconds: (Date.now() - t0) / 1000, out: o.out, engine: embedder.name, engineDetail: embedder.detail,
+    filesInFolder: listed.images.length, filesSeen: images.length, first: images[0]?.rel ?? null, last: images[images.length - 1]?.rel ?? null,
+  };
 }
