@@ -11,9 +11,10 @@ import { Worker } from 'node:worker_threads';
 import type { DistanceName } from './config-types';
 import type { EvalWorkerData } from './eval-worker';
 import {
-  assembleReport, evaluateClusteringAndVerification, evaluateTable, retrievalMetrics,
+  assembleReport, evaluateClusteringAndVerification, evaluateTable,
   type ClusteringAndVerification, type EvalOptions, type EvalReport,
 } from './metrics';
+import { retrievalMetrics } from './metrics-retrieval';
 
 export const PARALLEL_MIN_ROWS = 4000;
 

@@ -7,7 +7,7 @@
 // Sign convention (deterministic, like sklearn's svd_flip): each component's largest-magnitude coefficient is
 // positive (the first such index on a tie). The start block is fixed, so the same table gives the same projection.
 
-import { kmeans } from './metrics';
+import { kmeans } from './metrics-clustering';
 import { csvQuote, formatFloat32 } from './table';
 
 export interface Pca2d {

@@ -149,3 +149,9 @@ export class Rng {
     return arr[this.int(arr.length)];
   }
 }
+
+/** A seeded uniform [0, 1) stream as a function (`new Rng(seed).next()`), for code that takes a `() => number`. */
+export function uniformStream(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
+}

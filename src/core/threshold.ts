@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { writeJsonAtomic } from './atomic';
 import type { DistanceName } from './config-types';
 import { BadDataError, LabError } from './errors';
-import { verification } from './metrics';
+import { verification } from './metrics-verification';
 
 export const THRESHOLD_FILE = 'threshold.json';
 
