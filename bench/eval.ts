@@ -16,6 +16,7 @@ import { evaluateTableParallel } from '../src/core/evaluate-parallel';
 import { openTableWriter, readTable, type TableRow } from '../src/core/table';
 import { knnUsesWasm } from '../src/core/knn';
 import type { DistanceName } from '../src/core/config-types';
+import { uniformStream } from '../src/core/rng';
 
 const { values: a } = parseArgs({
   options: {
@@ -32,17 +33,7 @@ const runs = Number(a.runs);
 const distance = a.distance as DistanceName;
 const threads = Number(a.threads);
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = mulberry32(Number(a.seed));
+const rand = uniformStream(Number(a.seed));
 const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 
 const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[s.length >> 1]; };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { ImageDecodeError, ImageStore, decodeImage, normalizeInto, type ImageSpec } from '../../src/engine/images';
 import type { AugmentConfig } from '../../src/core/config-types';
+import { Rng } from '../../src/core/rng';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedlab-images-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,19 +26,8 @@ const spec = (over: Partial<ImageSpec> = {}): ImageSpec => ({
 const solid = (w: number, h: number, r: number, g: number, b: number) =>
   sharp({ create: { width: w, height: h, channels: 3, background: { r, g, b } } });
 
-/** Seeded uniform source (mulberry32) standing in for the trainer's PRNG. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return {
-    next(): number {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
-}
+/** Seeded uniform source standing in for the trainer's PRNG (the project's own, src/core/rng.ts). */
+const rng = (seed: number): Rng => new Rng(seed);
 
 /** Raw RGB with a distinct value per pixel, so flips and crops are visible. */
 function gradient(w: number, h: number): Buffer {

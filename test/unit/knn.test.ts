@@ -3,20 +3,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { knn, knnLeaveOneOut, knnUsesWasm } from '../../src/core/knn';
 import type { DistanceName } from '../../src/core/config-types';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniformStream } from '../../src/core/rng';
 
 function randomTable(n: number, dim: number, seed: number): Float32Array {
-  const r = mulberry32(seed);
+  const r = uniformStream(seed);
   return Float32Array.from({ length: n * dim }, () => r() * 2 - 1);
 }
 
@@ -73,7 +63,7 @@ test('knn matches brute force: leave-one-out, several block sizes (smaller than 
 test('knn: blocks of queries (queryOffset, knnLeaveOneOut) give exactly the rows of the whole leave-one-out result', () => {
   // Values on a coarse grid and copied rows: many exact ties and duplicates (distance 0), so the order by index matters.
   const n = 301, dim = 5;
-  const r = mulberry32(21);
+  const r = uniformStream(21);
   const v = Float32Array.from({ length: n * dim }, () => Math.round(r() * 4) / 2);
   for (let i = 0; i < 40; i++) v.copyWithin(((i * 7 + 3) % n) * dim, ((i * 11) % n) * dim, ((i * 11) % n) * dim + dim);
   for (const distance of ['euclidean', 'squared-euclidean', 'cosine'] as const) {

@@ -5,20 +5,9 @@ import {
   evaluateTable, kmeans, knnClassify, nmi, rankMetrics, retrievalMetrics, thresholdAnalysis, verification,
 } from '../../src/core/metrics';
 import { knnLeaveOneOut } from '../../src/core/knn';
-import { Rng } from '../../src/core/rng';
+import { Rng, uniformStream } from '../../src/core/rng';
 
 const close = (a: number, b: number, eps = 1e-9, msg?: string) => assert.ok(Math.abs(a - b) <= eps, msg ?? `${a} ≉ ${b}`);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ------------------------------------------------------------------------------------------------ retrieval
 
@@ -32,7 +21,7 @@ test('retrieval in blocks stays within its memory budget (20,000 × 32, k = 298)
   // garbage once the main kernel is built; ~10 MiB here), and 40 MiB for V8 (heap growth, lazily collected wasm
   // memories and arrays, compiled code), half of what the unblocked state alone would need.
   const n = 20000, dim = 32, classes = 67;
-  const r = mulberry32(5);
+  const r = uniformStream(5);
   const centres = Float32Array.from({ length: classes * dim }, () => r() * 2 - 1);
   const v = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) v[i * dim + d] = centres[(i % classes) * dim + d] + 0.5 * (r() - 0.5);
@@ -59,7 +48,7 @@ test('retrieval in blocks stays within its memory budget (20,000 × 32, k = 298)
 });
 
 test('retrieval: blocked and unblocked give identical metrics (ties, duplicates, blocks not dividing n)', () => {
-  const rand = mulberry32(17);
+  const rand = uniformStream(17);
   for (const [n, dim, C] of [[613, 4, 23], [400, 9, 3]] as const) {
     const v = Float32Array.from({ length: n * dim }, () => Math.round(rand() * 4) / 2);
     for (let i = 0; i < 60; i++) v.copyWithin(((i * 7) % n) * dim, ((i * 13 + 1) % n) * dim, ((i * 13 + 1) % n) * dim + dim);
@@ -158,7 +147,7 @@ function bruteRetrieval(v: Float32Array, dim: number, labels: Int32Array) {
 }
 
 test('retrieval matches a brute-force reference on random data (several block sizes)', () => {
-  const rand = mulberry32(11);
+  const rand = uniformStream(11);
   const n = 157, dim = 6;
   const v = Float32Array.from({ length: n * dim }, () => rand());
   // Labels 0..11 with uneven sizes; some unlabelled rows and a singleton class 99.
@@ -183,7 +172,7 @@ test('nmi: identical, permuted, independent, hand-computed', () => {
   close(nmi(a, Int32Array.from([5, 5, -1, -1, 3, 3, 3])), 1); // relabelled
   // Independent: every a-class meets every b-class equally often → I = 0.
   close(nmi(Int32Array.from([0, 0, 1, 1]), Int32Array.from([0, 1, 0, 1])), 0);
-  const rand = mulberry32(3);
+  const rand = uniformStream(3);
   const x = Int32Array.from({ length: 20000 }, () => Math.floor(rand() * 4));
   const y = Int32Array.from({ length: 20000 }, () => Math.floor(rand() * 4));
   assert.ok(nmi(x, y) < 0.002);
@@ -202,7 +191,7 @@ test('nmi: identical, permuted, independent, hand-computed', () => {
 });
 
 function blobs(perClass: number, seed: number) {
-  const rand = mulberry32(seed);
+  const rand = uniformStream(seed);
   const centres = [[0, 0, 0], [20, 0, 5], [0, 20, -5], [-20, -20, 10]];
   const n = centres.length * perClass;
   const v = new Float32Array(n * 3);
@@ -274,7 +263,7 @@ test('thresholdAnalysis: ROC AUC extremes and a hand-worked case', () => {
   assert.equal(r.histograms.positive.reduce((s, c) => s + c, 0), 3);
   assert.equal(r.histograms.negative.reduce((s, c) => s + c, 0), 3);
   // The curve is capped at 200 points and keeps the marked ones.
-  const rand = mulberry32(1);
+  const rand = uniformStream(1);
   const big = thresholdAnalysis(Float64Array.from({ length: 3000 }, () => rand()), Float64Array.from({ length: 3000 }, () => rand() + 0.3), 0.9);
   assert.ok(big.curve.length <= 200);
   assert.ok(big.curve.some((p) => p.threshold === big.bestF1.threshold));
@@ -390,7 +379,7 @@ function referenceVerification(v: Float32Array, dim: number, labels: Int32Array,
 }
 
 test('verification: the sampled pairs and their distances match a plain reference (euclidean, cosine)', () => {
-  const rand = mulberry32(4);
+  const rand = uniformStream(4);
   const n = 300, dim = 7;
   const v = Float32Array.from({ length: n * dim }, () => rand() * 2 - 1);
   const labels = Int32Array.from({ length: n }, (_, i) => (i % 17 === 0 ? -1 : i % 5));

@@ -1,16 +1,9 @@
 // Shared by tsne.test.ts and umap.test.ts: seeded Gaussian blobs and the quality measures of a 2-D layout,
-// written independently of src/core (brute-force rankings).
+// written independently of the projections (brute-force rankings); the seeded numbers are src/core/rng.ts's.
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniformStream } from '../../src/core/rng';
+
+export { uniformStream };
 
 export function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());
@@ -18,7 +11,7 @@ export function gaussian(r: () => number): number {
 
 /** `classes` Gaussian blobs of `per` points in `dim` dimensions (centres at distance ~√dim·spread), rows in class order. */
 export function blobs(classes: number, per: number, dim: number, seed: number, spread = 1, noise = 0.35): { v: Float32Array; labels: Int32Array; n: number } {
-  const r = mulberry32(seed);
+  const r = uniformStream(seed);
   const n = classes * per;
   const centres = Array.from({ length: classes }, () => Array.from({ length: dim }, () => gaussian(r) * spread));
   const v = new Float32Array(n * dim);

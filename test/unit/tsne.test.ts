@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tsne2d, tsneAffinities, tsneGradient, type SparseRows } from '../../src/core/tsne';
-import { blobs, gaussian, knnAccuracy, mulberry32, ranking, sqDist, trustworthiness } from './projection-fixtures';
+import { blobs, gaussian, knnAccuracy, uniformStream, ranking, sqDist, trustworthiness } from './projection-fixtures';
 
 
 function dense(P: SparseRows): Float64Array {
@@ -49,13 +49,13 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function randomLayout(n: number, seed: number, scale = 10): Float64Array {
-  const r = mulberry32(seed);
+  const r = uniformStream(seed);
   return Float64Array.from({ length: 2 * n }, () => (r() - 0.5) * scale);
 }
 
 test('calibration: every conditional row has entropy ln(perplexity), over the exact k nearest, with p ∝ exp(−β d²)', () => {
   const n = 120, dim = 6;
-  const r = mulberry32(3);
+  const r = uniformStream(3);
   const v = Float32Array.from({ length: n * dim }, () => gaussian(r) * (1 + r()));
   const perplexity = 7;
   const A = tsneAffinities(v, n, dim, perplexity, 'euclidean');
@@ -84,7 +84,7 @@ test('calibration: every conditional row has entropy ln(perplexity), over the ex
 
 test('P is (P_cond + P_condᵀ)/2n: rebuilt densely here, symmetric, sums to 1; the cosine P of unit rows equals the euclidean one', () => {
   const n = 80, dim = 5;
-  const r = mulberry32(11);
+  const r = uniformStream(11);
   const v = Float32Array.from({ length: n * dim }, () => gaussian(r));
   for (let i = 0; i < n; i++) { // unit rows, so that cosine and euclidean rank alike
     let s = 0;
@@ -116,7 +116,7 @@ test('P is (P_cond + P_condᵀ)/2n: rebuilt densely here, symmetric, sums to 1; 
 });
 
 test('perplexity is clamped to (n − 1)/3 and k to n − 1', () => {
-  const r = mulberry32(5);
+  const r = uniformStream(5);
   const v = Float32Array.from({ length: 10 * 3 }, () => r());
   const A = tsneAffinities(v, 10, 3, 30);
   assert.equal(A.perplexity, 3);
@@ -170,7 +170,7 @@ test('gradient: θ = 0 equals the O(n²) formula (with and without exaggeration)
 
 test('gradient: θ = 0 matches central finite differences of KL(P‖Q)', () => {
   const n = 24, dim = 4;
-  const r = mulberry32(21);
+  const r = uniformStream(21);
   const v = Float32Array.from({ length: n * dim }, () => gaussian(r));
   const A = tsneAffinities(v, n, dim, 4);
   const Pd = dense(A.P);
@@ -250,7 +250,7 @@ test('small n: 0 → empty, 1 → origin, 2 and 3 → PCA coordinates scaled to 
   assert.ok(Math.max(...Array.from(three).map(Math.abs)) === 1);
   assert.deepEqual(Array.from(tsne2d(new Float32Array(6).fill(2), 3, 2, { seed: 1 })), [0, 0, 0, 0, 0, 0]);
   for (const n of [4, 5]) {
-    const r = mulberry32(n);
+    const r = uniformStream(n);
     const y = tsne2d(Float32Array.from({ length: n * 3 }, () => r()), n, 3, { seed: 1 });
     assert.equal(y.length, 2 * n);
     for (const x of y) assert.ok(Number.isFinite(x));

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fastPow, findAB, fuzzyGraph, smoothKnnDist, umap2d } from '../../src/core/umap';
 import { symmetrize, type SparseRows } from '../../src/core/projection-shared';
-import { blobs, gaussian, knnAccuracy, mulberry32, ranking, sqDist, trustworthiness } from './projection-fixtures';
+import { blobs, gaussian, knnAccuracy, uniformStream, ranking, sqDist, trustworthiness } from './projection-fixtures';
 
 
 function dense(P: SparseRows): number[][] {
@@ -61,7 +61,7 @@ test('findAB: umap-learn\'s a, b for spread 1, minDist 0.1, and a second fit for
 
 test('smoothKnnDist: ρ is the nearest non-zero distance and Σ exp(−max(0, d − ρ)/σ) = log2(k) on every row', () => {
   const n = 60, dim = 7, k = 15, m = k - 1;
-  const r = mulberry32(8);
+  const r = uniformStream(8);
   const v = Float32Array.from({ length: n * dim }, () => gaussian(r));
   for (let j = 0; j < dim; j++) v[1 * dim + j] = v[0 * dim + j]; // rows 0 and 1 coincide
   const d = new Float64Array(n * m);
@@ -101,7 +101,7 @@ test('fuzzy union on a hand-worked graph: w_ij + w_ji − w_ij·w_ji, symmetric,
 });
 
 test('fastPow agrees with Math.pow to 1e-7 (relative) over the range the SGD meets, and falls back outside it', () => {
-  const r = mulberry32(17);
+  const r = uniformStream(17);
   let worst = 0;
   for (const b of [0.8950608779109733, 0.5, 1, 1.7, 0.79]) {
     for (let t = 0; t < 20000; t++) {
@@ -178,7 +178,7 @@ test('small n: 0 → empty, 1 → origin, 2 and 3 → PCA scaled to ±1; 4 and 5
   assert.deepEqual(Array.from(umap2d(new Float32Array([0, 0, 2, 0]), 2, 2, { seed: 1 })).map((x) => Math.abs(x)), [1, 0, 1, 0]);
   assert.equal(umap2d(new Float32Array([0, 0, 4, 0, 0, 1]), 3, 2, { seed: 1 }).length, 6);
   for (const n of [4, 5]) {
-    const r = mulberry32(n);
+    const r = uniformStream(n);
     const y = umap2d(Float32Array.from({ length: n * 3 }, () => r()), n, 3, { seed: 1 });
     assert.equal(y.length, 2 * n);
     for (const x of y) assert.ok(Number.isFinite(x));
