@@ -132,6 +132,8 @@ export interface SessionStats {
   /** k-means jobs the worker thread ran to a result. */
   clusterJobs: number;
   neighbors: number;
+  /** Rows of the confusion matrix the webview was last sent (Classify Folder), 0 for none. */
+  classificationRows: number;
   webviewErrors: string[];
   lastPosted: string | null;
 }
@@ -214,7 +216,7 @@ export class DashboardSession {
     this.clusterer = new ProjectionWorkerClient(workerFile, { name: 'embedlab-kmeans', log });
     this.stats = {
       runDir: this.runDir, table: this.tableFile, ready: 0, snapshots: 0, posted: {}, stepPoints: 0, snapshotStepPoints: 0, deltaStepPoints: 0,
-      epochPoints: 0, status: null, projectionPoints: 0, projectionMethod: null, projectionJobs: 0, clusterJobs: 0, neighbors: 0, webviewErrors: [], lastPosted: null,
+      epochPoints: 0, status: null, projectionPoints: 0, projectionMethod: null, projectionJobs: 0, clusterJobs: 0, neighbors: 0, classificationRows: 0, webviewErrors: [], lastPosted: null,
     };
   }
 
@@ -275,6 +277,7 @@ export class DashboardSession {
         s.projectionPoints = m.projection?.x.length ?? 0;
         s.projectionMethod = m.projection?.method ?? null;
         s.neighbors = m.neighbors?.neighbors.length ?? 0;
+        s.classificationRows = m.classification ? Object.keys(m.classification.confusion).length : 0;
         break;
       case 'steps': if (m.runId === this.series.runId) s.deltaStepPoints += m.steps.step.length; break; // the dashboard's own run
       case 'epochs': if (m.runId === this.series.runId) s.epochPoints += m.epochs.length; break;
@@ -285,6 +288,7 @@ export class DashboardSession {
       case 'runStatus': if (m.runId === this.series.runId) s.status = m.status; break;
       case 'projection': s.projectionPoints = m.projection.x.length; s.projectionMethod = m.projection.method; break;
       case 'neighbors': s.neighbors = m.neighbors.neighbors.length; break;
+      case 'classification': s.classificationRows = Object.keys(m.classification.confusion).length; break;
     }
     s.stepPoints = s.snapshotStepPoints + s.deltaStepPoints;
     try {

@@ -13,6 +13,7 @@ import { isDir, isObj, must, opts, pathArg, pickModel, selectionArg, withCancell
 const IMAGE_FILTER = { Images: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif', 'tif', 'tiff'] };
 
 interface UseModelOptions { model: string; threshold: number | string; show: boolean }
+interface ClassifyOptions extends UseModelOptions { folder: string; reference: string; closedSet: boolean; method: 'centroid' | 'knn'; k: number; out: string }
 
 const engineFlags = (ctx: Ctx, scope: string) => {
   const backend = ctx.settings(scope).backend;
@@ -93,7 +94,7 @@ async function pickReference(ctx: Ctx, folder: string): Promise<string> {
  * none given) it classifies closed set, and says so.
  */
 export const classifyFolder: CommandFn = async (ctx, a0, a1, a2) => {
-  const o = { ...opts<UseModelOptions & { folder: string; reference: string; closedSet: boolean; method: 'centroid' | 'knn'; k: number; out: string }>(a0), ...opts<UseModelOptions>(a1), ...opts<UseModelOptions & { reference: string; closedSet: boolean; method: string; k: number; out: string }>(a2) } as Partial<UseModelOptions & { folder: string; reference: string; closedSet: boolean; method: string; k: number; out: string }>;
+  const o: Partial<ClassifyOptions> = { ...opts<ClassifyOptions>(a0), ...opts<ClassifyOptions>(a1), ...opts<ClassifyOptions>(a2) };
   const picked = isObj(a0) ? [pathArg(o.folder)].filter((p): p is string => !!p) : selectionArg(a0, a1);
   let folder = picked.find(isDir);
   if (picked.length && !folder) throw new UserError(`Classify Folder classifies the images of a folder; not a folder: ${picked[0]}`);
