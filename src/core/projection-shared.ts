@@ -33,6 +33,13 @@ export function checkProjectionInput(fn: string, vectors: Float32Array, n: numbe
   }
 }
 
+/** The projections' input metric, checked: 'euclidean' (the default) or 'cosine'. */
+export function projectionDistance(fn: string, distance: unknown): 'euclidean' | 'cosine' {
+  const d = distance ?? 'euclidean';
+  if (d !== 'euclidean' && d !== 'cosine') throw new RangeError(`${fn}: distance must be "euclidean" or "cosine" (got ${String(d)})`);
+  return d;
+}
+
 /** Rows scaled to unit length (zero rows stay zero): the geometry the cosine distance sees. */
 export function normalizeRows(vectors: Float32Array, n: number, dim: number): Float32Array {
   const out = new Float32Array(n * dim);

@@ -44,7 +44,9 @@
 
 import { knnLeaveOneOut } from './knn';
 import { pca2d } from './projection';
-import { checkProjectionInput, normalizeRows, progressReporter, smallLayout, symmetrize, type SparseRows } from './projection-shared';
+import {
+  checkProjectionInput, normalizeRows, progressReporter, projectionDistance, smallLayout, symmetrize, type SparseRows,
+} from './projection-shared';
 import { Rng } from './rng';
 
 export type { SparseRows } from './projection-shared';
@@ -558,8 +560,7 @@ export function tsne2d(vectors: Float32Array, n: number, dim: number, opts: Tsne
   const iterations = positiveInt(fn, 'iterations', opts.iterations ?? 750, 0);
   const theta = opts.theta ?? 0.5;
   if (!(theta >= 0 && theta <= 1)) throw new RangeError(`${fn}: theta must be in [0, 1] (got ${theta})`);
-  const distance = opts.distance ?? 'euclidean';
-  if (distance !== 'euclidean' && distance !== 'cosine') throw new RangeError(`${fn}: distance must be "euclidean" or "cosine" (got ${String(distance)})`);
+  const distance = projectionDistance(fn, opts.distance);
   const report = progressReporter(iterations, opts.onProgress);
   if (n <= 3) {
     report(iterations);

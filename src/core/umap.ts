@@ -35,7 +35,9 @@
 import { knnLeaveOneOut } from './knn';
 import { pca2d } from './projection';
 import { Rng } from './rng';
-import { checkProjectionInput, normalizeRows, progressReporter, smallLayout, symmetrize, type SparseRows } from './projection-shared';
+import {
+  checkProjectionInput, normalizeRows, progressReporter, projectionDistance, smallLayout, symmetrize, type SparseRows,
+} from './projection-shared';
 
 export interface UmapOptions {
   seed: number;
@@ -263,8 +265,7 @@ export function umap2d(vectors: Float32Array, n: number, dim: number, opts: Umap
   if (!(minDist >= 0) || !(minDist <= spread)) throw new RangeError(`${fn}: minDist must be in [0, spread] (got ${minDist}, spread ${spread})`);
   const epochs = opts.epochs ?? (n <= 10000 ? DEFAULT_EPOCHS_SMALL : DEFAULT_EPOCHS_LARGE);
   if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`${fn}: epochs must be an integer ≥ 0 (got ${epochs})`);
-  const distance = opts.distance ?? 'euclidean';
-  if (distance !== 'euclidean' && distance !== 'cosine') throw new RangeError(`${fn}: distance must be "euclidean" or "cosine" (got ${String(distance)})`);
+  const distance = projectionDistance(fn, opts.distance);
   const report = progressReporter(epochs, opts.onProgress);
   if (n <= 3) {
     report(epochs);
