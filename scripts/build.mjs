@@ -6,7 +6,7 @@ import { assembleAll } from './assemble-wasm.mjs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
-const external = ['vscode', 'sharp', '@tensorflow/*', 'webgpu', 'hyparquet', 'hyparquet-writer'];
+const external = ['vscode', 'sharp', '@tensorflow/*', 'webgpu', 'hyparquet', 'hyparquet-writer', '@lancedb/lancedb', 'apache-arrow'];
 
 const nodeEntries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.js' },

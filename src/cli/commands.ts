@@ -3,6 +3,7 @@
 // (docs/extending.md, "Adding a CLI command"); then `npm run readme:commands` rewrites README's table.
 import type { Command } from './args';
 import { envCommand } from './env';
+import { indexCommand } from './index-cmd';
 import { initCommand } from './init';
 import { embedCommand, evalCommand, exportCommand, knnCommand, synthCommand } from './scoring';
 import { statusCommand } from './shards';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   embedCommand,
   evalCommand,
   knnCommand,
+  indexCommand,
   verifyCommand,
   classifyCommand,
   duplicatesCommand,

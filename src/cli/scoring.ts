@@ -298,10 +298,12 @@ export function formatReport(report: Record<string, unknown>): string {
 export const knnCommand = defineCommand({
   name: 'knn',
   summary: 'The k nearest neighbours in a table of a row or of any image (embedded with the table\'s model)',
-  usage: 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--model <runDir|modelDir|model.onnx>] [--engine auto|onnx|tfjs] [--threads 1] [--json]',
-  help: '  An image outside the table is embedded with --model (default: the model recorded in the table\'s metadata):\n' + ENGINE_HELP,
+  usage: 'embedlab knn <table> --query <image|path-in-table> [-k 10] [--distance …] [--index <dir>] [--model <runDir|modelDir|model.onnx>] [--engine auto|onnx|tfjs] [--threads 1] [--json]',
+  help: '  --index  search an index built by `embedlab index` (approximate; the distances shown are exact); without it, or\n'
+    + '           when LanceDB is not installed (said on stderr), the search is exact\n'
+    + '  An image outside the table is embedded with --model (default: the model recorded in the table\'s metadata):\n' + ENGINE_HELP,
   positionals: [1, 1],
-  options: { query: { type: 'string' }, k: { type: 'int', short: 'k', min: 1, default: 10 }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' }, ...ENGINE_OPTIONS },
+  options: { query: { type: 'string' }, k: { type: 'int', short: 'k', min: 1, default: 10 }, distance: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' }, index: { type: 'string' }, ...ENGINE_OPTIONS },
   async run({ values: v, positionals, usage }) {
     const eo = engineOptions(v);
     if (!v.query) throw new UsageError(`missing --query <image|path-in-table>\nusage: ${usage}`);
@@ -340,13 +342,23 @@ export const knnCommand = defineCommand({
       engineUsed = { engine: opened.embedder.name, engineDetail: opened.embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) };
     }
     const n = table.paths.length;
-    const res = knn(q, 1, table.vectors, n, dim, Math.min(k, n), distance);
-    const hits = Array.from(res.indices, (idx, i) => ({ rank: i + 1, path: table.paths[idx], label: table.labels[idx], distance: res.distances[i] }));
+    const opened = v.index ? await (await import('./index-cmd')).openIndexFor('knn', v.index, table, distance) : { index: null };
+    let res: { indices: Int32Array; distances: Float32Array };
+    let search: string;
+    if (opened.index) {
+      try { res = await opened.index.search(q, 1, Math.min(k, n)); } finally { opened.index.close(); }
+      search = `index ${opened.index.info.index.type} (${opened.index.info.engine})`;
+    } else {
+      res = knn(q, 1, table.vectors, n, dim, Math.min(k, n), distance);
+      search = 'exact';
+    }
+    const hits = Array.from(res.indices, (idx, i) => ({ rank: i + 1, path: table.paths[idx], label: table.labels[idx], distance: res.distances[i] })).filter((h) => h.path !== undefined);
+    const fallback = 'fallbackReason' in opened ? { indexFallbackReason: opened.fallbackReason } : {};
     if (v.json) {
-      process.stdout.write(JSON.stringify({ query: v.query, source, ...engineUsed, distance, k: hits.length, neighbors: hits }) + '\n');
+      process.stdout.write(JSON.stringify({ query: v.query, source, ...engineUsed, distance, search, ...fallback, k: hits.length, neighbors: hits }) + '\n');
       return 0;
     }
-    process.stdout.write(`query ${pp(v.query)} (${pp(source)}), ${distance} distance\n`);
+    process.stdout.write(`query ${pp(v.query)} (${pp(source)}), ${distance} distance, ${search} search\n`);
     for (const h of hits) process.stdout.write(`${String(h.rank).padStart(3)}  ${h.distance.toFixed(6)}  ${h.label ? `[${pp(h.label)}] ` : ''}${pp(h.path)}\n`);
     return 0;
   },

@@ -263,7 +263,7 @@ export const classifyCommand = defineCommand({
   positionals: [1, 1],
   options: {
     reference: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, k: { type: 'int', short: 'k', min: 1, default: 5 }, threshold: { type: 'string' },
-    'closed-set': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, ...ENGINE_OPTIONS,
+    'closed-set': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, index: { type: 'string' }, ...ENGINE_OPTIONS,
   },
   async run({ values: v, positionals, usage }) {
     if (!v.reference) throw new UsageError(`missing --reference <folder|table>\nusage: ${usage}`);
@@ -271,6 +271,7 @@ export const classifyCommand = defineCommand({
     if (method !== 'centroid' && method !== 'knn') throw new UsageError(`--method must be centroid or knn (got ${JSON.stringify(method)})`);
     const k = v.k;
     if (v['closed-set'] && v.threshold !== undefined) throw new UsageError('give --threshold or --closed-set, not both');
+    if (v.index !== undefined && method !== 'knn') throw new UsageError('--index is for --method knn (the centroid method compares each query with one mean per class: no index needed)');
     const query = path.resolve(positionals[0]);
     const reference = path.resolve(v.reference);
     if (!isTableGlob(query) && !fs.existsSync(query)) throw new UsageError(`does not exist: ${query}`);
@@ -286,11 +287,14 @@ export const classifyCommand = defineCommand({
     let refVectors: Float32Array; let refLabels: string[]; let dim: number;
     let qVectors: Float32Array; let qPaths: string[]; let qLabels: string[];
     let distance: DistanceName;
+    let refTable: Table | undefined;
+    if (v.index !== undefined && !isTable(reference)) throw new UsageError(`--index needs a reference table (the one the index was built from), not a folder of images: ${reference}`);
     try {
       dim = opened?.pre.embeddingDim ?? facts?.dim ?? 0;
       // The reference: a labelled table, or one subfolder per class with at least one readable image each.
       if (isTable(reference)) {
         const t = await loadTable(reference, dim || undefined, 'reference table');
+        refTable = t;
         dim = t.dim;
         const rows = t.labels.map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
         if (!rows.length) throw new BadDataError(`reference table ${reference} has no labelled rows: embed a folder with one subfolder per class`);
@@ -335,7 +339,19 @@ export const classifyCommand = defineCommand({
       await opened?.embedder.dispose();
     }
     const unit = opened?.pre.l2Normalized ?? true;
-    const preds: Prediction[] = classify(qVectors, qPaths.length, { vectors: refVectors, labels: refLabels, dim }, distance, { method, k, threshold: thr?.value, unitCentroids: unit });
+    let neighbours: { indices: Int32Array; distances: Float32Array; k: number } | undefined;
+    let search = method === 'knn' ? 'exact' : 'centroids';
+    if (v.index !== undefined) {
+      if (refLabels.length !== refTable!.paths.length) throw new BadDataError(`reference table ${reference} has ${refTable!.paths.length - refLabels.length} unlabelled row(s): an index for classify needs a table whose every row has a class`);
+      const { openIndexFor } = await import('./index-cmd');
+      const opened = await openIndexFor('classify', v.index, refTable!, distance);
+      if (opened.index) {
+        const kk = Math.min(k, refLabels.length);
+        try { neighbours = { ...await opened.index.search(qVectors, qPaths.length, kk), k: kk }; } finally { opened.index.close(); }
+        search = `index ${opened.index.info.index.type} (${opened.index.info.engine})`;
+      }
+    }
+    const preds: Prediction[] = classify(qVectors, qPaths.length, { vectors: refVectors, labels: refLabels, dim }, distance, { method, k, threshold: thr?.value, unitCentroids: unit, neighbours });
     const lines = ['path,label,predicted,distance,runner_up,runner_up_distance'];
     preds.forEach((p, i) => lines.push([csvQuote(qPaths[i]), csvQuote(qLabels[i]), csvQuote(p.label), String(p.distance), csvQuote(p.runnerUp), String(p.runnerUpDistance)].join(',')));
     await writeFileAtomic(out, lines.join('\n') + '\n');
@@ -345,7 +361,7 @@ export const classifyCommand = defineCommand({
     const labelled = qLabels.some((l) => l);
     const report: ClassifyReport | null = labelled ? classifyReport(preds.map((p) => p.label), qLabels, refClasses) : null;
     const summary = {
-      type: 'classified', table: out, queries: qPaths.length, skipped: failures.length, method, ...(method === 'knn' ? { k } : {}), classes: refClasses.length,
+      type: 'classified', table: out, queries: qPaths.length, skipped: failures.length, method, ...(method === 'knn' ? { k, search } : {}), classes: refClasses.length,
       referenceImages: refLabels.length, threshold: thr?.value ?? null, thresholdSource: thr?.source ?? 'closed set', unknown: preds.filter((p) => p.label === UNKNOWN).length,
       ...(report ? { report } : {}),
     };

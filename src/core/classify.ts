@@ -24,6 +24,8 @@ export interface ClassifyOptions {
   threshold?: number;
   /** Re-normalise the centroids to unit length (for an L2-normalised model). */
   unitCentroids?: boolean;
+  /** knn: the k nearest reference rows of each query, already found (a vector index: src/core/vector-index.ts). */
+  neighbours?: { indices: Int32Array; distances: Float32Array; k: number };
 }
 
 /** Per-class mean vectors, classes in order of first appearance. */
@@ -69,7 +71,7 @@ export function classify(queries: Float32Array, nq: number, ref: Reference, dist
     return out;
   }
   const n = ref.labels.length;
-  const res = knn(queries, nq, ref.vectors, n, dim, Math.max(1, Math.floor(opts.k ?? 5)), distance);
+  const res = opts.neighbours ?? knn(queries, nq, ref.vectors, n, dim, Math.max(1, Math.floor(opts.k ?? 5)), distance);
   const kk = res.k;
   const votes = new Map<string, number>();
   for (let q = 0; q < nq; q++) {
