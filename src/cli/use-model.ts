@@ -253,13 +253,14 @@ async function loadTable(file: string, dim: number | undefined, what: string): P
 export const classifyCommand = defineCommand({
   name: 'classify',
   summary: 'Few-shot classification against a reference (one subfolder per class, or a labelled table), open or closed set',
-  usage: 'embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [-k 5] [--threshold …|--closed-set] [--out <results.csv>] [--json]',
+  usage: 'embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [-k 5] [--threshold …|--closed-set] [--index <dir>] [--out <results.csv>] [--json]',
   help: '  few-shot classification: the reference is one subfolder per class (a few images each) or a labelled embedding table.\n'
     + '  centroid (default): the nearest class mean; knn: a vote of the k nearest reference images. A query whose nearest\n'
     + '  distance is not below the threshold is "unknown" (open set; --closed-set never answers unknown).\n'
     + '  Writes path, label, predicted, distance, runner_up, runner_up_distance to --out (default <folder>.classified.csv);\n'
     + '  with labelled queries (one subfolder per class) prints accuracy, per-class precision/recall, the confusion matrix\n'
-    + '  and how many queries of classes missing from the reference were rejected.\n' + THRESHOLD_HELP + '\n' + ENGINE_HELP,
+    + '  and how many queries of classes missing from the reference were rejected.\n'
+    + '  --index  with --method knn and a reference table: search an index of it (embedlab index; approximate, exact without it)\n' + THRESHOLD_HELP + '\n' + ENGINE_HELP,
   positionals: [1, 1],
   options: {
     reference: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' }, k: { type: 'int', short: 'k', min: 1, default: 5 }, threshold: { type: 'string' },
