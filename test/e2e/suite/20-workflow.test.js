@@ -220,6 +220,79 @@ suite('workflow', function () {
   const eventCount = (runDir, type) => fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').split('\n')
     .filter((l) => l.includes(`"type":"${type}"`)).length;
 
+  // Use the model (issue 16): a threshold saved by the CLI shows in the Runs view; Compare Images and Classify
+  // Folder from the Explorer menu, checked against the table and the results file.
+  const cliJs = path.join(extensionDir, 'dist', 'cli.js');
+  const runCli = (...args) => {
+    const r = require('node:child_process').spawnSync(process.execPath, [cliJs, ...args], { encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 0, `embedlab ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  };
+
+  test('a threshold saved with eval --save-threshold shows in the Runs view', async () => {
+    assert.ok(st.table && st.runDir, 'needs the table from "Embed Folder" and the trained run');
+    const saved = runCli('eval', st.table, '--save-threshold', st.runDir, '--json').find((o) => o.type === 'threshold-saved');
+    assert.ok(saved && Number.isFinite(saved.threshold), 'eval --save-threshold wrote a threshold');
+    st.threshold = saved.threshold;
+    await exec('embeddingLab.refreshRuns');
+    const e = await poll(async () => { const x = await runEntry(); return x && /threshold /.test(x.description) && x; }, 'the threshold in the run\'s Runs view item', 30000);
+    const shownT = Number(/threshold ([0-9.e+-]+)/.exec(e.description)[1]);
+    assert.ok(Math.abs(shownT - st.threshold) <= Math.abs(st.threshold) * 1e-3, `Runs view shows ${shownT}, threshold.json has ${st.threshold}`);
+    e2eLog(`Runs view: ${e.description}`);
+  });
+
+  test('Explorer right-click, two images selected: Compare Images shows the distance, the threshold and the verdict', async () => {
+    assert.ok(st.threshold !== undefined, 'needs the saved threshold');
+    const cls = fs.readdirSync(config.photosDir).sort();
+    const a = path.join(config.photosDir, cls[0], fs.readdirSync(path.join(config.photosDir, cls[0])).filter((f) => f !== 'corrupt.png').sort()[0]);
+    const b = path.join(config.photosDir, cls[1], fs.readdirSync(path.join(config.photosDir, cls[1])).sort()[0]);
+    const before = await shown();
+    const pending = exec('embeddingLab.compareImages', vscode.Uri.file(a), [vscode.Uri.file(a), vscode.Uri.file(b)]);
+    await acceptQuickPick(/^Compare .+ with which model\?$/, before.quickPicks.length);
+    const res = await pending;
+    e2eLog(`Compare Images -> ${JSON.stringify(res)}`);
+    assert.ok(res && typeof res.distance === 'number', `compareImages returned ${JSON.stringify(res)}`);
+    assert.equal(res.threshold, st.threshold, 'the model\'s saved threshold');
+    assert.equal(res.same, res.distance < res.threshold, 'the verdict is distance < threshold');
+    // The distance against the table's rows of the same two images (embedded by Embed Folder), through knn.
+    const rel = (p) => path.relative(config.photosDir, p).split(path.sep).join('/');
+    const knn = runCli('knn', st.table, '--query', rel(a), '-k', '50', '--json').find((o) => Array.isArray(o.neighbors));
+    const row = knn.neighbors.find((n) => n.path === rel(b));
+    assert.ok(row, `${rel(b)} among the neighbours of ${rel(a)}`);
+    assert.ok(Math.abs(row.distance - res.distance) <= 1e-4 * Math.max(1, row.distance), `verify says ${res.distance}, the table ${row.distance}`);
+    const tab = await poll(() => { const t = vscode.window.tabGroups.activeTabGroup.activeTab; return t && t.input instanceof vscode.TabInputWebview && /compareImages/.test(t.input.viewType) && t; },
+      'the Compare Images panel', 30000);
+    assert.equal(tab.label, `Compare: ${path.basename(a)} ↔ ${path.basename(b)}`);
+    await exec('workbench.action.closeAllEditors');
+  });
+
+  test('Explorer right-click on a folder: Classify Folder writes the results, opens them, and the dashboard gets the confusion matrix', async () => {
+    assert.ok(st.threshold !== undefined, 'needs the saved threshold');
+    const before = await shown();
+    const pending = exec('embeddingLab.classifyFolder', vscode.Uri.file(config.photosDir), [vscode.Uri.file(config.photosDir)], { reference: config.dataDir });
+    await acceptQuickPick(/^Classify photos with which model\?$/, before.quickPicks.length);
+    const res = await pending;
+    e2eLog(`Classify Folder -> ${JSON.stringify({ ...res, report: undefined, classification: undefined })}`);
+    assert.ok(res && res.type === 'classified', `classifyFolder returned ${JSON.stringify(res)}`);
+    assert.equal(res.queries, config.photosReadable, 'one prediction per readable image');
+    assert.equal(res.skipped, 1, 'the corrupt image is skipped');
+    assert.equal(res.threshold, st.threshold, 'open set at the saved threshold');
+    // The results file, read here: its rows, and the accuracy the dashboard shows, counted from them.
+    const lines = fs.readFileSync(res.table, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    assert.equal(lines.length, res.queries);
+    const correct = lines.filter(([, label, predicted]) => label === predicted).length;
+    const v = res.classification;
+    assert.ok(v, 'labelled queries give a confusion matrix');
+    assert.equal(v.correct, correct);
+    assert.equal(Object.values(v.confusion).reduce((n, row) => n + Object.values(row).reduce((a, x) => a + x, 0), 0), res.queries);
+    await poll(() => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input && t.input.uri && samePath(t.input.uri.fsPath, res.table)), 'the results table open in an editor', 30000);
+    assert.equal(res.dashboard, true);
+    const d = await poll(async () => { const x = await dashboardEntry(st.runDir); return x && x.classificationRows === Object.keys(v.confusion).length && x; }, 'the confusion matrix posted to the dashboard', 90000);
+    assert.deepEqual(d.webviewErrors, []);
+    e2eLog(`Classify Folder: ${correct}/${res.queries} correct, dashboard posted ${JSON.stringify(d.posted)}`);
+    await exec('workbench.action.closeAllEditors');
+  });
+
   test('Open Dashboard on a finished run shows its curves', async () => {
     assert.ok(st.runDir, 'needs a trained run');
     await poll(async () => (await runJson()).status === 'done', 'the run to be done', 120000);
