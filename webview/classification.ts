@@ -26,7 +26,7 @@ export class ClassificationPanel {
       this.matrix.replaceChildren();
       return;
     }
-    const rule = v.threshold === null ? 'closed set' : `open set, threshold ${v.threshold.toPrecision(4)} (${v.thresholdSource}): ${v.unknown} unknown`;
+    const rule = v.threshold === null ? 'closed set' : `open set, threshold ${Number(v.threshold.toPrecision(4))} (${v.thresholdSource}): ${v.unknown} unknown`;
     this.summary.textContent = `${v.table}: accuracy ${pct(v.accuracy)} (${v.correct}/${v.known}), ${v.queries} image(s) against ${v.classes.length} classes, ${rule}.`;
     const truths = Object.keys(v.confusion).sort();
     const preds = [...new Set([...v.classes, ...truths.flatMap((t) => Object.keys(v.confusion[t]))])].sort();

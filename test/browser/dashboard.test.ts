@@ -493,6 +493,22 @@ describe('explorer with the real host session and projection worker', { skip: ha
     assert.deepEqual(hostErrors, []);
   });
 
+  it('Classify Folder\'s confusion matrix: one row per true class, each count in its cell, the diagonal marked', async () => {
+    const { page } = hs!;
+    const confusion = { circle: { circle: 2, square: 1 }, square: { square: 3 }, star: { unknown: 2 } };
+    session.showClassification({ table: '/w/photos.classified.csv', queries: 8, classes: ['circle', 'square'], known: 6, correct: 5, accuracy: 5 / 6, unknown: 2, threshold: 0.25, thresholdSource: 't.json', confusion });
+    await page.waitForFunction(() => document.querySelectorAll('#confusion-matrix tbody tr').length === 3);
+    const cells = await page.$$eval('#confusion-matrix td', (tds) => tds.map((td) => [(td as HTMLElement).dataset.true, (td as HTMLElement).dataset.predicted, td.textContent, td.className]));
+    const preds = ['circle', 'square', 'unknown'];
+    assert.equal(cells.length, 3 * preds.length);
+    for (const [t, p, text, cls] of cells) {
+      assert.equal(Number(text), (confusion as Record<string, Record<string, number>>)[t!][p!] ?? 0, `${t} → ${p}`);
+      assert.equal(cls, t === p ? 'diagonal' : Number(text) ? 'off-diagonal' : '', `${t} → ${p}`);
+    }
+    assert.match((await page.textContent('#classification-summary')) ?? '', /accuracy 83\.3 % \(5\/6\), 8 image\(s\) against 2 classes, open set, threshold 0\.25 \(t\.json\): 2 unknown/);
+    assert.equal(session.stats.classificationRows, 3);
+  });
+
   it('a mouse lasso selects exactly the points inside it, and the gallery shows only those rows', async () => {
     const { page } = hs!;
     await page.selectOption('#drag-mode', 'lasso');
