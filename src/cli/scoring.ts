@@ -163,7 +163,9 @@ export const embedCommand = defineCommand({
     const { embedder } = opened;
     if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');
     else if (opened.fallbackReason) process.stderr.write(printableText(`embedlab embed: ONNX Runtime not used (${opened.fallbackReason}); running on ${embedder.detail}\n`));
-    const plan = v.shard !== undefined ? await planShard(v.shard, v['shard-count'], v.out, opened.dir) : undefined;
+    // What the model hash reads: the weights on disk (a hub model's cached file), else the model's folder or file.
+    const hashed: string = 'file' in opened && typeof opened.file === 'string' ? opened.file : opened.dir;
+    const plan = v.shard !== undefined ? await planShard(v.shard, v['shard-count'], v.out, hashed) : undefined;
     if (plan) out = plan.out;
     let stop = false;
     const onSig = () => { stop = true; };
@@ -173,7 +175,7 @@ export const embedCommand = defineCommand({
       const res = await e.embedFolder({
         embedder, pre: opened.pre, modelDir: opened.dir, folder, out,
         batchSize: v.batch, onProgress: progressPrinter(Boolean(v.json), 'embed'), shouldStop: () => stop,
-        select: plan ? shardSelect(plan) : undefined, meta: { modelHash: plan?.modelHash ?? modelHash(opened.dir) },
+        select: plan ? shardSelect(plan) : undefined, meta: { modelHash: plan?.modelHash ?? modelHash(hashed) },
         onOutsideLinks: (links) => {
           const msg = `${links.length} symbolic link(s) point outside ${folder} and were not followed: ${links.slice(0, 3).join(', ')}${links.length > 3 ? ', …' : ''}`;
           if (v.json) process.stdout.write(JSON.stringify({ type: 'warning', code: 'outside-links', message: msg, paths: links }) + '\n');

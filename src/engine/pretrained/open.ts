@@ -29,6 +29,8 @@ export interface OpenedPretrained {
   pre: Preprocessing;
   /** The source string (recorded in a table's metadata as its model). */
   dir: string;
+  /** The weights file on disk (the hub cache's copy for hf:owner/repo): what a shard manifest's model hash reads. */
+  file: string;
   fallbackReason?: string;
 }
 
@@ -91,12 +93,12 @@ export async function openPretrainedEmbedder(source: string, flags: PretrainedFl
         const onnxPre = preprocessingFor(pre, 'onnx');
         const embedder = await onnxEmbedder(await branchOnnxBytes(folded, onnxPre), onnxPre, { threads: flags.threads ?? DEFAULT_ORT_THREADS, source: `${source}, converted in memory` });
         folded.dispose();
-        return { embedder, pre: onnxPre, dir: source };
+        return { embedder, pre: onnxPre, dir: source, file: src.file };
       } catch (err) {
         fallbackReason = `the converted graph does not run: ${err instanceof Error ? err.message : String(err)}`;
       }
     } else fallbackReason = `${ort.reason}; ${ort.fix}`;
     if (choice === 'onnx') throw new LabError('bad-usage', `--engine onnx cannot run: ${fallbackReason}`);
   }
-  return { embedder: tfjsEmbedder(folded, preprocessingFor(pre, 'tfjs'), true), pre: preprocessingFor(pre, 'tfjs'), dir: source, ...(fallbackReason ? { fallbackReason } : {}) };
+  return { embedder: tfjsEmbedder(folded, preprocessingFor(pre, 'tfjs'), true), pre: preprocessingFor(pre, 'tfjs'), dir: source, file: src.file, ...(fallbackReason ? { fallbackReason } : {}) };
 }
