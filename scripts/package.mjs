@@ -300,8 +300,12 @@ const BUNDLED = {
   'hyparquet-compressors': 'bundled into dist/*.js (not external in scripts/build.mjs)',
   'plotly.js-strict-dist-min': 'bundled into dist/webview.js',
 };
+// Optional dependencies left out of the VSIX on purpose: the CLI names them and how to install them when asked for.
+const NOT_SHIPPED = {
+  '@lancedb/lancedb': 'the vector index (embedlab index, knn/classify --index): 155 MB of native code per platform; the extension does not use it',
+};
 const unshipped = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })
-  .filter((d) => !BUNDLED[d] && !(ORT_PACKAGES.includes(d) && !ortPlatform) && !files.some((e) => e.name === `extension/node_modules/${d}/package.json`));
+  .filter((d) => !BUNDLED[d] && !NOT_SHIPPED[d] && !(ORT_PACKAGES.includes(d) && !ortPlatform) && !files.some((e) => e.name === `extension/node_modules/${d}/package.json`));
 if (!ortPlatform) console.log(`note: onnxruntime-node is not shipped for ${target} (see ORT_PLATFORMS): embedding runs on TensorFlow.js there`);
 else if (!files.some((e) => e.name.startsWith(`extension/node_modules/onnxruntime-node/bin/napi-v6/${ortPlatform}/`) && e.name.endsWith('.node'))) {
   fail(`the VSIX lacks onnxruntime-node's ${ortPlatform} binding: is the optional dependency installed (npm ci)?`);
