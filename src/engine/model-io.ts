@@ -8,6 +8,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs';
 
 type NamedTensor = { name: string; tensor: Tensor };
+import { BadDataError } from '../core/errors';
 import { customLayers } from './models';
 import { tf } from './tf';
 
@@ -75,8 +76,14 @@ export function dirHandler(dir: string): TF.io.IOHandler {
   return {
     load: async () => {
       const jsonPath = path.join(dir, 'model.json');
-      if (!fs.existsSync(jsonPath)) throw new Error(`model folder has no model.json: ${dir}`);
-      const json = JSON.parse(fs.readFileSync(jsonPath, 'utf8')) as {
+      if (!fs.existsSync(jsonPath)) throw new BadDataError(`model folder has no model.json: ${dir}`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+      } catch (err) {
+        throw new BadDataError(`${jsonPath} is not valid JSON (${err instanceof Error ? err.message : String(err)}): the model folder is damaged; export the model again`);
+      }
+      const json = parsed as {
         modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: TF.io.WeightsManifestEntry[] }>;
         userDefinedMetadata?: { [key: string]: object };
       };
@@ -86,14 +93,14 @@ export function dirHandler(dir: string): TF.io.IOHandler {
         specs.push(...group.weights);
         for (const p of group.paths) {
           const file = path.join(dir, p);
-          if (!fs.existsSync(file)) throw new Error(`model folder is missing its weights file ${p}: ${dir}`);
+          if (!fs.existsSync(file)) throw new BadDataError(`model folder is missing its weights file ${p}: ${dir}`);
           parts.push(fs.readFileSync(file));
         }
       }
       const buf = Buffer.concat(parts);
       const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
       if (buf.length !== expected) {
-        throw new Error(`weights in ${dir} have ${buf.length} bytes, the manifest needs ${expected}: the file is truncated or belongs to another model`);
+        throw new BadDataError(`weights in ${dir} have ${buf.length} bytes, the manifest needs ${expected}: the file is truncated or belongs to another model`);
       }
       const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
       return { modelTopology: json.modelTopology, weightSpecs: specs, weightData, userDefinedMetadata: json.userDefinedMetadata };

@@ -54,10 +54,17 @@ test('a model folder missing its weights is named in the error', async () => {
   const model = path.join(work, 'broken-model');
   assert.equal((await cli(['export', runDir, '--type', 'branch', '--out', model])).code, 0);
   fs.rmSync(path.join(model, 'weights.bin'));
-  const r = await cli(['embed', '--model', model, data, '--out', path.join(work, 'x.parquet')]);
-  assert.equal(r.code, 1);
+  const r = await cli(['embed', '--model', model, data, '--out', path.join(work, 'x.parquet'), '--engine', 'tfjs']);
+  assert.equal(r.code, 2); // bad data (README): was 1
   assert.match(r.stderr, /missing its weights file weights\.bin/);
   assert.match(r.stderr, /broken-model/);
+  assert.ok(!fs.existsSync(path.join(work, 'x.parquet')));
+  // A damaged model.json: named, exit 2, nothing written.
+  fs.writeFileSync(path.join(model, 'model.json'), '{"modelTopology": {');
+  const j = await cli(['embed', '--model', model, data, '--out', path.join(work, 'x.parquet'), '--engine', 'tfjs']);
+  assert.equal(j.code, 2, j.stderr);
+  assert.match(j.stderr, /model\.json is not valid JSON/);
+  assert.ok(!fs.existsSync(path.join(work, 'x.parquet')));
 });
 
 test('eval of a table with mixed vector lengths names the row', async () => {
