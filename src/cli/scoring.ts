@@ -127,11 +127,11 @@ export const embedCommand = defineCommand({
   help: '  --shard    embed the i-th (0-based) of N slices of the sorted file list into <table-folder>/part-<i>-of-<N>.parquet\n'
     + '             (+ its .manifest.json); auto: JOB_COMPLETION_INDEX (Kubernetes; N from --shard-count or EMBEDLAB_SHARD_COUNT)\n'
     + '             or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT. `embedlab status <table-folder>` tells the parts\n'
-    + '  with a pretrained model (its pooled features, cosine distance): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one] [--pretrained-output <name> (.onnx)]\n' + ENGINE_HELP,
+    + '  with a pretrained model (its pooled features, cosine distance): [--size H[,W]] [--normalize imagenet|zero-one|minus-one-one | --mean m[,m,m] --std s[,s,s]] [--pretrained-output <name> (.onnx)]\n' + ENGINE_HELP,
   positionals: [1, 1],
   options: {
     model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'int', min: 1, max: 4096 }, json: { type: 'boolean' }, ...ENGINE_OPTIONS,
-    size: { type: 'string' }, normalize: { type: 'string' }, 'pretrained-output': { type: 'string' },
+    size: { type: 'string' }, normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, 'pretrained-output': { type: 'string' },
     shard: { type: 'string' }, 'shard-count': { type: 'int', min: 1, max: MAX_SHARDS },
   },
   async run({ values: v, positionals, usage }) {
@@ -153,12 +153,12 @@ export const embedCommand = defineCommand({
     // A pretrained ResNet (.safetensors or hf:owner/repo) as it is: the zero-shot baseline (src/engine/pretrained/open.ts).
     const onnxModel = /\.onnx$/i.test(v.model);
     const pretrainedModel = isPretrainedSource(v.model);
-    if (!onnxModel && !pretrainedModel && (v.size ?? v.normalize ?? v['pretrained-output']) !== undefined) throw new UsageError('--size, --normalize and --pretrained-output apply to a pretrained model (--model <file.onnx|file.safetensors|hf:owner/repo>); a run or export folder records its preprocessing');
+    if (!onnxModel && !pretrainedModel && (v.size ?? v.normalize ?? v.mean ?? v.std ?? v['pretrained-output']) !== undefined) throw new UsageError('--size, --normalize, --mean/--std and --pretrained-output apply to a pretrained model (--model <file.onnx|file.safetensors|hf:owner/repo>); a run or export folder records its preprocessing');
     if (pretrainedModel && v['pretrained-output'] !== undefined) throw new UsageError('--pretrained-output applies to an .onnx model (a ResNet state dict gives its pooled features)');
     const opened = onnxModel
-      ? await (await import('../engine/onnx-backbone')).openOnnxBackbone(path.resolve(v.model), { size: v.size, normalize: v.normalize, output: v['pretrained-output'], threads: eo.threads, engine: eo.engine })
+      ? await (await import('../engine/onnx-backbone')).openOnnxBackbone(path.resolve(v.model), { size: v.size, normalize: v.normalize, mean: v.mean, std: v.std, output: v['pretrained-output'], threads: eo.threads, engine: eo.engine })
       : pretrainedModel
-        ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(v.model), { size: v.size, normalize: v.normalize, ...eo }, { onProgress: downloadPrinter(Boolean(v.json)) })
+        ? await (await import('../engine/pretrained/open')).openPretrainedEmbedder(pretrainedPath(v.model), { size: v.size, normalize: v.normalize, mean: v.mean, std: v.std, ...eo }, { onProgress: downloadPrinter(Boolean(v.json)) })
         : await e.openEmbedder(path.resolve(v.model), eo);
     const { embedder } = opened;
     if (v.json) process.stdout.write(JSON.stringify({ type: 'engine', engine: embedder.name, detail: embedder.detail, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) }) + '\n');

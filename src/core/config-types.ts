@@ -11,7 +11,10 @@ export type BackboneName = 'resnet18' | 'resnet34' | 'resnet50' | 'convnet';
 export type HeadSpec = 'none' | 'dense' | number[];
 export type FreezeMode = 'none' | 'backbone' | 'bn';
 export type FitMode = 'cover' | 'contain';
-export type NormalizeMode = 'imagenet' | 'zero-one' | 'minus-one-one';
+/** The channel statistics a network was trained with, for pixels in [0, 1]: out = (v − mean) / std (1 or 3 values). */
+export interface NormalizeStats { mean: number[]; std: number[] }
+/** A named pixel scaling, or the mean/std of the pretrained network (e.g. CLIP's, from timm's config.json). */
+export type NormalizeMode = 'imagenet' | 'zero-one' | 'minus-one-one' | NormalizeStats;
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu' | 'webgpu';
 export type FlipMode = 'none' | 'horizontal' | 'vertical' | 'both';
 

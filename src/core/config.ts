@@ -85,6 +85,7 @@ type SchemaNode = {
   minLength?: number;
   items?: SchemaNode;
   properties?: Record<string, SchemaNode>;
+  anyOf?: SchemaNode[];
   errorMessage?: string;
 };
 
@@ -221,6 +222,10 @@ function issueFromAjv(e: ErrorObject): ConfigIssue {
     }
     case 'not':
       return { path, message: `${node.errorMessage ?? 'is not allowed'}${got}` };
+    case 'anyOf': {
+      const forms = (node.anyOf ?? []).map((f) => f.errorMessage).filter(Boolean);
+      return { path: path || '(root)', message: `${node.errorMessage ?? forms[0] ?? e.message ?? 'is invalid'}${got}` };
+    }
     case 'minItems':
     case 'maxItems':
     case 'type':
@@ -255,7 +260,17 @@ function schemaIssues(raw: unknown): ConfigIssue[] {
   if (validate(raw)) return [];
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
-  for (const e of validate.errors ?? []) {
+  // A field of several forms (anyOf, e.g. data.normalize: a name or { mean, std }): one issue in the words of its
+  // errorMessage when no form fits at all; when the value is an object, the object form's own issues instead.
+  const errors = validate.errors ?? [];
+  const alternatives = errors.filter((e) => e.keyword === 'anyOf');
+  const isContainer = (v: unknown) => v !== null && typeof v === 'object'; // an object or array: its form was chosen
+  const kept = errors.filter((e) => {
+    const alt = alternatives.find((a) => a !== e && (e.instancePath === a.instancePath || e.instancePath.startsWith(`${a.instancePath}/`)));
+    if (alt) return isContainer(alt.data) && !(e.instancePath === alt.instancePath && (e.keyword === 'type' || e.keyword === 'enum'));
+    return e.keyword !== 'anyOf' || !isContainer(e.data) || !errors.some((x) => x !== e && x.instancePath.startsWith(e.instancePath) && x.keyword !== 'type' && x.keyword !== 'enum' && x.keyword !== 'anyOf');
+  });
+  for (const e of kept) {
     const issue = issueFromAjv(e);
     const key = `${issue.path}\u0000${e.keyword === 'additionalProperties' ? issue.message : ''}`;
     if (seen.has(key)) continue;
@@ -282,6 +297,13 @@ function crossFieldIssues(r: any, isBad: (path: string) => boolean) {
   const normalized: boolean = r?.model?.normalize ?? true;
   const margin: number = loss.margin ?? (lossType ? DEFAULT_MARGIN[lossType] : 0.2);
   const margin2: number = loss.margin2 ?? margin / 2;
+
+  const norm = data.normalize;
+  if (norm !== null && typeof norm === 'object' && Array.isArray(norm.mean) && Array.isArray(norm.std) && !isBad('data.normalize')) {
+    if (norm.mean.length !== norm.std.length || norm.mean.length === 2) {
+      issues.push({ path: 'data.normalize', message: `mean and std need 1 or 3 values each, as many of one as of the other (got ${norm.mean.length} and ${norm.std.length})` });
+    }
+  }
 
   // Mining works on P×K batches of images, which only the triplet loss here uses.
   if (lossType && lossType !== 'triplet' && !isBad('loss.mining') && mining !== 'none') {

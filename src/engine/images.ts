@@ -115,6 +115,17 @@ interface Affine {
 function affineFor(mode: NormalizeMode, channels: 1 | 3): Affine {
   const scale = new Float64Array(channels);
   const shift = new Float64Array(channels);
+  if (typeof mode === 'object') {
+    // Given statistics: one value for every channel, or three (one channel takes their means, as for imagenet).
+    const pick = (v: number[], c: number) => (v.length === 1 ? v[0] : channels === 1 ? (v[0] + v[1] + v[2]) / 3 : v[c]);
+    for (let c = 0; c < channels; c++) {
+      const mean = pick(mode.mean, c);
+      const std = pick(mode.std, c);
+      scale[c] = 1 / std;
+      shift[c] = -mean / std;
+    }
+    return { scale, shift };
+  }
   for (let c = 0; c < channels; c++) {
     switch (mode) {
       case 'zero-one':

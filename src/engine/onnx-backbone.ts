@@ -189,10 +189,11 @@ async function describe(session: OrtSession, file: string, where: string, opts: 
 
 /**
  * The CLI's `--model <file.onnx>` (embed, knn): the backbone with its preprocessing from the flags — `--size H[,W]`
- * (needed when the graph's size is dynamic), `--normalize imagenet|zero-one|minus-one-one` (default imagenet),
+ * (needed when the graph's size is dynamic), `--normalize imagenet|zero-one|minus-one-one` (default imagenet) or
+ * `--mean`/`--std`,
  * `--pretrained-output <name>`. Bad flags are usage errors (exit 2).
  */
-export async function openOnnxBackbone(file: string, flags: { size?: string; normalize?: string; output?: string; threads?: number; engine?: string }): Promise<{ embedder: Embedder; pre: Preprocessing; dir: string; fallbackReason?: string; backbone: OnnxBackbone }> {
+export async function openOnnxBackbone(file: string, flags: { size?: string; normalize?: string; mean?: string; std?: string; output?: string; threads?: number; engine?: string }): Promise<{ embedder: Embedder; pre: Preprocessing; dir: string; fallbackReason?: string; backbone: OnnxBackbone }> {
   if (flags.engine === 'tfjs') throw new LabError('bad-usage', `--engine tfjs cannot run ${file}: an ONNX model runs on ONNX Runtime (--engine onnx or auto)`);
   const { size, normalize } = preprocessingFlags(flags);
   const backbone = await loadOnnxBackbone(file, { size, normalize, output: flags.output, threads: flags.threads });

@@ -282,7 +282,7 @@ export async function runTraining(opts: TrainOptions): Promise<{ status: 'done' 
     const pre = loaded.preprocessing;
     if (pre && config.data.normalize === 'imagenet' && !sameStats(pre.mean, pre.std)) {
       emit({ type: 'warning', code: 'other', time: new Date().toISOString(), ...base,
-        message: `${config.model.pretrained} was trained with mean ${JSON.stringify(pre.mean)} and std ${JSON.stringify(pre.std)} (its config.json), not ImageNet's; set data.normalize to match` });
+        message: `${config.model.pretrained} was trained with mean ${JSON.stringify(pre.mean)} and std ${JSON.stringify(pre.std)} (its config.json), not ImageNet's; set data.normalize to match: { "mean": ${JSON.stringify(pre.mean)}, "std": ${JSON.stringify(pre.std)} }` });
     }
   }
 

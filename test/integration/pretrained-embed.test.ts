@@ -96,6 +96,43 @@ test('embed --model hf:owner/repo: downloads into the hub cache, takes the input
   }
 });
 
+test('embed --mean/--std: ImageNet\'s numbers are the named mode (PyTorch\'s features); other statistics are recorded and reused by knn --query', async () => {
+  const m = fx.models.resnet18;
+  const photos = path.join(work, 'photos');
+  const named = path.join(work, 'stats-imagenet.parquet');
+  const r = await cli(['embed', '--model', path.join(fx.dir, m.file), photos, '--out', named, '--size', '64', '--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225']);
+  assert.equal(r.code, 0, r.stderr);
+  const t = await vectorsOf(named);
+  assert.equal((t.meta?.preprocessing as { normalize: unknown }).normalize, 'imagenet');
+  assert.ok(relativeError(t.vectors.subarray(0, t.dim), m.imageFeatures) < 1e-4);
+
+  const clip = { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] };
+  const own = path.join(work, 'stats-clip.parquet');
+  const c = await cli(['embed', '--model', path.join(fx.dir, m.file), photos, '--out', own, '--size', '64', '--mean', clip.mean.join(','), '--std', clip.std.join(',')]);
+  assert.equal(c.code, 0, c.stderr);
+  const u = await vectorsOf(own);
+  assert.deepEqual((u.meta?.preprocessing as { normalize: unknown }).normalize, clip);
+  assert.ok(relativeError(u.vectors.subarray(0, u.dim), m.imageFeatures) > 1e-3, 'other statistics give other features');
+  const query = path.join(work, 'stats-query.png');
+  fs.copyFileSync(path.join(fx.dir, 'rgb.png'), query);
+  const k = await cli(['knn', own, '--query', query, '-k', '1', '--json']);
+  assert.equal(k.code, 0, k.stderr);
+  assert.ok((JSON.parse(k.stdout.trim().split('\n').pop()!) as { neighbors: Array<{ distance: number }> }).neighbors[0].distance < 1e-5, 'the query embedded with the recorded statistics');
+
+  for (const [args, msg] of [
+    [['--mean', '0.5'], /--mean and --std go together/],
+    [['--mean', '0.5', '--std', '0.5', '--normalize', 'imagenet'], /give one/],
+    [['--mean', '0.5,0.5', '--std', '0.5,0.5'], /--mean must be 1 or 3/],
+    [['--mean', '0.5', '--std', '0'], /--std must be 1 or 3 comma-separated positive numbers/],
+    [['--mean', '0.5,0.5,0.5', '--std', '0.5'], /--mean has 3 value\(s\), --std 1/],
+  ] as Array<[string[], RegExp]>) {
+    const b = await cli(['embed', '--model', path.join(fx.dir, m.file), photos, '--out', path.join(work, 'bad-stats.csv'), ...args]);
+    assert.equal(b.code, 2, `${args.join(' ')}: ${b.stderr}`);
+    assert.match(b.stderr, msg);
+    assert.ok(!fs.existsSync(path.join(work, 'bad-stats.csv')));
+  }
+});
+
 test('bad pretrained sources: a truncated file (naming it, nothing written) and a bad --size exit 2', async () => {
   const bad = path.join(work, 'truncated.safetensors');
   fs.writeFileSync(bad, fs.readFileSync(path.join(fx.dir, fx.models.resnet18.file)).subarray(0, 1000));

@@ -97,6 +97,29 @@ test('bad fields name the field and the expected value', () => {
   hasIssue(issuesOf((c) => (c.name = 'my shoes')), 'name', 'letters, digits');
 });
 
+test('data.normalize: a name or the network\'s { mean, std }; each wrong form named once', () => {
+  const ok = (n: unknown) => {
+    const c = example();
+    c.data.normalize = n;
+    const r = validateConfig(c, dir);
+    assert.deepEqual(r.issues, [], JSON.stringify(n));
+    return r.config!.data.normalize;
+  };
+  assert.deepEqual(ok({ mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] }), { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] });
+  assert.deepEqual(ok({ mean: [0.5], std: [0.25] }), { mean: [0.5], std: [0.25] });
+  assert.equal(ok('minus-one-one'), 'minus-one-one');
+  const only = (issues: ConfigIssue[], path: string, ...fragments: string[]) => {
+    assert.equal(issues.length, 1, JSON.stringify(issues));
+    hasIssue(issues, path, ...fragments);
+  };
+  only(issuesOf((c) => (c.data.normalize = 'imagnet')), 'data.normalize', 'must be "imagenet", "zero-one", "minus-one-one" or { "mean"', '(got "imagnet")');
+  only(issuesOf((c) => (c.data.normalize = 3)), 'data.normalize', 'or { "mean": [...], "std": [...] }', '(got 3)');
+  only(issuesOf((c) => (c.data.normalize = { mean: [0.5] })), 'data.normalize.std', 'is required');
+  only(issuesOf((c) => (c.data.normalize = { mean: [0.5], std: [0] })), 'data.normalize.std[0]', '> 0', '(got 0)');
+  only(issuesOf((c) => (c.data.normalize = { mean: [0.5], std: [0.5], sd: 1 })), 'data.normalize', 'unknown key "sd"');
+  only(issuesOf((c) => (c.data.normalize = { mean: [0.5, 0.5], std: [0.5, 0.5, 0.5] })), 'data.normalize', '1 or 3 values each', '(got 2 and 3)');
+});
+
 test('unknown keys are reported with a suggestion', () => {
   const issues = issuesOf((c) => {
     c.data.imgSize = [32, 32];

@@ -157,6 +157,25 @@ test('zero-one, minus-one-one and imagenet values of a solid colour match hand c
   assert.throws(() => normalizeInto(new Float32Array(2), 0, g, spec({ channels: 1 })), RangeError);
 });
 
+test('normalize { mean, std }: (v/255 − mean[c]) / std[c] per channel; one value for all; a grey image takes the means of three', () => {
+  const px = new Uint8Array([0, 128, 255, 255, 64, 10]);
+  const clip = { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] };
+  const out = new Float32Array(6);
+  normalizeInto(out, 0, px, spec({ normalize: clip }));
+  close(out, [...px].map((v, i) => (v / 255 - clip.mean[i % 3]) / clip.std[i % 3]), 1e-6, 'CLIP statistics');
+  normalizeInto(out, 0, px, spec({ normalize: { mean: [0.25], std: [0.5] } }));
+  close(out, [...px].map((v) => (v / 255 - 0.25) / 0.5), 1e-6, 'one value for every channel');
+  const grey = new Float32Array(2);
+  normalizeInto(grey, 0, new Uint8Array([0, 255]), spec({ channels: 1, normalize: clip }));
+  const m = (clip.mean[0] + clip.mean[1] + clip.mean[2]) / 3, sd = (clip.std[0] + clip.std[1] + clip.std[2]) / 3;
+  close(grey, [-m / sd, (1 - m) / sd], 1e-6, 'grey');
+  // The named mode and its statistics give the same numbers.
+  const a = new Float32Array(6), b = new Float32Array(6);
+  normalizeInto(a, 0, px, spec({ normalize: 'imagenet' }));
+  normalizeInto(b, 0, px, spec({ normalize: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } }));
+  close(a, [...b], 1e-6, 'imagenet = its statistics');
+});
+
 test('cover crops the centre; contain letterboxes with black rows', async () => {
   // 40 wide × 20 high: red band x < 4, green x 4..35, blue x ≥ 36 (the centre 20 columns are well inside green,
   // clear of the resampling kernel's reach).

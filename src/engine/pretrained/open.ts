@@ -11,7 +11,7 @@ import type { NormalizeMode } from '../../core/config-types';
 import { LabError } from '../../core/errors';
 import type { Embedder, EngineChoice } from '../embed';
 import type { Preprocessing } from '../export';
-import { normalizeModeOf, preprocessingFlags } from './flags';
+import { normalizeOf, preprocessingFlags } from './flags';
 import { guessResnet, importResnetStateDict } from './resnet-import';
 import { readSafetensors } from './safetensors';
 import { resolvePretrainedSource, type ResolveOptions } from './source';
@@ -19,6 +19,8 @@ import { resolvePretrainedSource, type ResolveOptions } from './source';
 export interface PretrainedFlags {
   size?: string;
   normalize?: string;
+  mean?: string;
+  std?: string;
   engine?: EngineChoice;
   threads?: number;
   backend?: string;
@@ -45,11 +47,8 @@ export async function openPretrainedEmbedder(source: string, flags: PretrainedFl
 
   let normalize: NormalizeMode = opts.recorded?.normalize ?? parsed.normalize ?? 'imagenet';
   if (!opts.recorded?.normalize && !parsed.normalize && src.preprocessing) {
-    const mode = normalizeModeOf(src.preprocessing.mean, src.preprocessing.std);
-    if (!mode) {
-      throw new LabError('bad-usage', `${source} was trained with mean ${JSON.stringify(src.preprocessing.mean)} and std ${JSON.stringify(src.preprocessing.std)} (its config.json), which is none of imagenet, zero-one, minus-one-one; pass --normalize to choose one`);
-    }
-    normalize = mode;
+    // timm's pretrained_cfg: a named mode when it is one, else its own mean/std (CLIP's, Inception's…).
+    normalize = normalizeOf(src.preprocessing.mean, src.preprocessing.std);
   }
   const stated = src.preprocessing ? [src.preprocessing.inputSize[1], src.preprocessing.inputSize[2]] as [number, number] : undefined;
   const [h, w] = opts.recorded?.imageSize ?? parsed.size ?? stated ?? [224, 224];
