@@ -230,7 +230,7 @@ function distanceOf(table: Table, override?: string): DistanceName {
 export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'Retrieval, clustering and verification metrics of a labelled table; saves a threshold, scores outliers',
-  usage: 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--save-threshold <runDir|modelDir>] [--outliers <scores.csv> [--outlier-k 5]] [--json]',
+  usage: 'embedlab eval <table> [--reference <table>] [--precision 0.95] [--distance euclidean|squared-euclidean|cosine] [--out <eval.json>] [--save-threshold <runDir|modelDir>] [--outliers <scores.csv|.parquet> [--outlier-k 5]] [--json]',
   positionals: [1, 1],
   options: {
     reference: { type: 'string' }, precision: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.95 }, distance: { type: 'string' }, json: { type: 'boolean' },

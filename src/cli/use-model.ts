@@ -3,13 +3,13 @@
 // images through src/engine/embed.ts and writes the outputs. docs/use-model.md records the decisions.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../core/atomic';
 import { classify, classifyReport, UNKNOWN, type ClassifyReport, type Prediction } from '../core/classify';
 import type { DistanceName } from '../core/config-types';
 import { duplicateGroups } from '../core/duplicates';
 import { BadDataError, LabError, messageOf } from '../core/errors';
 import { printablePath as pp, printableText } from '../core/printable';
-import { CsvParser, csvQuote, readTable, writeSkippedList, type Table } from '../core/table';
+import { resultFormatOf, writeResultsTable } from '../core/results-table';
+import { CsvParser, readTable, writeSkippedList, type Table } from '../core/table';
 import { isTableArg, isTableGlob } from '../core/shards';
 import {
   isSame, modelFacts, pairDistance, pairStats, parsePairLabel, resolveThreshold, saveThreshold, thresholdFromReport, type ResolvedThreshold,
@@ -75,7 +75,7 @@ const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 
 function outPath(v: string | undefined, fallback: string): string {
   const out = path.resolve(v ?? fallback);
-  if (!/\.csv$/i.test(out)) throw new UsageError(`--out must end in .csv (got ${v})`);
+  if (!resultFormatOf(out)) throw new UsageError(`--out must end in .csv or .parquet (got ${v})`);
   if (!fs.existsSync(path.dirname(out))) throw new UsageError(`output folder does not exist: ${path.dirname(out)}`);
   return out;
 }
@@ -98,9 +98,10 @@ export async function writeOutliers(outArg: string, table: Table, distance: Dist
   const { outlierScores } = await import('../core/outliers');
   const n = table.paths.length;
   const s = outlierScores(table.vectors, n, table.dim, table.labels, k, distance, { unitCentroids: table.meta?.l2Normalized !== false });
-  const lines = ['path,label,kth_neighbor_distance,class_centroid_distance'];
-  for (let i = 0; i < n; i++) lines.push([csvQuote(table.paths[i]), csvQuote(table.labels[i]), String(s.kth[i]), Number.isNaN(s.centroid[i]) ? '' : String(s.centroid[i])].join(','));
-  await writeFileAtomic(out, lines.join('\n') + '\n');
+  await writeResultsTable(out, [
+    { name: 'path', type: 'string', values: table.paths }, { name: 'label', type: 'string', values: table.labels },
+    { name: 'kth_neighbor_distance', type: 'double', values: s.kth }, { name: 'class_centroid_distance', type: 'double', values: s.centroid }, // NaN: no centroid
+  ]);
   const top = Array.from({ length: n }, (_, i) => i).sort((x, y) => s.kth[y] - s.kth[x]).slice(0, 10)
     .map((i) => ({ path: table.paths[i], label: table.labels[i], kthNeighborDistance: s.kth[i], classCentroidDistance: Number.isNaN(s.centroid[i]) ? null : s.centroid[i] }));
   if (json) { process.stdout.write(JSON.stringify({ type: 'outliers', table: out, k: s.k, top }) + '\n'); return; }
@@ -151,7 +152,7 @@ export const verifyCommand = defineCommand({
   name: 'verify',
   summary: 'Same or different: the distance of two images against the model\'s threshold, or a CSV of pairs scored',
   usage: 'embedlab verify <imageA> <imageB> --model <runDir|modelDir> [--threshold <distance>|best-f1|precision] [--exit-code] [--json]\n'
-    + '       embedlab verify --pairs <pairs.csv> --model <runDir|modelDir> [--out <scores.csv>] [--threshold …] [--json]',
+    + '       embedlab verify --pairs <pairs.csv> --model <runDir|modelDir> [--out <scores.csv|.parquet>] [--threshold …] [--json]',
   help: '  prints the distance, the threshold and the verdict: same when the distance is below the threshold.\n'
     + '  --exit-code  exit 0 for same, 1 for different (one pair)\n'
     + '  --pairs      a CSV with columns a, b (image paths, relative to the CSV\'s folder) and optionally label\n'
@@ -199,7 +200,7 @@ async function verifyPairs(file: string, v: { model?: string; json?: boolean; ou
   try { emb = await embedMany(opened, files); } finally { await opened.embedder.dispose(); }
   const dim = opened.pre.embeddingDim;
   const hasLabels = pairs.some((p) => p.label !== null);
-  const lines = [hasLabels ? 'a,b,label,distance,same' : 'a,b,distance,same'];
+  const rows = { a: [] as string[], b: [] as string[], label: [] as Array<string | null>, distance: [] as number[], same: [] as string[] };
   const verdicts: boolean[] = [];
   const truth: boolean[] = [];
   let skippedPairs = 0;
@@ -209,11 +210,15 @@ async function verifyPairs(file: string, v: { model?: string; json?: boolean; ou
     if (!emb.ok[ia] || !emb.ok[ib]) { skippedPairs++; continue; }
     const d = pairDistance(emb.vectors, ia, emb.vectors, ib, dim, opened.pre.distance);
     const same = isSame(d, thr.value);
-    const label = p.label === null ? '' : p.label ? 'same' : 'different';
-    lines.push([csvQuote(p.a), csvQuote(p.b), ...(hasLabels ? [label] : []), String(d), same ? 'same' : 'different'].join(','));
+    rows.a.push(p.a); rows.b.push(p.b); rows.label.push(p.label === null ? null : p.label ? 'same' : 'different');
+    rows.distance.push(d); rows.same.push(same ? 'same' : 'different');
     if (p.label !== null) { verdicts.push(same); truth.push(p.label); }
   }
-  await writeFileAtomic(out, lines.join('\n') + '\n');
+  await writeResultsTable(out, [
+    { name: 'a', type: 'string', values: rows.a }, { name: 'b', type: 'string', values: rows.b },
+    ...(hasLabels ? [{ name: 'label', type: 'string' as const, values: rows.label }] : []),
+    { name: 'distance', type: 'double', values: rows.distance }, { name: 'same', type: 'string', values: rows.same },
+  ]);
   if (emb.failures.length) await writeSkippedList(out, emb.failures);
   reportSkipped('verify', emb.failures, emb.failures.length ? `${out}.skipped.txt` : undefined);
   const stats = hasLabels ? pairStats(verdicts, truth) : null;
@@ -253,7 +258,7 @@ async function loadTable(file: string, dim: number | undefined, what: string): P
 export const classifyCommand = defineCommand({
   name: 'classify',
   summary: 'Few-shot classification against a reference (one subfolder per class, or a labelled table), open or closed set',
-  usage: 'embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [-k 5] [--threshold …|--closed-set] [--index <dir>] [--out <results.csv>] [--json]',
+  usage: 'embedlab classify <folder|table> --reference <folder|table> --model <runDir|modelDir> [--method centroid|knn] [-k 5] [--threshold …|--closed-set] [--index <dir>] [--out <results.csv|.parquet>] [--json]',
   help: '  few-shot classification: the reference is one subfolder per class (a few images each) or a labelled embedding table.\n'
     + '  centroid (default): the nearest class mean; knn: a vote of the k nearest reference images. A query whose nearest\n'
     + '  distance is not below the threshold is "unknown" (open set; --closed-set never answers unknown).\n'
@@ -353,9 +358,11 @@ export const classifyCommand = defineCommand({
       }
     }
     const preds: Prediction[] = classify(qVectors, qPaths.length, { vectors: refVectors, labels: refLabels, dim }, distance, { method, k, threshold: thr?.value, unitCentroids: unit, neighbours });
-    const lines = ['path,label,predicted,distance,runner_up,runner_up_distance'];
-    preds.forEach((p, i) => lines.push([csvQuote(qPaths[i]), csvQuote(qLabels[i]), csvQuote(p.label), String(p.distance), csvQuote(p.runnerUp), String(p.runnerUpDistance)].join(',')));
-    await writeFileAtomic(out, lines.join('\n') + '\n');
+    await writeResultsTable(out, [
+      { name: 'path', type: 'string', values: qPaths }, { name: 'label', type: 'string', values: qLabels },
+      { name: 'predicted', type: 'string', values: preds.map((p) => p.label) }, { name: 'distance', type: 'double', values: preds.map((p) => p.distance) },
+      { name: 'runner_up', type: 'string', values: preds.map((p) => p.runnerUp) }, { name: 'runner_up_distance', type: 'double', values: preds.map((p) => p.runnerUpDistance) },
+    ]);
     if (failures.length) await writeSkippedList(out, failures);
     reportSkipped('classify', failures, failures.length ? `${out}.skipped.txt` : undefined);
     const refClasses = [...new Set(refLabels)];
@@ -396,7 +403,7 @@ export function formatClassifyReport(r: ClassifyReport): string {
 export const duplicatesCommand = defineCommand({
   name: 'duplicates',
   summary: 'Groups of near-duplicate images in a table (closer than the model\'s threshold), exact and in bounded memory',
-  usage: 'embedlab duplicates <table> --out <groups.csv> [--threshold …] [--model <runDir|modelDir>] [--distance euclidean|squared-euclidean|cosine] [--json]',
+  usage: 'embedlab duplicates <table> --out <groups.csv|.parquet> [--threshold …] [--model <runDir|modelDir>] [--distance euclidean|squared-euclidean|cosine] [--json]',
   help: '  groups of images closer than the threshold (connected components: a chain of close pairs is one group), largest\n'
     + '  first, as group, size, path, label rows. Exact, in bounded memory. The threshold defaults to that of --model\n'
     + '  (default: the model recorded in the table\'s metadata).\n' + THRESHOLD_HELP,
@@ -424,9 +431,11 @@ export const duplicatesCommand = defineCommand({
     const t0 = performance.now();
     const res = duplicateGroups(table.vectors, table.paths.length, table.dim, thr.value, distance);
     const seconds = (performance.now() - t0) / 1000;
-    const lines = ['group,size,path,label'];
-    res.groups.forEach((g, gi) => { for (const row of g) lines.push([String(gi + 1), String(g.length), csvQuote(table.paths[row]), csvQuote(table.labels[row])].join(',')); });
-    await writeFileAtomic(out, lines.join('\n') + '\n');
+    const members = res.groups.flatMap((g, gi) => g.map((row) => ({ group: gi + 1, size: g.length, row })));
+    await writeResultsTable(out, [
+      { name: 'group', type: 'int', values: members.map((m) => m.group) }, { name: 'size', type: 'int', values: members.map((m) => m.size) },
+      { name: 'path', type: 'string', values: members.map((m) => table.paths[m.row]) }, { name: 'label', type: 'string', values: members.map((m) => table.labels[m.row]) },
+    ]);
     const inGroups = res.groups.reduce((s, g) => s + g.length, 0);
     if (v.json) {
       process.stdout.write(JSON.stringify({ type: 'duplicates', table: out, rows: table.paths.length, groups: res.groups.length, images: inGroups, largest: res.groups[0]?.length ?? 0, threshold: thr.value, thresholdSource: thr.source, distance, seconds }) + '\n');

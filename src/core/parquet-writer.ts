@@ -44,6 +44,7 @@ export interface ParquetWriterOptions {
 
 const enum PqType { FLOAT = 4, BYTE_ARRAY = 6 }
 const enum Repetition { REQUIRED = 0, REPEATED = 2 }
+// (src/core/parquet-columns.ts writes flat tables of other types through the functions exported below.)
 const enum ConvertedType { UTF8 = 0, LIST = 3 }
 const enum Encoding { PLAIN = 0, RLE = 3 }
 const enum PageType { DATA_PAGE = 0 }
@@ -184,8 +185,9 @@ function zigzag64(v: bigint): bigint {
 // ---------------------------------------------------------------------------------------------
 // Parquet structures we serialize.
 
-interface ColumnChunkInfo {
-  type: PqType;
+export interface ColumnChunkInfo {
+  /** Parquet physical type (parquet.thrift Type). */
+  type: number;
   pathInSchema: string[];
   numValues: number;
   /** Page header + page data bytes (uncompressed == compressed). */
@@ -193,13 +195,14 @@ interface ColumnChunkInfo {
   dataPageOffset: number;
 }
 
-interface RowGroupInfo {
+export interface RowGroupInfo {
   columns: ColumnChunkInfo[];
   numRows: number;
   fileOffset: number;
 }
 
-function encodePageHeader(dataSize: number, numValues: number): Uint8Array {
+/** A DataPage v1 header: PLAIN values, RLE/bit-packed levels, uncompressed. */
+export function encodePageHeader(dataSize: number, numValues: number): Uint8Array {
   const w = new ThriftCompactWriter();
   w.structBegin();
   w.fieldI32(1, PageType.DATA_PAGE);
@@ -215,12 +218,15 @@ function encodePageHeader(dataSize: number, numValues: number): Uint8Array {
   return w.finish();
 }
 
-interface SchemaNode {
+export interface SchemaNode {
   name: string;
-  type?: PqType;
-  repetition?: Repetition;
+  /** Physical type (parquet.thrift Type) of a leaf. */
+  type?: number;
+  /** FieldRepetitionType: 0 required, 1 optional, 2 repeated. */
+  repetition?: number;
   numChildren?: number;
-  convertedType?: ConvertedType;
+  /** ConvertedType: 0 UTF8, 3 LIST. */
+  convertedType?: number;
   /** LogicalType union member id: 1 = STRING, 3 = LIST. */
   logicalType?: 1 | 3;
 }
@@ -235,14 +241,15 @@ const SCHEMA: SchemaNode[] = [
   { name: 'element', type: PqType.FLOAT, repetition: Repetition.REQUIRED },
 ];
 
-function encodeFileMetaData(
-  rowGroups: RowGroupInfo[], numRows: number, keyValue: Record<string, string>, createdBy: string,
+/** FileMetaData of a file with this schema (flattened depth-first, the root first) and these row groups. */
+export function encodeFileMetaData(
+  schema: readonly SchemaNode[], rowGroups: RowGroupInfo[], numRows: number, keyValue: Record<string, string>, createdBy: string,
 ): Uint8Array {
   const w = new ThriftCompactWriter();
   w.structBegin();
   w.fieldI32(1, 1); // version
-  w.fieldListBegin(2, 'struct', SCHEMA.length);
-  for (const s of SCHEMA) {
+  w.fieldListBegin(2, 'struct', schema.length);
+  for (const s of schema) {
     w.structBegin();
     if (s.type !== undefined) w.fieldI32(1, s.type);
     if (s.repetition !== undefined) w.fieldI32(3, s.repetition);
@@ -449,7 +456,7 @@ export class ParquetEmbeddingWriter {
     if (!this.started) await this.start();
     await this.flushRowGroup();
     this.finished = true;
-    const footer = encodeFileMetaData(this.rowGroups, this.rows, keyValueMetadata, this.createdBy);
+    const footer = encodeFileMetaData(SCHEMA, this.rowGroups, this.rows, keyValueMetadata, this.createdBy);
     const tail = Buffer.allocUnsafe(8);
     tail.writeUInt32LE(footer.byteLength, 0);
     tail.set(MAGIC, 4);

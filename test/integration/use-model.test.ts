@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { readTable } from '../../src/core/table';
 import { cli, onlyRunDir, smallConfig, tmpDir, writeConfig } from './helpers';
 
@@ -21,6 +22,15 @@ let heldClasses: string[] = [];
 
 const euclid = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
 const csvRows = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(','));
+
+/** The same results written with --out x.parquet, read by hyparquet, as CSV fields (header first). */
+async function parquetAsCsvRows(file: string): Promise<string[][]> {
+  const buf = fs.readFileSync(file);
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  const names = parquetSchema(parquetMetadata(ab)).children.map((c) => c.element.name);
+  const objs = await parquetReadObjects({ file: ab }) as Array<Record<string, unknown>>;
+  return [names, ...objs.map((o) => names.map((k) => (o[k] === null ? '' : String(o[k]))))];
+}
 
 test.before(async () => {
   assert.equal((await cli(['synth', all, '--classes', '12', '--per-class', '24', '--size', '32', '--seed', '1'])).code, 0);
@@ -99,6 +109,10 @@ test('training and eval --save-threshold write threshold.json; verify\'s verdict
   });
   assert.deepEqual([summary.stats.tp, summary.stats.fp, summary.stats.tn, summary.stats.fn], [tp, fp, tn, fn]);
   assert.equal(summary.stats.accuracy, (tp + tn) / rows.length);
+  // --out .parquet: the same rows (Parquet's doubles print as the CSV's numbers).
+  const pq = await cli(['verify', '--pairs', pairsFile, '--model', run, '--out', path.join(work, 'scores.parquet')]);
+  assert.equal(pq.code, 0, pq.stderr);
+  assert.deepEqual(await parquetAsCsvRows(path.join(work, 'scores.parquet')), csvRows(out));
 
   // One pair: --exit-code says the verdict; --threshold overrides the saved one.
   const [a, b] = pairs[0];
@@ -221,6 +235,9 @@ test('duplicates: finds the planted copies (resized, re-encoded with sharp) and 
   const got = [...groups.values()].map((g) => g.sort().join(' ')).sort();
   const want = picked.map((p, i) => [p, planted[i]].sort().join(' ')).sort();
   assert.deepEqual(got, want);
+  const rpq = await cli(['duplicates', table, '--threshold', String(thr), '--out', path.join(work, 'groups.parquet')]);
+  assert.equal(rpq.code, 0, rpq.stderr);
+  assert.deepEqual(await parquetAsCsvRows(path.join(work, 'groups.parquet')), csvRows(out), 'the same groups as Parquet');
 
   // eval --outliers: each row's distance to its nearest other row and to its class's (unit) centroid, as computed here.
   const outl = path.join(work, 'outliers.csv');
@@ -228,6 +245,8 @@ test('duplicates: finds the planted copies (resized, re-encoded with sharp) and 
   assert.equal(ev.code, 0, ev.stderr);
   const scores = csvRows(outl).slice(1);
   assert.equal(scores.length, n);
+  assert.equal((await cli(['eval', table, '--outliers', path.join(work, 'outliers.parquet'), '--outlier-k', '1', '--json'])).code, 0);
+  assert.deepEqual(await parquetAsCsvRows(path.join(work, 'outliers.parquet')), csvRows(outl), 'the same scores as Parquet');
   const centroidOf = (label: string) => {
     const c = new Float64Array(t.dim);
     t.labels.forEach((l, i) => { if (l === label) v(i).forEach((x, d) => { c[d] += x; }); });
