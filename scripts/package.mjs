@@ -304,6 +304,9 @@ const BUNDLED = {
 const NOT_SHIPPED = {
   '@lancedb/lancedb': 'the vector index (embedlab index, knn/classify --index): 155 MB of native code per platform; the extension does not use it',
 };
+// What the bundles may import without the VSIX holding it: the packages above and what only they bring (apache-arrow
+// comes with @lancedb/lancedb); the CLI says how to install them when they are missing (src/core/vector-index.ts).
+const OPTIONAL_IMPORTS = new Set([...Object.keys(NOT_SHIPPED), 'apache-arrow']);
 const unshipped = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })
   .filter((d) => !BUNDLED[d] && !NOT_SHIPPED[d] && !(ORT_PACKAGES.includes(d) && !ortPlatform) && !files.some((e) => e.name === `extension/node_modules/${d}/package.json`));
 if (!ortPlatform) console.log(`note: onnxruntime-node is not shipped for ${target} (see ORT_PLATFORMS): embedding runs on TensorFlow.js there`);
@@ -382,6 +385,7 @@ else if (!flag('--no-smoke')) {
       const spec = m[4];
       if (spec.startsWith('node:') || builtins.has(spec) || builtins.has(spec.split('/')[0])) continue;
       const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      if (OPTIONAL_IMPORTS.has(name)) continue;
       const dir = path.join(ext, 'node_modules', name);
       if (!fs.existsSync(path.join(dir, 'package.json'))) { problems.push(`${f}: ${spec} (no node_modules/${name})`); continue; }
       if (m[2] === 'require') {
