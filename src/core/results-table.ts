@@ -3,9 +3,12 @@
 // `embed --out`. CSV: a header row, strings quoted where needed (csvQuote), numbers as JavaScript prints them, a
 // missing value empty. Parquet: one row group, one DataPage v1 per column, PLAIN values (strings UTF8 BYTE_ARRAY,
 // numbers DOUBLE, integers INT64, booleans BOOLEAN), a column with missing values OPTIONAL with its definition levels;
-// the encoder of src/core/parquet-writer.ts writes the page headers and the footer. pandas, DuckDB and polars read both.
+// src/core/parquet-format.ts encodes the page headers, levels and footer. pandas, DuckDB and polars read both.
 import { writeFileAtomic } from './atomic';
-import { encodeFileMetaData, encodePageHeader, type ColumnChunkInfo, type SchemaNode } from './parquet-writer';
+import {
+  ConvertedType, encodeFileMetaData, encodePageHeader, MAGIC, plainByteArrays, PqType, Repetition, utf8, varintBytes,
+  type ColumnChunkInfo, type SchemaNode,
+} from './parquet-format';
 import { csvQuote } from './table';
 
 export type ResultColumn =
@@ -43,9 +46,7 @@ export function resultsCsv(columns: readonly ResultColumn[]): string {
   return lines.join('\n') + '\n';
 }
 
-const utf8 = new TextEncoder();
-const MAGIC = utf8.encode('PAR1');
-const TYPE = { boolean: 0, int: 2, double: 5, string: 6 } as const; // parquet.thrift Type: BOOLEAN, INT64, DOUBLE, BYTE_ARRAY
+const TYPE = { boolean: PqType.BOOLEAN, int: PqType.INT64, double: PqType.DOUBLE, string: PqType.BYTE_ARRAY } as const;
 
 const missing = (c: ResultColumn, i: number): boolean => {
   const v = c.values[i];
@@ -58,9 +59,7 @@ function levels(defined: Uint8Array): Uint8Array {
   for (let i = 0; i < defined.length;) {
     let j = i;
     while (j < defined.length && defined[j] === defined[i]) j++;
-    let count = (j - i) * 2; // RLE run header: count << 1
-    while (count > 0x7f) { runs.push((count & 0x7f) | 0x80); count = Math.floor(count / 128); }
-    runs.push(count, defined[i]);
+    runs.push(...varintBytes((j - i) * 2), defined[i]); // RLE run: header count << 1, then the value
     i = j;
   }
   const out = Buffer.allocUnsafe(4 + runs.length);
@@ -74,10 +73,7 @@ function plainValues(c: ResultColumn, rows: number[]): Uint8Array {
   switch (c.type) {
     case 'string': {
       const parts = rows.map((i) => utf8.encode(c.values[i] as string));
-      const out = Buffer.allocUnsafe(parts.reduce((s, p) => s + 4 + p.byteLength, 0));
-      let o = 0;
-      for (const p of parts) { out.writeUInt32LE(p.byteLength, o); out.set(p, o + 4); o += 4 + p.byteLength; }
-      return out;
+      return plainByteArrays(parts, parts.reduce((s, p) => s + p.byteLength, 0));
     }
     case 'double': {
       const out = Buffer.allocUnsafe(rows.length * 8);
@@ -112,7 +108,7 @@ export function resultsParquet(columns: readonly ResultColumn[], meta: Record<st
     const rows: number[] = [];
     for (let i = 0; i < n; i++) if (!missing(c, i)) { defined[i] = 1; rows.push(i); }
     const optional = rows.length < n;
-    schema.push({ name: c.name, type: TYPE[c.type], repetition: optional ? 1 : 0, ...(c.type === 'string' ? { convertedType: 0, logicalType: 1 as const } : {}) });
+    schema.push({ name: c.name, type: TYPE[c.type], repetition: optional ? Repetition.OPTIONAL : Repetition.REQUIRED, ...(c.type === 'string' ? { convertedType: ConvertedType.UTF8, logicalType: 1 as const } : {}) });
     const values = plainValues(c, rows);
     const lv = optional ? levels(defined) : new Uint8Array(0);
     const header = encodePageHeader(lv.byteLength + values.byteLength, n);
