@@ -12,6 +12,7 @@
 //     JPEG is worse than a skipped one.
 
 import sharp, { type OutputInfo } from 'sharp';
+import { affineFor, INV255, normalizeAffine, type Affine } from './normalize';
 import { decodePngFast } from './png-fast';
 import type { AugmentConfig, FitMode, NormalizeMode } from '../core/config-types';
 
@@ -100,87 +101,8 @@ function serialRetry(path: string, spec: ImageSpec): Promise<{ data: Buffer; inf
   return attempt;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Normalization: every mode is an affine map of the 0..1 value, per channel: out = v01 · scale[c] + shift[c].
-
-const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-const IMAGENET_STD = [0.229, 0.224, 0.225];
-const INV255 = 1 / 255;
-
-interface Affine {
-  scale: Float64Array;
-  shift: Float64Array;
-}
-
-function affineFor(mode: NormalizeMode, channels: 1 | 3): Affine {
-  const scale = new Float64Array(channels);
-  const shift = new Float64Array(channels);
-  if (typeof mode === 'object') {
-    // Given statistics: one value for every channel, or three (one channel takes their means, as for imagenet).
-    const pick = (v: number[], c: number) => (v.length === 1 ? v[0] : channels === 1 ? (v[0] + v[1] + v[2]) / 3 : v[c]);
-    for (let c = 0; c < channels; c++) {
-      const mean = pick(mode.mean, c);
-      const std = pick(mode.std, c);
-      scale[c] = 1 / std;
-      shift[c] = -mean / std;
-    }
-    return { scale, shift };
-  }
-  for (let c = 0; c < channels; c++) {
-    switch (mode) {
-      case 'zero-one':
-        scale[c] = 1;
-        shift[c] = 0;
-        break;
-      case 'minus-one-one':
-        scale[c] = 2;
-        shift[c] = -1;
-        break;
-      case 'imagenet': {
-        // One channel: the mean of the three ImageNet means and of the three stds.
-        const mean = channels === 1 ? (IMAGENET_MEAN[0] + IMAGENET_MEAN[1] + IMAGENET_MEAN[2]) / 3 : IMAGENET_MEAN[c];
-        const std = channels === 1 ? (IMAGENET_STD[0] + IMAGENET_STD[1] + IMAGENET_STD[2]) / 3 : IMAGENET_STD[c];
-        scale[c] = 1 / std;
-        shift[c] = -mean / std;
-        break;
-      }
-      default:
-        throw new Error(`unknown normalize mode: ${String(mode)}`);
-    }
-  }
-  return { scale, shift };
-}
-
-/** Writes the normalized float32 values of one HWC uint8 image into `dst` starting at element `offset`. */
-export function normalizeInto(dst: Float32Array, offset: number, pixels: Uint8Array, spec: ImageSpec): void {
-  normalizeAffine(dst, offset, pixels, INV255, affineFor(spec.normalize, spec.channels), spec.channels);
-}
-
-/** dst[offset + i] = src[i] · pre · scale[c] + shift[c], with c = i mod channels (HWC). */
-function normalizeAffine(
-  dst: Float32Array,
-  offset: number,
-  src: ArrayLike<number>,
-  pre: number,
-  { scale, shift }: Affine,
-  channels: number,
-): void {
-  const n = src.length;
-  if (offset < 0 || offset + n > dst.length) throw new RangeError(`normalizeInto: ${n} values at ${offset} overflow ${dst.length}`);
-  if (channels === 1) {
-    const a = pre * scale[0], b = shift[0];
-    for (let i = 0; i < n; i++) dst[offset + i] = src[i] * a + b;
-    return;
-  }
-  // Three channels, unrolled (the hot loop of getBatch).
-  const a0 = pre * scale[0], a1 = pre * scale[1], a2 = pre * scale[2];
-  const b0 = shift[0], b1 = shift[1], b2 = shift[2];
-  for (let i = 0; i < n; i += 3) {
-    dst[offset + i] = src[i] * a0 + b0;
-    dst[offset + i + 1] = src[i + 1] * a1 + b1;
-    dst[offset + i + 2] = src[i + 2] * a2 + b2;
-  }
-}
+// Normalization: src/engine/normalize.ts (normalizeInto is re-exported here for the pipeline's callers).
+export { normalizeInto } from './normalize';
 
 // ---------------------------------------------------------------------------------------------------------
 // Augmentation ("random mutation"): flips, random crop rescaled with bilinear interpolation, brightness and

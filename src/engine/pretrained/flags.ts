@@ -3,8 +3,9 @@
 // statistics for pixels in [0, 1]). Bad values are usage errors (exit 2).
 import type { NormalizeMode, NormalizeStats } from '../../core/config-types';
 import { LabError } from '../../core/errors';
+import { NAMED_STATS } from '../normalize';
 
-export const NORMALIZE_MODES: readonly NormalizeMode[] = ['imagenet', 'zero-one', 'minus-one-one'];
+export const NORMALIZE_MODES = Object.keys(NAMED_STATS) as readonly NormalizeMode[];
 
 /** A comma list of 1 or 3 finite numbers (`--mean` / `--std`); `positive` for a standard deviation. */
 function statList(flag: string, text: string, positive: boolean): number[] {
@@ -41,18 +42,12 @@ export function normalizeOf(mean: readonly number[], std: readonly number[]): No
   return normalizeModeOf(mean, std) ?? ({ mean: [...mean], std: [...std] } satisfies NormalizeStats);
 }
 
-const STATS: Array<[NormalizeMode, number[], number[]]> = [
-  ['imagenet', [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]],
-  ['minus-one-one', [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]],
-  ['zero-one', [0, 0, 0], [1, 1, 1]],
-];
-
-/** The normalisation of ours that a mean/std pair (pixels in [0, 1]) is, or undefined. */
+/** The named normalisation a mean/std pair (pixels in [0, 1]) is, or undefined. */
 export function normalizeModeOf(mean: readonly number[], std: readonly number[]): NormalizeMode | undefined {
+  const three = (v: readonly number[]) => (v.length === 1 ? [v[0], v[0], v[0]] : v);
   const near = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < 1e-3);
-  const m = mean.length === 1 ? [mean[0], mean[0], mean[0]] : mean;
-  const s = std.length === 1 ? [std[0], std[0], std[0]] : std;
-  return STATS.find(([, mm, ss]) => near(m, mm) && near(s, ss))?.[0];
+  return (Object.keys(NAMED_STATS) as Array<keyof typeof NAMED_STATS>)
+    .find((k) => near(three(mean), three(NAMED_STATS[k].mean)) && near(three(std), three(NAMED_STATS[k].std)));
 }
 
 /** `--model` names a pretrained source (hf:owner/repo, or a .safetensors file) rather than a run or model folder. */
