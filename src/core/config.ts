@@ -265,10 +265,13 @@ function schemaIssues(raw: unknown): ConfigIssue[] {
   const errors = validate.errors ?? [];
   const alternatives = errors.filter((e) => e.keyword === 'anyOf');
   const isContainer = (v: unknown) => v !== null && typeof v === 'object'; // an object or array: its form was chosen
+  const within = (e: ErrorObject, a: ErrorObject) => e !== a && (e.instancePath === a.instancePath || e.instancePath.startsWith(`${a.instancePath}/`));
+  // An issue of the chosen form, not a "this is not the other form" (type/enum at the field itself).
+  const ofForm = (e: ErrorObject, a: ErrorObject) => within(e, a) && !(e.instancePath === a.instancePath && (e.keyword === 'type' || e.keyword === 'enum'));
   const kept = errors.filter((e) => {
-    const alt = alternatives.find((a) => a !== e && (e.instancePath === a.instancePath || e.instancePath.startsWith(`${a.instancePath}/`)));
-    if (alt) return isContainer(alt.data) && !(e.instancePath === alt.instancePath && (e.keyword === 'type' || e.keyword === 'enum'));
-    return e.keyword !== 'anyOf' || !isContainer(e.data) || !errors.some((x) => x !== e && x.instancePath.startsWith(e.instancePath) && x.keyword !== 'type' && x.keyword !== 'enum' && x.keyword !== 'anyOf');
+    const alt = alternatives.find((a) => within(e, a));
+    if (alt) return isContainer(alt.data) && ofForm(e, alt);
+    return e.keyword !== 'anyOf' || !isContainer(e.data) || !errors.some((x) => x.keyword !== 'anyOf' && ofForm(x, e));
   });
   for (const e of kept) {
     const issue = issueFromAjv(e);
