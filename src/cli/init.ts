@@ -1,8 +1,8 @@
 // `embedlab init`: writes a new experiment config (*.embedding.json) with the schema's defaults.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BACKBONE_CHOICES, type BackboneName } from '../core/backbones';
 import { scaffoldConfig, validateConfig } from '../core/config';
-import type { BackboneName } from '../core/config-types';
 import { printablePath } from '../core/printable';
 import type { LossType } from '../protocol/events';
 import { defineCommand, UsageError } from './args';
@@ -10,7 +10,7 @@ import { defineCommand, UsageError } from './args';
 export const initCommand = defineCommand({
   name: 'init',
   summary: 'Write a new experiment config (*.embedding.json) with every default filled in',
-  usage: 'embedlab init --type contrastive|triplet|quartet [--train <dir>] [--validation <dir>] [--backbone resnet18|resnet34|resnet50|convnet] [--pretrained <hf:owner/repo|weights.safetensors>] [--name <name>] [--out <file>] [--force]',
+  usage: `embedlab init --type contrastive|triplet|quartet [--train <dir>] [--validation <dir>] [--backbone ${BACKBONE_CHOICES}] [--pretrained <hf:owner/repo|weights.safetensors>] [--name <name>] [--out <file>] [--force]`,
   positionals: [0, 0],
   options: {
     type: { type: 'string' }, train: { type: 'string' }, validation: { type: 'string' }, backbone: { type: 'string' }, pretrained: { type: 'string' },

@@ -6,7 +6,9 @@ import type { LossType } from '../protocol/events';
 
 export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine';
 export type MiningName = 'none' | 'batch-all' | 'batch-hard' | 'semi-hard';
-export type BackboneName = 'resnet18' | 'resnet34' | 'resnet50' | 'convnet';
+/** The backbones are listed once, in core/backbones.ts (their builders under src/engine/backbones/). */
+export type { BackboneName } from './backbones';
+import type { BackboneName } from './backbones';
 /** After global average pooling: nothing (the pooled features are the embedding), one dense layer, or an MLP. */
 export type HeadSpec = 'none' | 'dense' | number[];
 export type FreezeMode = 'none' | 'backbone' | 'bn';

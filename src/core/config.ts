@@ -23,6 +23,7 @@ import type {
 } from './config-types';
 import schema from '../../schemas/embedding.schema.json';
 import { LabError } from './errors';
+import { acceptsPretrained, backboneDescriptor, DEFAULT_BACKBONE, isBackboneName, listWords, PRETRAINED_BACKBONES } from './backbones';
 
 export { schema as EMBEDDING_SCHEMA };
 
@@ -32,15 +33,11 @@ export const DEFAULT_AUGMENT: AugmentConfig = { flip: 'horizontal', minCropScale
 /** Margin defaults by loss type: contrastive 2.0 as DLPy's EmbeddingLoss; 0.2 for unit-length triplets (FaceNet). */
 export const DEFAULT_MARGIN: Record<LossType, number> = { contrastive: 2.0, triplet: 0.2, quartet: 0.2 };
 
-/** A backbone's stage widths at a width multiplier (engine/backbones builds them; here for featureWidth). */
-export function stageWidths(base: readonly number[], width: number): number[] {
-  return base.map((w) => Math.max(4, Math.round(w * width)));
-}
+export { stageWidths } from './backbones';
 
 /** Channels out of a backbone's global average pooling: what model.head "none" gives as the embedding. */
 export function featureWidth(backbone: BackboneName, width: number): number {
-  if (backbone === 'convnet') return stageWidths([128], width)[0];
-  return stageWidths([512], width)[0] * (backbone === 'resnet50' ? 4 : 1);
+  return backboneDescriptor(backbone).featureWidth(width);
 }
 
 /** Largest distance between unit-length embeddings; undefined when unbounded. */
@@ -385,7 +382,7 @@ function crossFieldIssues(r: any, isBad: (path: string) => boolean) {
 function modelFields(r: any, isBad: (path: string) => boolean, configDir: string): { issues: ConfigIssue[]; model: ModelConfig } {
   const m = r?.model ?? {};
   const issues: ConfigIssue[] = [];
-  const backbone: BackboneName = isBad('model.backbone') ? 'resnet18' : m.backbone ?? 'resnet18';
+  const backbone: BackboneName = isBad('model.backbone') ? DEFAULT_BACKBONE : m.backbone ?? DEFAULT_BACKBONE;
   const pretrained: string | undefined = isBad('model.pretrained') ? undefined : m.pretrained;
   const width: number = m.width ?? (pretrained !== undefined ? 1 : 0.25);
   const head: HeadSpec = isBad('model.head') ? 'dense' : m.head ?? 'dense';
@@ -394,8 +391,8 @@ function modelFields(r: any, isBad: (path: string) => boolean, configDir: string
     if (hub ? !/^hf:[^/\s]+\/[^/\s]+$/.test(pretrained) : !/\.safetensors$/i.test(pretrained)) {
       issues.push({ path: 'model.pretrained', message: `must be a .safetensors file (a PyTorch ResNet state dict) or a hub id "hf:owner/repo" (got ${describeValue(pretrained)})` });
     }
-    if (backbone === 'convnet') {
-      issues.push({ path: 'model.backbone', message: 'must be "resnet18", "resnet34" or "resnet50" with model.pretrained: the weights are a ResNet\'s (got "convnet")' });
+    if (!acceptsPretrained(backbone)) {
+      issues.push({ path: 'model.backbone', message: `must be ${listWords(PRETRAINED_BACKBONES)} with model.pretrained: the weights are a ResNet's (got "${backbone}")` });
     }
   }
   let embeddingDim: number = m.embeddingDim ?? 64;
@@ -634,8 +631,8 @@ export function scaffoldConfig(type: LossType, opts: ScaffoldOptions = {}): Reco
       augment: { ...DEFAULT_AUGMENT },
     },
     model: opts.pretrained !== undefined
-      ? { backbone: opts.backbone === undefined || opts.backbone === 'convnet' ? 'resnet18' : opts.backbone, pretrained: opts.pretrained, embeddingDim: 128, normalize: true }
-      : { backbone: opts.backbone ?? 'resnet18', width: 0.25, embeddingDim: 64, normalize: true },
+      ? { backbone: opts.backbone === undefined || (isBackboneName(opts.backbone) && !acceptsPretrained(opts.backbone)) ? DEFAULT_BACKBONE : opts.backbone, pretrained: opts.pretrained, embeddingDim: 128, normalize: true }
+      : { backbone: opts.backbone ?? DEFAULT_BACKBONE, width: 0.25, embeddingDim: 64, normalize: true },
     loss,
     training,
   };

@@ -1,17 +1,17 @@
 // The shared-weight branch, built with the tf.layers functional API so that a branch saves and loads in the
 // TensorFlow.js layers format (model.json + weights) without any code of ours but the custom layers registered here.
 //
-// image → body (backbones/resnet.ts: resnet18/34/50 or the small convnet, TensorFlow or PyTorch padding) → global
-// average pooling ('gap') → head → L2 normalisation ('l2_normalize', when `normalize` is set). The head
-// (`model.head`): 'dense' (default) is Dense(embeddingDim) named 'embedding'; an array [w1, …, wn] is an MLP of
-// Dense-ReLU layers 'head1', 'head1_relu', … and a last Dense(wn) named 'embedding'; 'none' keeps the pooled features.
+// image → body (the backbone's entry in backbones/, TensorFlow's or PyTorch's padding) → global average pooling
+// ('gap') → head → L2 normalisation ('l2_normalize', when `normalize` is set). The head (`model.head`): 'dense'
+// (default) is Dense(embeddingDim) named 'embedding'; an array [w1, …, wn] is an MLP of Dense-ReLU layers 'head1',
+// 'head1_relu', … and a last Dense(wn) named 'embedding'; 'none' keeps the pooled features.
 // All initialisers are seeded, so the same seed gives the same initial weights.
-import type * as TF from '@tensorflow/tfjs';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
-import type { BackboneName, DistanceName, FreezeMode, ModelConfig } from '../core/config-types';
+import { isBackboneName } from '../core/backbones';
+import type { DistanceName, FreezeMode, ModelConfig } from '../core/config-types';
 import { tf } from './tf';
-import { batchNormTrain, batchNormTrainAvailable } from './kernels/batchnorm';
-import { convnetBody, resnetBody, SeededInit, type Padding } from './backbones/resnet';
+import { backboneOf, SeededInit, type Padding } from './backbones';
+import { customLayers } from './layers';
 
 export interface BranchSpec extends ModelConfig {
   inputShape: [number, number, number]; // [height, width, channels]
@@ -25,156 +25,10 @@ export interface BranchSpec extends ModelConfig {
   padding?: Padding;
 }
 
-type TfModule = typeof TF;
-interface InputConvArgs {
-  filters: number;
-  kernelSize: number;
-  strides: number;
-  kernelInitializer?: ReturnType<typeof TF.initializers.heNormal>;
-  name?: string;
-}
-interface CustomLayers {
-  L2Normalize: new (args?: TF.serialization.ConfigDict) => TF.layers.Layer;
-  InputConv2D: new (args: InputConvArgs) => TF.layers.Layer;
-  PairDistance: new (args: { distance: DistanceName; name?: string }) => TF.layers.Layer;
-  BatchNorm: new (args: BatchNormArgs) => TF.layers.Layer;
-}
-interface BatchNormArgs { axis?: number; momentum?: number; epsilon?: number; name?: string }
-/** The fields of tf.layers' BatchNormalization that TrainBatchNorm reads (not in its public typings). */
-interface BatchNormFields {
-  axis: number; momentum: number; epsilon: number; center: boolean; scale: boolean;
-  gamma: TF.LayerVariable; beta: TF.LayerVariable; movingMean: TF.LayerVariable; movingVariance: TF.LayerVariable;
-}
-const customByTf = new WeakMap<object, CustomLayers>();
-
-/** Our custom layers, defined against the tfjs instance in use and registered for (de)serialisation. */
-export function customLayers(t: TfModule = tf): CustomLayers {
-  const known = customByTf.get(t);
-  if (known) return known;
-
-  class L2Normalize extends t.layers.Layer {
-    static className = 'L2Normalize';
-    override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape | TF.Shape[] {
-      return inputShape;
-    }
-    override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
-      return t.tidy(() => {
-        const x = Array.isArray(inputs) ? inputs[0] : inputs;
-        return t.div(x, t.sqrt(t.maximum(t.sum(t.square(x), -1, true), 1e-12)));
-      });
-    }
-  }
-
-  class PairDistance extends t.layers.Layer {
-    static className = 'PairDistance';
-    readonly distance: DistanceName;
-    constructor(args: { distance: DistanceName; name?: string }) {
-      super({ name: args.name });
-      this.distance = args.distance;
-    }
-    override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
-      const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
-      return [first[0], 1];
-    }
-    override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
-      return t.tidy(() => {
-        const [a, b] = inputs as TF.Tensor[];
-        if (this.distance === 'cosine') {
-          const na = t.sqrt(t.maximum(t.sum(t.square(a), -1, true), 1e-12));
-          const nb = t.sqrt(t.maximum(t.sum(t.square(b), -1, true), 1e-12));
-          return t.sub(1, t.div(t.sum(t.mul(a, b), -1, true), t.mul(na, nb)));
-        }
-        const sq = t.sum(t.square(t.sub(a, b)), -1, true);
-        return this.distance === 'squared-euclidean' ? sq : t.sqrt(t.maximum(sq, 1e-12));
-      });
-    }
-    override getConfig(): TF.serialization.ConfigDict {
-      return { ...super.getConfig(), distance: this.distance };
-    }
-  }
-
-  // The first conv of the network (its input is the image): 'same' padding, no bias, linear. tf.layers' Conv2D always
-  // runs tf.fused.conv2d, whose custom gradient computes dX eagerly — for the first layer that is a full
-  // Conv2DBackpropInput of the image (~150 ms of a ResNet-18 step on wasm) that nothing uses. tf.conv2d's gradient
-  // is lazy per input, so calling it here skips that work. Its one weight is `<name>/kernel`, as for Conv2D.
-  class InputConv2D extends t.layers.Layer {
-    static className = 'InputConv2D';
-    readonly filters: number;
-    readonly kernelSize: number;
-    readonly strides: number;
-    private readonly init?: ReturnType<typeof TF.initializers.heNormal>;
-    private kernel?: TF.LayerVariable;
-    constructor(args: InputConvArgs) {
-      super({ name: args.name });
-      this.filters = args.filters;
-      this.kernelSize = args.kernelSize;
-      this.strides = args.strides;
-      this.init = args.kernelInitializer;
-    }
-    override build(inputShape: TF.Shape | TF.Shape[]): void {
-      const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
-      const cin = shape[shape.length - 1] as number;
-      this.kernel = this.addWeight('kernel', [this.kernelSize, this.kernelSize, cin, this.filters], 'float32',
-        this.init ?? t.initializers.heNormal({}));
-      this.built = true;
-    }
-    override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
-      const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as TF.Shape;
-      const out = (d: number | null) => (d === null ? null : Math.ceil(d / this.strides));
-      return [s[0], out(s[1]), out(s[2]), this.filters];
-    }
-    override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as TF.Tensor4D;
-      return t.conv2d(x, this.kernel!.read() as TF.Tensor4D, this.strides, 'same');
-    }
-    override getConfig(): TF.serialization.ConfigDict {
-      return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides };
-    }
-  }
-
-  // tf.layers' BatchNormalization, except that training mode over the last axis runs as one forward and one
-  // backward kernel where the backend has them (kernels/batchnorm.ts: wasm), instead of moments() + batchNorm()
-  // differentiated op by op. Same weights, config and class name, so saved models are stock BatchNormalization
-  // layers (it is deliberately not registered: loading uses the stock class). Inference is the stock code.
-  const StockBatchNorm = Object.getPrototypeOf(t.layers.batchNormalization({})).constructor as new (args: BatchNormArgs) => TF.layers.Layer;
-  class TrainBatchNorm extends StockBatchNorm {
-    static className = 'BatchNormalization';
-    override call(inputs: TF.Tensor | TF.Tensor[], kwargs: Record<string, unknown>): TF.Tensor | TF.Tensor[] {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs);
-      const f = this as unknown as BatchNormFields;
-      const axis = f.axis < 0 ? f.axis + x.rank : f.axis;
-      // Frozen (model.freeze): the moving statistics normalise and stay as they are, as in inference.
-      if (kwargs.training === true && (!this.trainable || (this as { frozenStats?: boolean }).frozenStats)) return super.call(inputs, { ...kwargs, training: false });
-      if (kwargs.training !== true || axis !== x.rank - 1 || !f.center || !f.scale || x.dtype !== 'float32' || !batchNormTrainAvailable(t)) {
-        return super.call(inputs, kwargs);
-      }
-      return t.tidy(() => {
-        const [y, mean, variance] = batchNormTrain(t, x, f.gamma.read(), f.beta.read(), f.epsilon);
-        // The moving averages exactly as the stock layer updates them.
-        for (const [v, value] of [[f.movingMean, mean], [f.movingVariance, variance]] as const) {
-          t.tidy(() => {
-            const orig = v.read();
-            v.write(t.sub(orig, t.mul(t.sub(orig, value), 1 - f.momentum)));
-          });
-        }
-        t.dispose([mean, variance]);
-        return y;
-      });
-    }
-  }
-
-  t.serialization.registerClass(L2Normalize);
-  t.serialization.registerClass(PairDistance);
-  t.serialization.registerClass(InputConv2D);
-  const layers: CustomLayers = { L2Normalize, PairDistance, InputConv2D, BatchNorm: TrainBatchNorm };
-  customByTf.set(t, layers);
-  return layers;
-}
+export { customLayers, type CustomLayers } from './layers';
 
 /** A backbone name this module builds (a model folder's preprocessing.json names its backbone as a string). */
-export function isOurBackbone(name: string): name is BackboneName {
-  return name === 'resnet18' || name === 'resnet34' || name === 'resnet50' || name === 'convnet';
-}
+export const isOurBackbone = isBackboneName;
 
 /** The padding a spec builds with: PyTorch's for pretrained weights, else TensorFlow's (backbones/resnet.ts). */
 export function paddingOf(spec: Pick<BranchSpec, 'padding' | 'pretrained'>): Padding {
@@ -186,8 +40,7 @@ export function buildBranch(spec: BranchSpec): LayersModel {
   const custom = customLayers();
   const init = new SeededInit(spec.seed, spec.foldBatchNorm ?? false);
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
-  const body = { init, padding: paddingOf(spec), layers: custom };
-  let x = spec.backbone === 'convnet' ? convnetBody(input, spec.width, body) : resnetBody(input, spec.backbone, spec.width, body);
+  let x = backboneOf(spec.backbone).body(input, spec.width, { init, padding: paddingOf(spec) });
   x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as SymbolicTensor;
   const head = spec.head ?? 'dense';
   const widths = head === 'none' ? [] : head === 'dense' ? [spec.embeddingDim] : head;

@@ -269,6 +269,16 @@ function foldInto(conv: ConvNode, gamma: Float32Array, beta: Float32Array, mean:
 }
 
 /**
+ * The layer classes the writer converts (the cases of branchToOnnxGraph): what a backbone entry's `onnxLayers` may
+ * name (src/engine/backbones/; test/unit/backbones.test.ts checks every entry against this list).
+ */
+export const ONNX_LAYER_CLASSES = [
+  'InputLayer', 'Conv2D', 'InputConv2D', 'ZeroPadding2D', 'BatchNormalization', 'Activation', 'ReLU', 'MaxPooling2D', 'Add',
+  'GlobalAveragePooling2D', 'Dense', 'L2Normalize',
+] as const;
+export type OnnxLayerClass = (typeof ONNX_LAYER_CLASSES)[number];
+
+/**
  * Converts a branch (one image input, one vector output) to an ONNX graph. Throws OnnxExportError naming the layer
  * for anything outside the supported set (the layers our backbones use).
  */
@@ -351,7 +361,13 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
       if ('data_format' in c && c.data_format !== 'channels_last') throw new OnnxExportError(`layer ${l.name}: data_format ${String(c.data_format)} is not supported`);
       return s;
     };
-    switch (l.class_name) {
+    const cls = l.class_name;
+    if (!(ONNX_LAYER_CLASSES as readonly string[]).includes(cls)) {
+      throw new OnnxExportError(`layer ${l.name}: ${cls} has no ONNX mapping here (supported: ${ONNX_LAYER_CLASSES.filter((c) => c !== 'InputLayer').join(', ')})`);
+    }
+    // The cases are exactly ONNX_LAYER_CLASSES: a class listed without a case, or a case not listed, does not compile.
+    const kind = cls as OnnxLayerClass;
+    switch (kind) {
       case 'InputLayer': {
         const shape = ((c.batch_input_shape ?? c.batchInputShape) as Array<number | null>).slice(1);
         if (shape.length !== 3 || shape.some((d) => typeof d !== 'number' || d < 1)) throw new OnnxExportError(`the input must be a fixed-size image [H, W, C], got [${shape}]`);
@@ -503,8 +519,10 @@ export function branchToOnnxGraph(art: LayersArtifacts): OnnxGraph {
         shapeOf.set(l.name, s);
         break;
       }
-      default:
-        throw new OnnxExportError(`layer ${l.name}: ${l.class_name} has no ONNX mapping here (supported: Conv2D, InputConv2D, ZeroPadding2D, BatchNormalization, Activation, ReLU, MaxPooling2D, Add, GlobalAveragePooling2D, Dense, L2Normalize)`);
+      default: {
+        const unhandled: never = kind;
+        throw new Error(`branchToOnnxGraph: no case for ${String(unhandled)}`);
+      }
     }
   }
   if (!inputShape) throw new OnnxExportError('the model has no InputLayer');

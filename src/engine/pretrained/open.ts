@@ -7,6 +7,7 @@
 // Preprocessing: flags first (`--size H[,W]`, `--normalize`), then what the source states (timm's pretrained_cfg in
 // a hub repo's config.json: input size and mean/std), then ImageNet's defaults (224 × 224, ImageNet mean/std).
 import type { LayersModel } from '@tensorflow/tfjs';
+import { backboneDescriptor } from '../../core/backbones';
 import type { NormalizeMode } from '../../core/config-types';
 import { LabError } from '../../core/errors';
 import type { Embedder, EngineChoice } from '../embed';
@@ -61,7 +62,7 @@ export async function openPretrainedEmbedder(source: string, flags: PretrainedFl
   const { loadOrt, DEFAULT_ORT_THREADS } = await import('../onnx-runtime');
   await initBackend((flags.backend ?? 'auto') as Parameters<typeof initBackend>[0]);
 
-  const features = guess.backbone === 'resnet50' ? 2048 * guess.width : 512 * guess.width;
+  const features = backboneDescriptor(guess.backbone).featureWidth(guess.width);
   const spec = {
     backbone: guess.backbone, width: guess.width, embeddingDim: features, normalize: false, head: 'none' as const,
     pretrained: source, inputShape: [h, w, channels] as [number, number, number], seed: 0,

@@ -18,13 +18,12 @@
 // (backbone and width); otherwise the first missing key, the first shape mismatch (both shapes) or the first
 // unexpected key.
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
-import type { BackboneName } from '../../core/config-types';
+import { listWords, PRETRAINED_BACKBONES, RESNET_LAYOUT, type BackboneName, type ResnetName } from '../../core/backbones';
 import { BadDataError } from '../../core/errors';
-import { RESNET_LAYOUT } from '../backbones/resnet';
 import { tf } from '../tf';
 import type { Tensor32 } from './safetensors';
 
-export type ResnetName = keyof typeof RESNET_LAYOUT;
+export type { ResnetName } from '../../core/backbones';
 
 export interface ResnetGuess {
   /** One of ours, when the layout matches one. */
@@ -79,7 +78,7 @@ export function guessResnet(shapes: Shapes): ResnetGuess {
   const kind = `${bottleneck ? 'bottleneck' : 'basic'} blocks ${fmt(blocks)}`;
   const description = `${name ?? 'a ResNet'} (${kind}) at width ${width}${avgDown ? ' with avg-pool shortcuts (timm\'s resnet*d)' : ''}`;
   const ours = name !== undefined && name in RESNET_LAYOUT && !avgDown ? name as ResnetName : undefined;
-  if (!ours) return { description: `${description}, which Embedding Lab does not build (it builds resnet18, resnet34 and resnet50)`, width };
+  if (!ours) return { description: `${description}, which Embedding Lab does not build (it builds ${listWords(PRETRAINED_BACKBONES, '', 'and')})`, width };
   return { backbone: ours, description, width };
 }
 

@@ -6,11 +6,12 @@
 // model.safetensors (and the preprocessing its config.json states).
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
-import type { BackboneName } from '../../core/config-types';
+import { acceptsPretrained, isBackboneName, listWords, PRETRAINED_BACKBONES, type BackboneName } from '../../core/backbones';
 import { BadDataError, LabError } from '../../core/errors';
+import { backboneOf } from '../backbones';
 import { downloadFromHub, isHubId } from './hub';
 import { timmArchitecture, timmPreprocessing, type TimmPreprocessing } from './hub-timm';
-import { importResnetStateDict, type ImportResult } from './resnet-import';
+import type { ImportResult } from './resnet-import';
 import { readSafetensors } from './safetensors';
 
 export interface PretrainedSource {
@@ -65,11 +66,12 @@ function safeArchitecture(config: Record<string, unknown>, source: string): stri
 
 /** Loads `source` into a branch built for `backbone` with padding 'torch'. The fc layer is dropped. */
 export async function loadPretrainedInto(branch: LayersModel, source: string, backbone: BackboneName, opts: ResolveOptions = {}): Promise<ImportResult & { file: string; preprocessing?: TimmPreprocessing }> {
-  if (backbone === 'convnet') throw new LabError('bad-config', 'model.pretrained: needs a ResNet backbone (resnet18, resnet34 or resnet50), not "convnet"');
+  const importer = backboneOf(backbone).pretrained;
+  if (!importer) throw new LabError('bad-config', `model.pretrained: needs a ResNet backbone (${listWords(PRETRAINED_BACKBONES, '')}), not "${backbone}"`);
   const src = await resolvePretrainedSource(source, opts);
-  if (src.architecture && /^resnet(18|34|50)$/.test(src.architecture) && src.architecture !== backbone) {
+  if (src.architecture && isBackboneName(src.architecture) && acceptsPretrained(src.architecture) && src.architecture !== backbone) {
     throw new LabError('bad-config', `model.backbone: ${source} is a ${src.architecture} (its config.json says so); set model.backbone "${src.architecture}" (got "${backbone}")`);
   }
   const { tensors } = readSafetensors(src.file);
-  return { ...importResnetStateDict(branch, tensors, backbone, src.file), file: src.file, ...(src.preprocessing ? { preprocessing: src.preprocessing } : {}) };
+  return { ...importer.importStateDict(branch, tensors, src.file), file: src.file, ...(src.preprocessing ? { preprocessing: src.preprocessing } : {}) };
 }

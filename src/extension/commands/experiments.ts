@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { nameFromFile, scaffoldConfig, validateConfig } from '../../core/config';
-import type { BackboneName } from '../../core/config-types';
+import { backboneOfHubId, backbonePicks, type BackboneName } from '../../core/backbones';
 import type { LossType } from '../../protocol/events';
 import { UserError, type CommandFn } from '../ctx';
 import { isObj, must, opts, pathArg, workspaceRoot } from './args';
@@ -70,15 +70,8 @@ export const newExperiment: CommandFn = async (ctx, a0) => {
   }
   if (!fs.existsSync(dataFolder) || !fs.statSync(dataFolder).isDirectory()) throw new UserError(`data folder does not exist: ${dataFolder}`);
   const pretrained = o.pretrained ?? (interactive ? await pickStart() : '');
-  const hubArch = /^hf:[^/]+\/(resnet(18|34|50))\b/.exec(pretrained)?.[1] as BackboneName | undefined;
-  const backbones: Array<{ label: string; description: string; b: BackboneName }> = pretrained ? [
-    { label: 'resnet18', description: 'ResNet-18 (basic blocks, 512 features)', b: 'resnet18' as const },
-    { label: 'resnet34', description: 'ResNet-34 (basic blocks, 512 features)', b: 'resnet34' as const },
-    { label: 'resnet50', description: 'ResNet-50 (bottleneck blocks, 2048 features)', b: 'resnet50' as const },
-  ] : [
-    { label: 'convnet', description: 'small and fast; good for a first run on the CPU', b: 'convnet' as const },
-    { label: 'resnet18', description: 'ResNet-18 (11 M parameters); better features, needs a native or GPU backend', b: 'resnet18' as const },
-  ];
+  const hubArch = backboneOfHubId(pretrained);
+  const backbones = backbonePicks(Boolean(pretrained)).map(({ name, summary }) => ({ label: name, description: summary, b: name }));
   const backbone = o.backbone ?? hubArch ?? must(await vscode.window.showQuickPick(backbones, { title: pretrained ? 'New Experiment: the architecture of the pretrained weights' : 'New Experiment: backbone' }))?.b;
   let file = o.file ? pathArg(o.file) : undefined;
   if (!file) {
