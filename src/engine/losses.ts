@@ -108,6 +108,31 @@ function labelMasks(labels: Tensor1D): { pos: Tensor2D; neg: Tensor2D } {
   return { pos, neg };
 }
 
+/**
+ * What a mining mode makes of the B × B distance matrix, computed off the tape: the loss, the share of active
+ * tuples, and W = ∂loss/∂d (B × B). Every mining loss is piecewise linear in d, so W is its exact gradient.
+ */
+interface Mined { loss: Tensor; active: Tensor; w: Tensor2D }
+
+/**
+ * The loss as one op of d with its own gradient, dy · W. The mining (including any B × B × B comparison) runs
+ * in the op's forward function, which tfjs does not record on the tape, so backprop is one B × B multiply
+ * instead of the gradients of every masking, min and max op (tf.min's gradient is an Equal of [B,B,B] against
+ * [B,B,1], which tfjs-wasm broadcasts slowly). Returns [loss, active] as one vector (customGrad has one output).
+ */
+function minedOp(d: Tensor2D, mine: (d: Tensor2D) => Mined): Tensor1D {
+  const op = tf.customGrad(((dIn: Tensor, save: (ts: Tensor[]) => void) => {
+    const m = mine(dIn as Tensor2D);
+    save([m.w]);
+    return {
+      value: tf.stack([tf.reshape(m.loss, []), tf.reshape(m.active, [])]) as Tensor1D,
+      // Only the loss has a gradient; `active` is a count.
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.mul(tf.slice(dy as Tensor, [0], [1]), saved[0]),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(d) as Tensor1D;
+}
+
 /** Triplet loss with online mining over a labelled batch of embeddings [B, D]. */
 export function minedTripletLoss(
   e: Tensor2D, labels: Tensor1D, margin: number, distance: DistanceName, mining: Exclude<MiningName, 'none'>,
@@ -119,42 +144,88 @@ export function minedTripletLoss(
     const negCount = tf.maximum(tf.sum(neg), 1);
     const posDist = tf.div(tf.sum(tf.mul(d, pos)), posCount);
     const negDist = tf.div(tf.sum(tf.mul(d, neg)), negCount);
-    // Larger than any distance in the batch; it only fills masked-out entries, which are never selected while the
-    // batch has a negative for every anchor (P ≥ 2 classes guarantees that).
-    const bigC = tf.add(tf.max(d), 1);
-
-    if (mining === 'batch-hard') {
-      const hardestPos = tf.max(tf.mul(d, pos), 1); // pos mask is 0/1 and distances ≥ 0
-      const hardestNeg = tf.min(tf.add(d, tf.mul(tf.sub(1, neg), bigC)), 1);
-      const hasPos = tf.cast(tf.greater(tf.sum(pos, 1), 0), 'float32');
-      const per = tf.mul(tf.relu(tf.add(tf.sub(hardestPos, hardestNeg), margin)), hasPos);
-      const anchors = tf.maximum(tf.sum(hasPos), 1);
-      return { loss: tf.div(tf.sum(per), anchors), posDist, negDist, active: tf.div(tf.sum(tf.step(per)), anchors) };
-    }
-
-    // [B, B, 1] positives (a, p) against [B, 1, B] negatives (a, n).
-    const dap = tf.expandDims(d, 2);
-    const dan = tf.expandDims(d, 1);
-    const valid = tf.mul(tf.expandDims(pos, 2), tf.expandDims(neg, 1)); // [B, B, B]
-    if (mining === 'batch-all') {
-      const per = tf.mul(tf.relu(tf.add(tf.sub(dap, dan), margin)), valid);
-      const nonZero = tf.sum(tf.step(tf.sub(per, 1e-16)));
-      const nValid = tf.maximum(tf.sum(valid), 1);
-      return { loss: tf.div(tf.sum(per), tf.maximum(nonZero, 1)), posDist, negDist, active: tf.div(nonZero, nValid) };
-    }
-
-    // semi-hard: for each positive pair (a, p), the smallest d(a, n) with d(a, n) > d(a, p); else the largest d(a, n).
-    const farther = tf.mul(valid, tf.step(tf.sub(dan, dap))); // [B, B, B]: d(a,n) > d(a,p)
-    const hasFarther = tf.step(tf.sum(farther, 2)); // [B, B]
-    const semiHardNeg = tf.min(tf.add(tf.mul(dan, farther), tf.mul(tf.sub(1, farther), tf.expandDims(tf.expandDims(bigC, 0), 0))), 2);
-    const hardestNeg = tf.max(tf.mul(d, neg), 1, true); // [B, 1]: the farthest negative per anchor
-    const chosen = tf.add(tf.mul(hasFarther, semiHardNeg), tf.mul(tf.sub(1, hasFarther), hardestNeg));
-    const per = tf.mul(tf.relu(tf.add(tf.sub(d, chosen), margin)), pos);
-    return {
-      loss: tf.div(tf.sum(per), posCount),
-      posDist,
-      negDist,
-      active: tf.div(tf.sum(tf.step(per)), posCount),
-    };
+    const mine = mining === 'batch-hard' ? batchHard : mining === 'batch-all' ? batchAll : semiHard;
+    const out = minedOp(d, (dd) => mine(dd, pos, neg, posCount, margin));
+    return { loss: tf.reshape(tf.slice(out, [0], [1]), []), posDist, negDist, active: tf.reshape(tf.slice(out, [1], [1]), []) };
   });
+}
+
+// The three miners. Each computes the loss exactly as the B × B × B formulation it replaced (kept as the reference
+// in test/unit/losses.test.ts), and W as the gradient that formulation's tape gave: where a min or max ties, tfjs
+// hands the full upstream gradient to every tied element, so W counts a tied negative once per tie.
+
+/** Batch-hard: per anchor, the farthest positive and the closest negative; mean over anchors with a positive. */
+function batchHard(d: Tensor2D, pos: Tensor2D, neg: Tensor2D, _posCount: Tensor, margin: number): Mined {
+  // Larger than any distance in the batch; it only fills masked-out entries, which are never selected while the
+  // batch has a negative for every anchor (P ≥ 2 classes guarantees that).
+  const maxD = tf.max(d);
+  const bigC = tf.add(maxD, 1);
+  const posD = tf.mul(d, pos); // pos mask is 0/1 and distances ≥ 0
+  const hardestPos = tf.max(posD, 1, true); // [B, 1]
+  const negD = tf.add(d, tf.mul(tf.sub(1, neg), bigC));
+  const hardestNeg = tf.min(negD, 1, true);
+  const hasPos = tf.cast(tf.greater(tf.sum(pos, 1, true), 0), 'float32');
+  const x = tf.add(tf.sub(hardestPos, hardestNeg), margin);
+  const per = tf.mul(tf.relu(x), hasPos); // [B, 1]
+  const anchors = tf.maximum(tf.sum(hasPos), 1);
+  const g = tf.div(tf.mul(tf.step(x), hasPos), anchors); // ∂loss/∂(hardestPos − hardestNeg) per anchor
+  // tf.max / tf.min hand their gradient to every element equal to the extreme (then × pos, resp. × 1).
+  const atPos = tf.mul(tf.cast(tf.equal(posD, hardestPos), 'float32'), pos);
+  const atNeg = tf.cast(tf.equal(negD, hardestNeg), 'float32');
+  // A minimum at a masked-out entry (only when the batch is one class) also differentiates bigC = max(d) + 1,
+  // whose gradient goes to every entry at the batch maximum.
+  const bigCGrad = tf.sum(tf.mul(tf.mul(g, atNeg), tf.sub(1, neg)));
+  const atMax = tf.cast(tf.equal(d, maxD), 'float32');
+  return {
+    loss: tf.div(tf.sum(per), anchors),
+    active: tf.div(tf.sum(tf.step(per)), anchors),
+    w: tf.sub(tf.mul(g, tf.sub(atPos, atNeg)), tf.mul(bigCGrad, atMax)) as Tensor2D,
+  };
+}
+
+/** Batch-all: every valid (a, p, n); the mean over the triplets with a non-zero loss. */
+function batchAll(d: Tensor2D, pos: Tensor2D, neg: Tensor2D, _posCount: Tensor, margin: number): Mined {
+  // [B, B, 1] positives (a, p) against [B, 1, B] negatives (a, n).
+  const valid = tf.mul(tf.expandDims(pos, 2), tf.expandDims(neg, 1)); // [B, B, B]
+  const x = tf.add(tf.sub(tf.expandDims(d, 2), tf.expandDims(d, 1)), margin);
+  const per = tf.mul(tf.relu(x), valid);
+  const nonZero = tf.sum(tf.step(tf.sub(per, 1e-16)));
+  const nValid = tf.maximum(tf.sum(valid), 1);
+  const denom = tf.maximum(nonZero, 1);
+  const act = tf.mul(tf.step(x), valid); // relu's gradient (x > 0) on the valid triplets
+  // d(a, p) enters each of its triplets with +1, d(a, n) with −1.
+  const w = tf.div(tf.sub(tf.sum(act, 2), tf.sum(act, 1)), denom) as Tensor2D;
+  return { loss: tf.div(tf.sum(per), denom), active: tf.div(nonZero, nValid), w };
+}
+
+/**
+ * Semi-hard: for each positive pair (a, p), the smallest d(a, n) with d(a, n) > d(a, p); else the largest
+ * d(a, n) (FaceNet, TF-Addons). Mean over positive pairs.
+ */
+function semiHard(d: Tensor2D, pos: Tensor2D, neg: Tensor2D, posCount: Tensor, margin: number): Mined {
+  const bigC = tf.add(tf.max(d), 1);
+  const dap = tf.expandDims(d, 2); // [B, B, 1]
+  const dan = tf.expandDims(d, 1); // [B, 1, B]
+  const valid = tf.mul(tf.expandDims(pos, 2), tf.expandDims(neg, 1)); // [B, B, B]
+  const farther = tf.mul(valid, tf.step(tf.sub(dan, dap))); // [B, B, B]: d(a,n) > d(a,p)
+  const hasFarther = tf.step(tf.sum(farther, 2)); // [B, B]
+  const masked = tf.add(tf.mul(dan, farther), tf.mul(tf.sub(1, farther), bigC)); // [B, B, B]
+  const semiHardNeg = tf.min(masked, 2, true); // [B, B, 1]
+  const negD = tf.mul(d, neg);
+  const hardestNeg = tf.max(negD, 1, true); // [B, 1]: the farthest negative per anchor
+  const semi = tf.reshape(semiHardNeg, d.shape);
+  const chosen = tf.add(tf.mul(hasFarther, semi), tf.mul(tf.sub(1, hasFarther), hardestNeg));
+  const x = tf.add(tf.sub(d, chosen), margin);
+  const per = tf.mul(tf.relu(x), pos);
+  const g = tf.div(tf.mul(tf.step(x), pos), posCount); // ∂loss/∂d(a, p) along the positive, per pair
+  // The chosen negative takes −g: the semi-hard one (every farther negative at the minimum; masked − min ≥ 0, so
+  // "not above the minimum" is equality), or, without one, every negative at the anchor's maximum.
+  const atSemi = tf.mul(farther, tf.sub(1, tf.step(tf.sub(masked, semiHardNeg)))); // [B, B, B]
+  const semiW = tf.sum(tf.mul(atSemi, tf.expandDims(tf.mul(g, hasFarther), 2)), 1); // [B, B] over p
+  const hardW = tf.mul(tf.sum(tf.mul(g, tf.sub(1, hasFarther)), 1, true), tf.mul(tf.cast(tf.equal(negD, hardestNeg), 'float32'), neg));
+  return {
+    loss: tf.div(tf.sum(per), posCount),
+    active: tf.div(tf.sum(tf.step(per)), posCount),
+    w: tf.sub(g, tf.add(semiW, hardW)) as Tensor2D,
+  };
 }

@@ -3,8 +3,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import type { DistanceName, MiningName } from '../../src/core/config-types';
+import { initBackend } from '../../src/engine/backend';
 import { tf } from '../../src/engine/tf';
-import { contrastiveLoss, minedTripletLoss, quartetLoss, tripletLoss, type LossOutput } from '../../src/engine/losses';
+import { contrastiveLoss, minedTripletLoss, pairwiseDistance, quartetLoss, tripletLoss, type LossOutput } from '../../src/engine/losses';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -182,5 +184,142 @@ test('every loss and mining mode is differentiable and gives finite gradients', 
     const g = tf.grad((e: Tensor) => f(e as Tensor2D))(e0).dataSync();
     assert.ok(g.every(Number.isFinite), `${name}: finite gradient`);
     assert.ok(g.some((x) => x !== 0), `${name}: non-zero gradient`);
+  }
+});
+
+// ── The B × B × B implementation the mining losses had before issue 19, kept verbatim as the reference: the
+// rewrite (mining off the tape, one B × B gradient) must give its loss, statistics and gradients.
+function referenceLabelMasks(labels: Tensor1D): { pos: Tensor2D; neg: Tensor2D } {
+  const l = tf.cast(labels, 'float32');
+  const same = tf.cast(tf.equal(tf.expandDims(l, 1), tf.expandDims(l, 0)), 'float32') as Tensor2D;
+  const b = labels.shape[0];
+  const pos = tf.sub(same, tf.eye(b)) as Tensor2D;
+  const neg = tf.sub(1, same) as Tensor2D;
+  return { pos, neg };
+}
+
+function referenceMinedTripletLoss(
+  e: Tensor2D, labels: Tensor1D, margin: number, distance: DistanceName, mining: Exclude<MiningName, 'none'>,
+): LossOutput {
+  return tf.tidy(() => {
+    const d = pairwiseDistance(e, distance);
+    const { pos, neg } = referenceLabelMasks(labels);
+    const posCount = tf.maximum(tf.sum(pos), 1);
+    const negCount = tf.maximum(tf.sum(neg), 1);
+    const posDist = tf.div(tf.sum(tf.mul(d, pos)), posCount);
+    const negDist = tf.div(tf.sum(tf.mul(d, neg)), negCount);
+    // Larger than any distance in the batch; it only fills masked-out entries, which are never selected while the
+    // batch has a negative for every anchor (P ≥ 2 classes guarantees that).
+    const bigC = tf.add(tf.max(d), 1);
+
+    if (mining === 'batch-hard') {
+      const hardestPos = tf.max(tf.mul(d, pos), 1); // pos mask is 0/1 and distances ≥ 0
+      const hardestNeg = tf.min(tf.add(d, tf.mul(tf.sub(1, neg), bigC)), 1);
+      const hasPos = tf.cast(tf.greater(tf.sum(pos, 1), 0), 'float32');
+      const per = tf.mul(tf.relu(tf.add(tf.sub(hardestPos, hardestNeg), margin)), hasPos);
+      const anchors = tf.maximum(tf.sum(hasPos), 1);
+      return { loss: tf.div(tf.sum(per), anchors), posDist, negDist, active: tf.div(tf.sum(tf.step(per)), anchors) };
+    }
+
+    // [B, B, 1] positives (a, p) against [B, 1, B] negatives (a, n).
+    const dap = tf.expandDims(d, 2);
+    const dan = tf.expandDims(d, 1);
+    const valid = tf.mul(tf.expandDims(pos, 2), tf.expandDims(neg, 1)); // [B, B, B]
+    if (mining === 'batch-all') {
+      const per = tf.mul(tf.relu(tf.add(tf.sub(dap, dan), margin)), valid);
+      const nonZero = tf.sum(tf.step(tf.sub(per, 1e-16)));
+      const nValid = tf.maximum(tf.sum(valid), 1);
+      return { loss: tf.div(tf.sum(per), tf.maximum(nonZero, 1)), posDist, negDist, active: tf.div(nonZero, nValid) };
+    }
+
+    // semi-hard: for each positive pair (a, p), the smallest d(a, n) with d(a, n) > d(a, p); else the largest d(a, n).
+    const farther = tf.mul(valid, tf.step(tf.sub(dan, dap))); // [B, B, B]: d(a,n) > d(a,p)
+    const hasFarther = tf.step(tf.sum(farther, 2)); // [B, B]
+    const semiHardNeg = tf.min(tf.add(tf.mul(dan, farther), tf.mul(tf.sub(1, farther), tf.expandDims(tf.expandDims(bigC, 0), 0))), 2);
+    const hardestNeg = tf.max(tf.mul(d, neg), 1, true); // [B, 1]: the farthest negative per anchor
+    const chosen = tf.add(tf.mul(hasFarther, semiHardNeg), tf.mul(tf.sub(1, hasFarther), hardestNeg));
+    const per = tf.mul(tf.relu(tf.add(tf.sub(d, chosen), margin)), pos);
+    return {
+      loss: tf.div(tf.sum(per), posCount),
+      posDist,
+      negDist,
+      active: tf.div(tf.sum(tf.step(per)), posCount),
+    };
+  });
+}
+
+type Mining = 'batch-all' | 'batch-hard' | 'semi-hard';
+const MININGS: Mining[] = ['batch-all', 'batch-hard', 'semi-hard'];
+const DISTANCES: DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
+
+/** Seeded batches, the degenerate ones included. */
+function batches(): Array<{ name: string; e: number[][]; labels: number[] }> {
+  let seed = 19;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const randomRows = (n: number, dim: number) => Array.from({ length: n }, () => Array.from({ length: dim }, rnd));
+  const unit = (rows: number[][]) => rows.map((r) => { const n = Math.hypot(...r); return r.map((x) => x / n); });
+  const out: Array<{ name: string; e: number[][]; labels: number[] }> = [];
+  for (let t = 0; t < 3; t++) out.push({ name: `random P×K 4×4 #${t}`, e: randomRows(16, 8), labels: Array.from({ length: 16 }, (_, i) => i >> 2) });
+  out.push({ name: 'L2-normalised P×K 6×4', e: unit(randomRows(24, 16)), labels: Array.from({ length: 24 }, (_, i) => i % 6) });
+  out.push({ name: 'a class with one image', e: randomRows(9, 4), labels: [0, 0, 0, 0, 1, 1, 1, 1, 2] });
+  out.push({ name: 'all one class', e: randomRows(6, 4), labels: [3, 3, 3, 3, 3, 3] });
+  // Ties: integer points (exact distances, many equal), and repeated rows (equal distances to every other point).
+  out.push({ name: 'ties: integer lattice', e: Array.from({ length: 12 }, (_, i) => [i % 3, (i >> 1) % 2, i % 2 === 0 ? 1 : 0]), labels: Array.from({ length: 12 }, (_, i) => i % 3) });
+  const base = randomRows(4, 5);
+  out.push({ name: 'ties: repeated rows', e: Array.from({ length: 12 }, (_, i) => base[i % 4]), labels: Array.from({ length: 12 }, (_, i) => (i >> 1) % 3) });
+  out.push({ name: 'ties: every embedding equal', e: Array.from({ length: 8 }, () => [0.5, -0.5, 0.25]), labels: [0, 0, 1, 1, 2, 2, 3, 3] });
+  return out;
+}
+
+for (const backend of ['cpu', 'wasm'] as const) test(`mining on ${backend}: the off-tape rewrite gives the B×B×B reference's loss, statistics and gradients (every mode, distance, degenerate batch)`, async () => {
+  if (backend === 'wasm') await initBackend('wasm', { selfTest: false }); // training's backend, with our kernels
+  else assert.ok(await tf.setBackend('cpu'));
+  const tensorsBefore = tf.memory().numTensors;
+  let compared = 0;
+  let nonZeroGrads = 0;
+  for (const { name, e, labels } of batches()) {
+    for (const distance of DISTANCES) {
+      for (const mining of MININGS) {
+        for (const margin of [0.3, 2]) {
+          const what = `${name}, ${distance}, ${mining}, margin ${margin}`;
+          tf.tidy(() => {
+            const x = m2(e);
+            const l = tf.tensor1d(labels, 'int32') as Tensor1D;
+            const got = values(minedTripletLoss(x, l, margin, distance, mining));
+            const want = values(referenceMinedTripletLoss(x, l, margin, distance, mining));
+            for (const k of ['loss', 'pos', 'neg', 'active'] as const) close(got[k], want[k], 1e-5 * Math.max(1, Math.abs(want[k])), `${what}: ${k}`);
+            const g = tf.grad((t: Tensor) => minedTripletLoss(t as Tensor2D, l, margin, distance, mining).loss)(x).dataSync();
+            const gRef = tf.grad((t: Tensor) => referenceMinedTripletLoss(t as Tensor2D, l, margin, distance, mining).loss)(x).dataSync();
+            assert.equal(g.length, gRef.length);
+            for (let i = 0; i < g.length; i++) close(g[i], gRef[i], 1e-5 * Math.max(1, Math.abs(gRef[i])), `${what}: dL/de[${i}]`);
+            if (gRef.some((v) => v !== 0)) nonZeroGrads++;
+          });
+          compared++;
+        }
+      }
+    }
+  }
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaks');
+  assert.ok(await tf.setBackend('cpu'));
+  assert.equal(compared, 9 * 3 * 3 * 2);
+  assert.ok(nonZeroGrads > compared / 2, `most cases have a gradient to compare (${nonZeroGrads} of ${compared})`);
+});
+
+test('mining: backprop makes no B × B × B tensor (the reference\'s does)', async () => {
+  const B = 12;
+  const x = tf.randomNormal([B, 4], 0, 1, 'float32', 5) as Tensor2D;
+  const labels = tf.tensor1d(Array.from({ length: B }, (_, i) => i % 3), 'int32') as Tensor1D;
+  type Fn = typeof minedTripletLoss;
+  /** How many kernels of a run output at least B³ elements. */
+  const cubic = async (f: () => unknown) => (await tf.profile(() => { tf.tidy(() => { f(); }); })).kernels
+    .filter((k) => k.outputShapes.some((s) => (s ?? []).reduce((n, v) => n * v, 1) >= B ** 3)).length;
+  for (const mining of MININGS) {
+    const run = (fn: Fn) => ({
+      forward: () => fn(x, labels, 0.3, 'euclidean', mining).loss,
+      both: () => tf.grad((t: Tensor) => fn(t as Tensor2D, labels, 0.3, 'euclidean', mining).loss)(x),
+    });
+    const ours = run(minedTripletLoss), ref = run(referenceMinedTripletLoss);
+    assert.equal(await cubic(ours.both), await cubic(ours.forward), `${mining}: the backward pass adds no B³ kernel`);
+    if (mining !== 'batch-hard') assert.ok(await cubic(ref.both) > await cubic(ref.forward), `${mining}: the reference's backward does (the check can fail)`);
   }
 });
