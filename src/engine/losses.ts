@@ -101,7 +101,8 @@ export function quartetLoss(
 /** Masks for a labelled batch: same-label pairs without the diagonal, and different-label pairs. */
 function labelMasks(labels: Tensor1D): { pos: Tensor2D; neg: Tensor2D } {
   const l = tf.cast(labels, 'float32');
-  const same = tf.cast(tf.equal(tf.expandDims(l, 1), tf.expandDims(l, 0)), 'float32') as Tensor2D;
+  // 1 − step(|lᵢ − lⱼ|) is lᵢ = lⱼ (exact for labels below 2²⁴) without tf.equal, which tfjs-wasm broadcasts slowly.
+  const same = tf.sub(1, tf.step(tf.abs(tf.sub(tf.expandDims(l, 1), tf.expandDims(l, 0))))) as Tensor2D;
   const b = labels.shape[0];
   const pos = tf.sub(same, tf.eye(b)) as Tensor2D;
   const neg = tf.sub(1, same) as Tensor2D;
@@ -154,6 +155,14 @@ export function minedTripletLoss(
 // in test/unit/losses.test.ts), and W as the gradient that formulation's tape gave: where a min or max ties, tfjs
 // hands the full upstream gradient to every tied element, so W counts a tied negative once per tie.
 
+/**
+ * 1 where x equals its extreme: `hi − lo` is never negative (lo is a minimum or hi a maximum), and it is 0 exactly
+ * when the two are equal. The same mask as tf.equal, without the comparison op tfjs-wasm broadcasts slowly.
+ */
+function atExtreme(hi: Tensor, lo: Tensor): Tensor {
+  return tf.sub(1, tf.step(tf.sub(hi, lo)));
+}
+
 /** Batch-hard: per anchor, the farthest positive and the closest negative; mean over anchors with a positive. */
 function batchHard(d: Tensor2D, pos: Tensor2D, neg: Tensor2D, _posCount: Tensor, margin: number): Mined {
   // Larger than any distance in the batch; it only fills masked-out entries, which are never selected while the
@@ -170,12 +179,12 @@ function batchHard(d: Tensor2D, pos: Tensor2D, neg: Tensor2D, _posCount: Tensor,
   const anchors = tf.maximum(tf.sum(hasPos), 1);
   const g = tf.div(tf.mul(tf.step(x), hasPos), anchors); // ∂loss/∂(hardestPos − hardestNeg) per anchor
   // tf.max / tf.min hand their gradient to every element equal to the extreme (then × pos, resp. × 1).
-  const atPos = tf.mul(tf.cast(tf.equal(posD, hardestPos), 'float32'), pos);
-  const atNeg = tf.cast(tf.equal(negD, hardestNeg), 'float32');
+  const atPos = tf.mul(atExtreme(hardestPos, posD), pos);
+  const atNeg = atExtreme(negD, hardestNeg);
   // A minimum at a masked-out entry (only when the batch is one class) also differentiates bigC = max(d) + 1,
   // whose gradient goes to every entry at the batch maximum.
   const bigCGrad = tf.sum(tf.mul(tf.mul(g, atNeg), tf.sub(1, neg)));
-  const atMax = tf.cast(tf.equal(d, maxD), 'float32');
+  const atMax = atExtreme(maxD, d);
   return {
     loss: tf.div(tf.sum(per), anchors),
     active: tf.div(tf.sum(tf.step(per)), anchors),
@@ -220,9 +229,9 @@ function semiHard(d: Tensor2D, pos: Tensor2D, neg: Tensor2D, posCount: Tensor, m
   const g = tf.div(tf.mul(tf.step(x), pos), posCount); // ∂loss/∂d(a, p) along the positive, per pair
   // The chosen negative takes −g: the semi-hard one (every farther negative at the minimum; masked − min ≥ 0, so
   // "not above the minimum" is equality), or, without one, every negative at the anchor's maximum.
-  const atSemi = tf.mul(farther, tf.sub(1, tf.step(tf.sub(masked, semiHardNeg)))); // [B, B, B]
+  const atSemi = tf.mul(farther, atExtreme(masked, semiHardNeg)); // [B, B, B]
   const semiW = tf.sum(tf.mul(atSemi, tf.expandDims(tf.mul(g, hasFarther), 2)), 1); // [B, B] over p
-  const hardW = tf.mul(tf.sum(tf.mul(g, tf.sub(1, hasFarther)), 1, true), tf.mul(tf.cast(tf.equal(negD, hardestNeg), 'float32'), neg));
+  const hardW = tf.mul(tf.sum(tf.mul(g, tf.sub(1, hasFarther)), 1, true), tf.mul(atExtreme(hardestNeg, negD), neg));
   return {
     loss: tf.div(tf.sum(per), posCount),
     active: tf.div(tf.sum(tf.step(per)), posCount),
