@@ -134,9 +134,18 @@ function minedOp(d: Tensor2D, mine: (d: Tensor2D) => Mined): Tensor1D {
   return op(d) as Tensor1D;
 }
 
+/**
+ * Where the mining runs: `tensor` in tfjs ops (B × B × B for semi-hard and batch-all, forward only), `js` in plain
+ * loops over the read-back distances (B·(K−1)·B steps; only where reading a tensor is free: wasm and cpu keep
+ * their data in this process). `auto` takes `js` on wasm and cpu. Both give the same loss and gradient.
+ */
+export type Miner = 'auto' | 'tensor' | 'js';
+const CPU_RESIDENT = new Set(['wasm', 'cpu']);
+
 /** Triplet loss with online mining over a labelled batch of embeddings [B, D]. */
 export function minedTripletLoss(
   e: Tensor2D, labels: Tensor1D, margin: number, distance: DistanceName, mining: Exclude<MiningName, 'none'>,
+  miner: Miner = 'auto',
 ): LossOutput {
   return tf.tidy(() => {
     const d = pairwiseDistance(e, distance);
@@ -145,8 +154,10 @@ export function minedTripletLoss(
     const negCount = tf.maximum(tf.sum(neg), 1);
     const posDist = tf.div(tf.sum(tf.mul(d, pos)), posCount);
     const negDist = tf.div(tf.sum(tf.mul(d, neg)), negCount);
-    const mine = mining === 'batch-hard' ? batchHard : mining === 'batch-all' ? batchAll : semiHard;
-    const out = minedOp(d, (dd) => mine(dd, pos, neg, posCount, margin));
+    const js = mining !== 'batch-hard' && (miner === 'js' || (miner === 'auto' && CPU_RESIDENT.has(tf.getBackend())));
+    const out = js
+      ? minedOp(d, (dd) => mineInJs(dd, labels, margin, mining))
+      : minedOp(d, (dd) => (mining === 'batch-hard' ? batchHard : mining === 'batch-all' ? batchAll : semiHard)(dd, pos, neg, posCount, margin));
     return { loss: tf.reshape(tf.slice(out, [0], [1]), []), posDist, negDist, active: tf.reshape(tf.slice(out, [1], [1]), []) };
   });
 }
@@ -237,4 +248,81 @@ function semiHard(d: Tensor2D, pos: Tensor2D, neg: Tensor2D, posCount: Tensor, m
     active: tf.div(tf.sum(tf.step(per)), posCount),
     w: tf.sub(g, tf.add(semiW, hardW)) as Tensor2D,
   };
+}
+
+/**
+ * Semi-hard and batch-all in plain loops over the distances read back (the same decisions as the tensor miners,
+ * in float32: the same comparisons on the same values, x = (d(a,p) − d(a,n)) + m rounded as tfjs rounds it).
+ */
+function mineInJs(d: Tensor2D, labels: Tensor1D, margin: number, mining: 'batch-all' | 'semi-hard'): Mined {
+  const B = d.shape[0];
+  const dv = d.dataSync() as Float32Array;
+  const lv = labels.dataSync();
+  const m = Math.fround(margin);
+  const f = Math.fround;
+  // A NaN or infinite distance makes the tensor miners' loss NaN (train.ts stops on it): so here too.
+  if (!dv.every(Number.isFinite)) return { loss: tf.scalar(NaN), active: tf.scalar(NaN), w: tf.fill([B, B], NaN) as Tensor2D };
+  const w = new Float64Array(B * B);
+  let sum = 0;
+  let active = 0;
+  let result: { loss: number; active: number; scale: number };
+  if (mining === 'batch-all') {
+    const tiny = f(1e-16);
+    let valid = 0;
+    for (let a = 0; a < B; a++) {
+      const row = a * B;
+      for (let p = 0; p < B; p++) {
+        if (p === a || lv[p] !== lv[a]) continue;
+        const dap = dv[row + p];
+        for (let n = 0; n < B; n++) {
+          if (lv[n] === lv[a]) continue;
+          valid++;
+          const x = f(f(dap - dv[row + n]) + m);
+          if (!(x > 0)) continue;
+          sum += x;
+          w[row + p] += 1;
+          w[row + n] -= 1;
+          if (f(x - tiny) > 0) active++;
+        }
+      }
+    }
+    const denom = Math.max(active, 1);
+    result = { loss: sum / denom, active: active / Math.max(valid, 1), scale: 1 / denom };
+  } else {
+    let posCount = 0;
+    const ties: number[] = [];
+    for (let a = 0; a < B; a++) {
+      const row = a * B;
+      // The fallback: the largest of d·neg over the row (the row's non-negatives count as 0).
+      let hardest = 0;
+      for (let n = 0; n < B; n++) if (lv[n] !== lv[a] && dv[row + n] > hardest) hardest = dv[row + n];
+      for (let p = 0; p < B; p++) {
+        if (p === a || lv[p] !== lv[a]) continue;
+        posCount++;
+        const dap = dv[row + p];
+        let semi = Infinity;
+        for (let n = 0; n < B; n++) {
+          if (lv[n] === lv[a]) continue;
+          const dan = dv[row + n];
+          if (dan > dap && dan < semi) semi = dan;
+        }
+        const hasFarther = semi !== Infinity;
+        const chosen = hasFarther ? semi : hardest;
+        const x = f(f(dap - chosen) + m);
+        if (!(x > 0)) continue;
+        sum += x;
+        active++;
+        w[row + p] += 1;
+        // Every negative at the chosen value takes the gradient (tfjs's min and max do so on ties).
+        ties.length = 0;
+        for (let n = 0; n < B; n++) if (lv[n] !== lv[a] && dv[row + n] === chosen && (!hasFarther || dv[row + n] > dap)) ties.push(n);
+        for (const n of ties) w[row + n] -= 1;
+      }
+    }
+    const denom = Math.max(posCount, 1);
+    result = { loss: sum / denom, active: active / denom, scale: 1 / denom };
+  }
+  const wf = new Float32Array(B * B);
+  for (let i = 0; i < wf.length; i++) wf[i] = w[i] * result.scale;
+  return { loss: tf.scalar(result.loss), active: tf.scalar(result.active), w: tf.tensor2d(wf, [B, B]) };
 }

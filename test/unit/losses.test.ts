@@ -271,7 +271,7 @@ function batches(): Array<{ name: string; e: number[][]; labels: number[] }> {
   return out;
 }
 
-for (const backend of ['cpu', 'wasm'] as const) test(`mining on ${backend}: the off-tape rewrite gives the B×B×B reference's loss, statistics and gradients (every mode, distance, degenerate batch)`, async () => {
+for (const [backend, miner] of [['cpu', 'tensor'], ['cpu', 'js'], ['wasm', 'auto']] as const) test(`mining on ${backend}, ${miner} miner: the off-tape rewrite gives the B×B×B reference's loss, statistics and gradients (every mode, distance, degenerate batch)`, async () => {
   if (backend === 'wasm') await initBackend('wasm', { selfTest: false }); // training's backend, with our kernels
   else assert.ok(await tf.setBackend('cpu'));
   const tensorsBefore = tf.memory().numTensors;
@@ -285,10 +285,10 @@ for (const backend of ['cpu', 'wasm'] as const) test(`mining on ${backend}: the 
           tf.tidy(() => {
             const x = m2(e);
             const l = tf.tensor1d(labels, 'int32') as Tensor1D;
-            const got = values(minedTripletLoss(x, l, margin, distance, mining));
+            const got = values(minedTripletLoss(x, l, margin, distance, mining, miner));
             const want = values(referenceMinedTripletLoss(x, l, margin, distance, mining));
             for (const k of ['loss', 'pos', 'neg', 'active'] as const) close(got[k], want[k], 1e-5 * Math.max(1, Math.abs(want[k])), `${what}: ${k}`);
-            const g = tf.grad((t: Tensor) => minedTripletLoss(t as Tensor2D, l, margin, distance, mining).loss)(x).dataSync();
+            const g = tf.grad((t: Tensor) => minedTripletLoss(t as Tensor2D, l, margin, distance, mining, miner).loss)(x).dataSync();
             const gRef = tf.grad((t: Tensor) => referenceMinedTripletLoss(t as Tensor2D, l, margin, distance, mining).loss)(x).dataSync();
             assert.equal(g.length, gRef.length);
             for (let i = 0; i < g.length; i++) close(g[i], gRef[i], 1e-5 * Math.max(1, Math.abs(gRef[i])), `${what}: dL/de[${i}]`);
@@ -309,7 +309,7 @@ test('mining: backprop makes no B × B × B tensor (the reference\'s does)', asy
   const B = 12;
   const x = tf.randomNormal([B, 4], 0, 1, 'float32', 5) as Tensor2D;
   const labels = tf.tensor1d(Array.from({ length: B }, (_, i) => i % 3), 'int32') as Tensor1D;
-  type Fn = typeof minedTripletLoss;
+  type Fn = typeof referenceMinedTripletLoss;
   /** How many kernels of a run output at least B³ elements. */
   const cubic = async (f: () => unknown) => (await tf.profile(() => { tf.tidy(() => { f(); }); })).kernels
     .filter((k) => k.outputShapes.some((s) => (s ?? []).reduce((n, v) => n * v, 1) >= B ** 3)).length;
@@ -318,8 +318,38 @@ test('mining: backprop makes no B × B × B tensor (the reference\'s does)', asy
       forward: () => fn(x, labels, 0.3, 'euclidean', mining).loss,
       both: () => tf.grad((t: Tensor) => fn(t as Tensor2D, labels, 0.3, 'euclidean', mining).loss)(x),
     });
-    const ours = run(minedTripletLoss), ref = run(referenceMinedTripletLoss);
-    assert.equal(await cubic(ours.both), await cubic(ours.forward), `${mining}: the backward pass adds no B³ kernel`);
+    for (const miner of ['tensor', 'js'] as const) {
+      const ours = run((...a) => minedTripletLoss(...a, miner));
+      assert.equal(await cubic(ours.both), await cubic(ours.forward), `${mining}, ${miner}: the backward pass adds no B³ kernel`);
+      if (miner === 'js') assert.equal(await cubic(ours.both), 0, `${mining}, js: no B³ kernel at all`);
+    }
+    const ref = run(referenceMinedTripletLoss);
     if (mining !== 'batch-hard') assert.ok(await cubic(ref.both) > await cubic(ref.forward), `${mining}: the reference's backward does (the check can fail)`);
+  }
+});
+
+test('mining: a NaN embedding gives a NaN loss on every miner (training stops on it)', () => {
+  const e = m2([[0, 1], [1, 0], [NaN, 0], [0, -1]]);
+  const labels = tf.tensor1d([0, 0, 1, 1], 'int32') as Tensor1D;
+  for (const mining of MININGS) {
+    for (const miner of ['tensor', 'js'] as const) {
+      assert.ok(Number.isNaN(val(minedTripletLoss(e, labels, 0.3, 'euclidean', mining, miner).loss)), `${mining}, ${miner}`);
+    }
+    assert.ok(Number.isNaN(val(referenceMinedTripletLoss(e, labels, 0.3, 'euclidean', mining).loss)), `reference ${mining}`);
+  }
+});
+
+test('batch-all: a triplet loss in (0, 1e-16] counts in the sum but not among the non-zero triplets, as before', () => {
+  // squared-euclidean on points ~1e-9 apart: every d ~1e-18, so with margin 0 each active triplet's loss is ~1e-18.
+  let seed = 5;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const e = m2(Array.from({ length: 8 }, () => [rnd() * 1e-9, rnd() * 1e-9]));
+  const labels = tf.tensor1d([0, 0, 1, 1, 2, 2, 3, 3], 'int32') as Tensor1D;
+  const want = values(referenceMinedTripletLoss(e, labels, 0, 'squared-euclidean', 'batch-all'));
+  assert.ok(want.loss > 0 && want.active === 0, `the case exercises the threshold (${JSON.stringify(want)})`);
+  for (const miner of ['tensor', 'js'] as const) {
+    const got = values(minedTripletLoss(e, labels, 0, 'squared-euclidean', 'batch-all', miner));
+    close(got.loss, want.loss, 1e-5 * want.loss, `${miner}: loss`);
+    assert.equal(got.active, want.active, `${miner}: active`);
   }
 });
