@@ -28,16 +28,32 @@ export function rowDistance(a: Tensor2D, b: Tensor2D, distance: DistanceName): T
   });
 }
 
+/**
+ * x·xᵀ for a [B, D] matrix, with its gradient (dy + dyᵀ)·x. tfjs-wasm runs a matMul with a transposed operand ~8×
+ * slower than one without (1.9 against 0.25 ms at [96,128]), and the stock MatMul gradient transposes both ways:
+ * here the forward transposes x itself and the gradient is one plain matMul.
+ */
+function gram(x: Tensor2D): Tensor2D {
+  const op = tf.customGrad(((xIn: Tensor, save: (ts: Tensor[]) => void) => {
+    save([xIn]);
+    return {
+      value: tf.matMul(xIn as Tensor2D, tf.transpose(xIn as Tensor2D)),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.matMul(tf.add(dy as Tensor2D, tf.transpose(dy as Tensor2D)), saved[0] as Tensor2D),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as Tensor2D;
+}
+
 /** Full pairwise distance matrix of a [B, D] batch → [B, B]. */
 export function pairwiseDistance(e: Tensor2D, distance: DistanceName): Tensor2D {
   return tf.tidy(() => {
     if (distance === 'cosine') {
       const n = tf.sqrt(tf.maximum(tf.sum(tf.square(e), -1, true), EPS));
       const u = tf.div(e, n) as Tensor2D;
-      return tf.sub(1, tf.matMul(u, u, false, true)) as Tensor2D;
+      return tf.sub(1, gram(u)) as Tensor2D;
     }
     const sq = tf.sum(tf.square(e), -1, true); // [B,1]
-    const d2 = tf.relu(tf.add(tf.sub(sq, tf.mul(2, tf.matMul(e, e, false, true))), tf.transpose(sq))) as Tensor2D;
+    const d2 = tf.relu(tf.add(tf.sub(sq, tf.mul(2, gram(e))), tf.transpose(sq))) as Tensor2D;
     return distance === 'squared-euclidean' ? d2 : (tf.sqrt(tf.maximum(d2, EPS)) as Tensor2D);
   });
 }

@@ -189,6 +189,22 @@ test('every loss and mining mode is differentiable and gives finite gradients', 
 
 // ── The B × B × B implementation the mining losses had before issue 19, kept verbatim as the reference: the
 // rewrite (mining off the tape, one B × B gradient) must give its loss, statistics and gradients.
+// The distance matrix before the Gram matrix got its own gradient (x·xᵀ through a transposed matMul); the mining
+// reference below calls the current pairwiseDistance, so that it compares the mining alone.
+const REF_EPS = 1e-12;
+function referencePairwiseDistance(e: Tensor2D, distance: DistanceName): Tensor2D {
+  return tf.tidy(() => {
+    if (distance === 'cosine') {
+      const n = tf.sqrt(tf.maximum(tf.sum(tf.square(e), -1, true), REF_EPS));
+      const u = tf.div(e, n) as Tensor2D;
+      return tf.sub(1, tf.matMul(u, u, false, true)) as Tensor2D;
+    }
+    const sq = tf.sum(tf.square(e), -1, true); // [B,1]
+    const d2 = tf.relu(tf.add(tf.sub(sq, tf.mul(2, tf.matMul(e, e, false, true))), tf.transpose(sq))) as Tensor2D;
+    return distance === 'squared-euclidean' ? d2 : (tf.sqrt(tf.maximum(d2, REF_EPS)) as Tensor2D);
+  });
+}
+
 function referenceLabelMasks(labels: Tensor1D): { pos: Tensor2D; neg: Tensor2D } {
   const l = tf.cast(labels, 'float32');
   const same = tf.cast(tf.equal(tf.expandDims(l, 1), tf.expandDims(l, 0)), 'float32') as Tensor2D;
@@ -352,4 +368,25 @@ test('batch-all: a triplet loss in (0, 1e-16] counts in the sum but not among th
     close(got.loss, want.loss, 1e-5 * want.loss, `${miner}: loss`);
     assert.equal(got.active, want.active, `${miner}: active`);
   }
+});
+
+test('pairwiseDistance with its Gram gradient equals the transposed-matMul version, values and gradients', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    if (backend === 'wasm') await initBackend('wasm', { selfTest: false });
+    else assert.ok(await tf.setBackend('cpu'));
+    const B = 20;
+    const x = tf.randomNormal([B, 6], 0, 1, 'float32', 11) as Tensor2D;
+    // Off the diagonal (where d is well away from 0): a weighted sum, so every entry's gradient counts.
+    const wv = Array.from({ length: B * B }, (_, i) => (Math.floor(i / B) === i % B ? 0 : Math.sin(i)));
+    const wt = tf.tensor2d(wv, [B, B]);
+    for (const distance of DISTANCES) {
+      const got = pairwiseDistance(x, distance).dataSync(), want = referencePairwiseDistance(x, distance).dataSync();
+      for (let i = 0; i < got.length; i++) if (wv[i] !== 0) close(got[i], want[i], 1e-5 * Math.max(1, Math.abs(want[i])), `${backend} ${distance}: d[${i}]`);
+      const g = tf.grad((t: Tensor) => tf.sum(tf.mul(pairwiseDistance(t as Tensor2D, distance), wt)))(x).dataSync();
+      const gRef = tf.grad((t: Tensor) => tf.sum(tf.mul(referencePairwiseDistance(t as Tensor2D, distance), wt)))(x).dataSync();
+      for (let i = 0; i < g.length; i++) close(g[i], gRef[i], 1e-5 * Math.max(1, Math.abs(gRef[i])), `${backend} ${distance}: grad[${i}]`);
+    }
+    tf.dispose([x, wt]);
+  }
+  assert.ok(await tf.setBackend('cpu'));
 });
