@@ -3,8 +3,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import type { DistanceName, MiningName } from '../../src/core/config-types';
+import { initBackend } from '../../src/engine/backend';
 import { tf } from '../../src/engine/tf';
-import { contrastiveLoss, minedTripletLoss, quartetLoss, tripletLoss, type LossOutput } from '../../src/engine/losses';
+import { contrastiveLoss, minedTripletLoss, pairwiseDistance, quartetLoss, tripletLoss, type LossOutput } from '../../src/engine/losses';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -183,4 +185,208 @@ test('every loss and mining mode is differentiable and gives finite gradients', 
     assert.ok(g.every(Number.isFinite), `${name}: finite gradient`);
     assert.ok(g.some((x) => x !== 0), `${name}: non-zero gradient`);
   }
+});
+
+// ── The B × B × B implementation the mining losses had before issue 19, kept verbatim as the reference: the
+// rewrite (mining off the tape, one B × B gradient) must give its loss, statistics and gradients.
+// The distance matrix before the Gram matrix got its own gradient (x·xᵀ through a transposed matMul); the mining
+// reference below calls the current pairwiseDistance, so that it compares the mining alone.
+const REF_EPS = 1e-12;
+function referencePairwiseDistance(e: Tensor2D, distance: DistanceName): Tensor2D {
+  return tf.tidy(() => {
+    if (distance === 'cosine') {
+      const n = tf.sqrt(tf.maximum(tf.sum(tf.square(e), -1, true), REF_EPS));
+      const u = tf.div(e, n) as Tensor2D;
+      return tf.sub(1, tf.matMul(u, u, false, true)) as Tensor2D;
+    }
+    const sq = tf.sum(tf.square(e), -1, true); // [B,1]
+    const d2 = tf.relu(tf.add(tf.sub(sq, tf.mul(2, tf.matMul(e, e, false, true))), tf.transpose(sq))) as Tensor2D;
+    return distance === 'squared-euclidean' ? d2 : (tf.sqrt(tf.maximum(d2, REF_EPS)) as Tensor2D);
+  });
+}
+
+function referenceLabelMasks(labels: Tensor1D): { pos: Tensor2D; neg: Tensor2D } {
+  const l = tf.cast(labels, 'float32');
+  const same = tf.cast(tf.equal(tf.expandDims(l, 1), tf.expandDims(l, 0)), 'float32') as Tensor2D;
+  const b = labels.shape[0];
+  const pos = tf.sub(same, tf.eye(b)) as Tensor2D;
+  const neg = tf.sub(1, same) as Tensor2D;
+  return { pos, neg };
+}
+
+function referenceMinedTripletLoss(
+  e: Tensor2D, labels: Tensor1D, margin: number, distance: DistanceName, mining: Exclude<MiningName, 'none'>,
+): LossOutput {
+  return tf.tidy(() => {
+    const d = pairwiseDistance(e, distance);
+    const { pos, neg } = referenceLabelMasks(labels);
+    const posCount = tf.maximum(tf.sum(pos), 1);
+    const negCount = tf.maximum(tf.sum(neg), 1);
+    const posDist = tf.div(tf.sum(tf.mul(d, pos)), posCount);
+    const negDist = tf.div(tf.sum(tf.mul(d, neg)), negCount);
+    // Larger than any distance in the batch; it only fills masked-out entries, which are never selected while the
+    // batch has a negative for every anchor (P ≥ 2 classes guarantees that).
+    const bigC = tf.add(tf.max(d), 1);
+
+    if (mining === 'batch-hard') {
+      const hardestPos = tf.max(tf.mul(d, pos), 1); // pos mask is 0/1 and distances ≥ 0
+      const hardestNeg = tf.min(tf.add(d, tf.mul(tf.sub(1, neg), bigC)), 1);
+      const hasPos = tf.cast(tf.greater(tf.sum(pos, 1), 0), 'float32');
+      const per = tf.mul(tf.relu(tf.add(tf.sub(hardestPos, hardestNeg), margin)), hasPos);
+      const anchors = tf.maximum(tf.sum(hasPos), 1);
+      return { loss: tf.div(tf.sum(per), anchors), posDist, negDist, active: tf.div(tf.sum(tf.step(per)), anchors) };
+    }
+
+    // [B, B, 1] positives (a, p) against [B, 1, B] negatives (a, n).
+    const dap = tf.expandDims(d, 2);
+    const dan = tf.expandDims(d, 1);
+    const valid = tf.mul(tf.expandDims(pos, 2), tf.expandDims(neg, 1)); // [B, B, B]
+    if (mining === 'batch-all') {
+      const per = tf.mul(tf.relu(tf.add(tf.sub(dap, dan), margin)), valid);
+      const nonZero = tf.sum(tf.step(tf.sub(per, 1e-16)));
+      const nValid = tf.maximum(tf.sum(valid), 1);
+      return { loss: tf.div(tf.sum(per), tf.maximum(nonZero, 1)), posDist, negDist, active: tf.div(nonZero, nValid) };
+    }
+
+    // semi-hard: for each positive pair (a, p), the smallest d(a, n) with d(a, n) > d(a, p); else the largest d(a, n).
+    const farther = tf.mul(valid, tf.step(tf.sub(dan, dap))); // [B, B, B]: d(a,n) > d(a,p)
+    const hasFarther = tf.step(tf.sum(farther, 2)); // [B, B]
+    const semiHardNeg = tf.min(tf.add(tf.mul(dan, farther), tf.mul(tf.sub(1, farther), tf.expandDims(tf.expandDims(bigC, 0), 0))), 2);
+    const hardestNeg = tf.max(tf.mul(d, neg), 1, true); // [B, 1]: the farthest negative per anchor
+    const chosen = tf.add(tf.mul(hasFarther, semiHardNeg), tf.mul(tf.sub(1, hasFarther), hardestNeg));
+    const per = tf.mul(tf.relu(tf.add(tf.sub(d, chosen), margin)), pos);
+    return {
+      loss: tf.div(tf.sum(per), posCount),
+      posDist,
+      negDist,
+      active: tf.div(tf.sum(tf.step(per)), posCount),
+    };
+  });
+}
+
+type Mining = 'batch-all' | 'batch-hard' | 'semi-hard';
+const MININGS: Mining[] = ['batch-all', 'batch-hard', 'semi-hard'];
+const DISTANCES: DistanceName[] = ['euclidean', 'squared-euclidean', 'cosine'];
+
+/** Seeded batches, the degenerate ones included. */
+function batches(): Array<{ name: string; e: number[][]; labels: number[] }> {
+  let seed = 19;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const randomRows = (n: number, dim: number) => Array.from({ length: n }, () => Array.from({ length: dim }, rnd));
+  const unit = (rows: number[][]) => rows.map((r) => { const n = Math.hypot(...r); return r.map((x) => x / n); });
+  const out: Array<{ name: string; e: number[][]; labels: number[] }> = [];
+  for (let t = 0; t < 3; t++) out.push({ name: `random P×K 4×4 #${t}`, e: randomRows(16, 8), labels: Array.from({ length: 16 }, (_, i) => i >> 2) });
+  out.push({ name: 'L2-normalised P×K 6×4', e: unit(randomRows(24, 16)), labels: Array.from({ length: 24 }, (_, i) => i % 6) });
+  out.push({ name: 'a class with one image', e: randomRows(9, 4), labels: [0, 0, 0, 0, 1, 1, 1, 1, 2] });
+  out.push({ name: 'all one class', e: randomRows(6, 4), labels: [3, 3, 3, 3, 3, 3] });
+  // Ties: integer points (exact distances, many equal), and repeated rows (equal distances to every other point).
+  out.push({ name: 'ties: integer lattice', e: Array.from({ length: 12 }, (_, i) => [i % 3, (i >> 1) % 2, i % 2 === 0 ? 1 : 0]), labels: Array.from({ length: 12 }, (_, i) => i % 3) });
+  const base = randomRows(4, 5);
+  out.push({ name: 'ties: repeated rows', e: Array.from({ length: 12 }, (_, i) => base[i % 4]), labels: Array.from({ length: 12 }, (_, i) => (i >> 1) % 3) });
+  out.push({ name: 'ties: every embedding equal', e: Array.from({ length: 8 }, () => [0.5, -0.5, 0.25]), labels: [0, 0, 1, 1, 2, 2, 3, 3] });
+  return out;
+}
+
+for (const [backend, miner] of [['cpu', 'tensor'], ['cpu', 'js'], ['wasm', 'auto']] as const) test(`mining on ${backend}, ${miner} miner: the off-tape rewrite gives the B×B×B reference's loss, statistics and gradients (every mode, distance, degenerate batch)`, async () => {
+  if (backend === 'wasm') await initBackend('wasm', { selfTest: false }); // training's backend, with our kernels
+  else assert.ok(await tf.setBackend('cpu'));
+  const tensorsBefore = tf.memory().numTensors;
+  let compared = 0;
+  let nonZeroGrads = 0;
+  for (const { name, e, labels } of batches()) {
+    for (const distance of DISTANCES) {
+      for (const mining of MININGS) {
+        for (const margin of [0.3, 2]) {
+          const what = `${name}, ${distance}, ${mining}, margin ${margin}`;
+          tf.tidy(() => {
+            const x = m2(e);
+            const l = tf.tensor1d(labels, 'int32') as Tensor1D;
+            const got = values(minedTripletLoss(x, l, margin, distance, mining, miner));
+            const want = values(referenceMinedTripletLoss(x, l, margin, distance, mining));
+            for (const k of ['loss', 'pos', 'neg', 'active'] as const) close(got[k], want[k], 1e-5 * Math.max(1, Math.abs(want[k])), `${what}: ${k}`);
+            const g = tf.grad((t: Tensor) => minedTripletLoss(t as Tensor2D, l, margin, distance, mining, miner).loss)(x).dataSync();
+            const gRef = tf.grad((t: Tensor) => referenceMinedTripletLoss(t as Tensor2D, l, margin, distance, mining).loss)(x).dataSync();
+            assert.equal(g.length, gRef.length);
+            for (let i = 0; i < g.length; i++) close(g[i], gRef[i], 1e-5 * Math.max(1, Math.abs(gRef[i])), `${what}: dL/de[${i}]`);
+            if (gRef.some((v) => v !== 0)) nonZeroGrads++;
+          });
+          compared++;
+        }
+      }
+    }
+  }
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaks');
+  assert.ok(await tf.setBackend('cpu'));
+  assert.equal(compared, 9 * 3 * 3 * 2);
+  assert.ok(nonZeroGrads > compared / 2, `most cases have a gradient to compare (${nonZeroGrads} of ${compared})`);
+});
+
+test('mining: backprop makes no B × B × B tensor (the reference\'s does)', async () => {
+  const B = 12;
+  const x = tf.randomNormal([B, 4], 0, 1, 'float32', 5) as Tensor2D;
+  const labels = tf.tensor1d(Array.from({ length: B }, (_, i) => i % 3), 'int32') as Tensor1D;
+  type Fn = typeof referenceMinedTripletLoss;
+  /** How many kernels of a run output at least B³ elements. */
+  const cubic = async (f: () => unknown) => (await tf.profile(() => { tf.tidy(() => { f(); }); })).kernels
+    .filter((k) => k.outputShapes.some((s) => (s ?? []).reduce((n, v) => n * v, 1) >= B ** 3)).length;
+  for (const mining of MININGS) {
+    const run = (fn: Fn) => ({
+      forward: () => fn(x, labels, 0.3, 'euclidean', mining).loss,
+      both: () => tf.grad((t: Tensor) => fn(t as Tensor2D, labels, 0.3, 'euclidean', mining).loss)(x),
+    });
+    for (const miner of ['tensor', 'js'] as const) {
+      const ours = run((...a) => minedTripletLoss(...a, miner));
+      assert.equal(await cubic(ours.both), await cubic(ours.forward), `${mining}, ${miner}: the backward pass adds no B³ kernel`);
+      if (miner === 'js') assert.equal(await cubic(ours.both), 0, `${mining}, js: no B³ kernel at all`);
+    }
+    const ref = run(referenceMinedTripletLoss);
+    if (mining !== 'batch-hard') assert.ok(await cubic(ref.both) > await cubic(ref.forward), `${mining}: the reference's backward does (the check can fail)`);
+  }
+});
+
+test('mining: a NaN embedding gives a NaN loss on every miner (training stops on it)', () => {
+  const e = m2([[0, 1], [1, 0], [NaN, 0], [0, -1]]);
+  const labels = tf.tensor1d([0, 0, 1, 1], 'int32') as Tensor1D;
+  for (const mining of MININGS) {
+    for (const miner of ['tensor', 'js'] as const) {
+      assert.ok(Number.isNaN(val(minedTripletLoss(e, labels, 0.3, 'euclidean', mining, miner).loss)), `${mining}, ${miner}`);
+    }
+    assert.ok(Number.isNaN(val(referenceMinedTripletLoss(e, labels, 0.3, 'euclidean', mining).loss)), `reference ${mining}`);
+  }
+});
+
+test('batch-all: a triplet loss in (0, 1e-16] counts in the sum but not among the non-zero triplets, as before', () => {
+  // squared-euclidean on points ~1e-9 apart: every d ~1e-18, so with margin 0 each active triplet's loss is ~1e-18.
+  let seed = 5;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const e = m2(Array.from({ length: 8 }, () => [rnd() * 1e-9, rnd() * 1e-9]));
+  const labels = tf.tensor1d([0, 0, 1, 1, 2, 2, 3, 3], 'int32') as Tensor1D;
+  const want = values(referenceMinedTripletLoss(e, labels, 0, 'squared-euclidean', 'batch-all'));
+  assert.ok(want.loss > 0 && want.active === 0, `the case exercises the threshold (${JSON.stringify(want)})`);
+  for (const miner of ['tensor', 'js'] as const) {
+    const got = values(minedTripletLoss(e, labels, 0, 'squared-euclidean', 'batch-all', miner));
+    close(got.loss, want.loss, 1e-5 * want.loss, `${miner}: loss`);
+    assert.equal(got.active, want.active, `${miner}: active`);
+  }
+});
+
+test('pairwiseDistance with its Gram gradient equals the transposed-matMul version, values and gradients', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    if (backend === 'wasm') await initBackend('wasm', { selfTest: false });
+    else assert.ok(await tf.setBackend('cpu'));
+    const B = 20;
+    const x = tf.randomNormal([B, 6], 0, 1, 'float32', 11) as Tensor2D;
+    // Off the diagonal (where d is well away from 0): a weighted sum, so every entry's gradient counts.
+    const wv = Array.from({ length: B * B }, (_, i) => (Math.floor(i / B) === i % B ? 0 : Math.sin(i)));
+    const wt = tf.tensor2d(wv, [B, B]);
+    for (const distance of DISTANCES) {
+      const got = pairwiseDistance(x, distance).dataSync(), want = referencePairwiseDistance(x, distance).dataSync();
+      for (let i = 0; i < got.length; i++) if (wv[i] !== 0) close(got[i], want[i], 1e-5 * Math.max(1, Math.abs(want[i])), `${backend} ${distance}: d[${i}]`);
+      const g = tf.grad((t: Tensor) => tf.sum(tf.mul(pairwiseDistance(t as Tensor2D, distance), wt)))(x).dataSync();
+      const gRef = tf.grad((t: Tensor) => tf.sum(tf.mul(referencePairwiseDistance(t as Tensor2D, distance), wt)))(x).dataSync();
+      for (let i = 0; i < g.length; i++) close(g[i], gRef[i], 1e-5 * Math.max(1, Math.abs(gRef[i])), `${backend} ${distance}: grad[${i}]`);
+    }
+    tf.dispose([x, wt]);
+  }
+  assert.ok(await tf.setBackend('cpu'));
 });
