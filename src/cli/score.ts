@@ -12,7 +12,7 @@ import { csvQuote, formatFloat32, PARQUET_META_KEY, writeSkippedList } from '../
 import { findThreshold, isSame, pairStats, resolveThreshold, type ResolvedThreshold } from '../core/threshold';
 import { dlPredColumn, readTuples, STREAM_OUT, tupleCorrect, type StreamCount } from '../core/tuples';
 import { defineCommand, UsageError } from './args';
-import { decodeThreads, ENGINE_HELP, ENGINE_OPTIONS, engineOptions } from './scoring';
+import { decodeThreads, ENGINE_OPTIONS, engineOptions } from './scoring';
 
 const KIND: Record<StreamCount, string> = { 2: 'pair', 3: 'triplet', 4: 'quartet' };
 
@@ -21,14 +21,19 @@ export const scoreCommand = defineCommand({
   summary: 'Score DLPy-style tuples (pairs, triplets, quartets) with the full model: distances per row, the share of correct rows',
   usage: 'embedlab score <tuples.csv> --model <runDir|runDir/model/full> [--out <scores.csv|scores.parquet>] [--threshold …] [--batch 64] [--engine auto|onnx|tfjs] [--threads 1] [--backend <name>] [--json]',
   help: '  tuples.csv: one image column per stream of the model (paths relative to the CSV\'s folder), named as DLPy names them\n'
-    + '  (_path_, _path_1, …) or anchor,positive,negative[,negative2] (quartet: anchor,positive,negative1,negative2) or a,b (pairs,\n'
-    + '  with an optional target: _dissimilar_ 1/0 = different/same, or label same/different).\n'
+    + '  (_path_, _path_1, … or _image_, …), as the model\'s inputs (image_anchor, …) or plainly: triplets anchor,positive,negative;\n'
+    + '  quartets anchor,positive,negative1,negative2 (or DLPy\'s anchor,positive,negative,negative1); pairs a,b, with an optional\n'
+    + '  target (_dissimilar_ 1/0 = different/same, or label same/different).\n'
     + '  Writes line, the stream paths, the distances as _DL_Pred0_, _DL_Pred1_, … and under the model\'s output names\n'
     + '  (d_anchor_positive, …), and for triplets and quartets `correct`: the positive closer than every negative\n'
     + '  (triplet d(a,p) < d(a,n); quartet d(a,p) < d(a,n1) and d(a,p) < d(n1,n2)), with the share of correct rows.\n'
     + '  Pairs get `same` (distance below the threshold) when the model has a threshold.json or --threshold is given.\n'
     + '  A row with an undecodable image is skipped and listed in <out>.skipped.txt; a missing file is an error naming its line.\n'
-    + '  --out  .csv or .parquet (default <tuples>.scores.csv)\n' + ENGINE_HELP,
+    + '  --out      .csv or .parquet (default <tuples>.scores.csv)\n'
+    + '  --engine   auto (default: ONNX Runtime when the export has model.onnx — export --type full --format both — and\n'
+    + '             onnxruntime-node loads; else TensorFlow.js, saying why), onnx (never falls back: exit 2 with the reason) or tfjs\n'
+    + '  --threads  ONNX Runtime intra-op threads (default 1; decoding uses the other cores)\n'
+    + '  --backend  the TensorFlow.js backend when tfjs runs (default auto)',
   positionals: [1, 1],
   options: {
     model: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string' }, batch: { type: 'int', min: 1, max: 4096, default: 64 }, json: { type: 'boolean' },

@@ -46,7 +46,7 @@ export const exportCommand = defineCommand({
   name: 'export',
   summary: 'Export a run\'s branch (the embedder) or its full model (all streams in, distances out), as TensorFlow.js and/or ONNX',
   usage: 'embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>] [--untrained] [--backend <name>]',
-  help: '  --format  the branch\'s file format (default tfjs: model.json + weights.bin; onnx: model.onnx, opset 13, input "image"\n'
+  help: '  --format  the file format (default tfjs: model.json + weights.bin; onnx: model.onnx, opset 13, input "image"\n'
     + '            [N,H,W,C] float32 normalised pixels, output "embedding" [N,D]; both). The full model\'s ONNX graph has\n'
     + '            one input per stream (image_anchor, … [N,H,W,C]) and the distances out (d_anchor_positive, … [N,1]).\n'
     + '            An export into the run\'s own model/branch always keeps model.json as well.',
