@@ -5,6 +5,7 @@ import type { Command } from './args';
 import { envCommand } from './env';
 import { indexCommand } from './index-cmd';
 import { initCommand } from './init';
+import { scoreCommand } from './score';
 import { embedCommand, evalCommand, exportCommand, knnCommand, synthCommand } from './scoring';
 import { statusCommand } from './shards';
 import { trainCommand } from './train';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   verifyCommand,
   classifyCommand,
   duplicatesCommand,
+  scoreCommand,
   statusCommand,
   synthCommand,
   envCommand,

@@ -44,10 +44,11 @@ const FORMATS = ['tfjs', 'onnx', 'both'] as const;
 
 export const exportCommand = defineCommand({
   name: 'export',
-  summary: 'Export a run\'s branch (the embedder; TensorFlow.js and/or ONNX) or its full model',
+  summary: 'Export a run\'s branch (the embedder) or its full model (all streams in, distances out), as TensorFlow.js and/or ONNX',
   usage: 'embedlab export <runDir> --type branch|full [--format tfjs|onnx|both] [--out <dir>] [--untrained] [--backend <name>]',
-  help: '  --format  the branch\'s file format (default tfjs: model.json + weights.bin; onnx: model.onnx, opset 13, input "image"\n'
-    + '            [N,H,W,C] float32 normalised pixels, output "embedding" [N,D]; both). The full model is tfjs only.\n'
+  help: '  --format  the file format (default tfjs: model.json + weights.bin; onnx: model.onnx, opset 13, input "image"\n'
+    + '            [N,H,W,C] float32 normalised pixels, output "embedding" [N,D]; both). The full model\'s ONNX graph has\n'
+    + '            one input per stream (image_anchor, … [N,H,W,C]) and the distances out (d_anchor_positive, … [N,1]).\n'
     + '            An export into the run\'s own model/branch always keeps model.json as well.',
   positionals: [1, 1],
   options: { type: { type: 'string' }, out: { type: 'string' }, untrained: { type: 'boolean' }, backend: { type: 'string' }, format: { type: 'string' } },
@@ -56,7 +57,6 @@ export const exportCommand = defineCommand({
     if (type !== 'branch' && type !== 'full') throw new UsageError(`--type must be branch or full (got ${type === undefined ? 'nothing' : JSON.stringify(type)})\nusage: ${usage}`);
     const format = v.format ?? 'tfjs';
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got ${JSON.stringify(format)})\nusage: ${usage}`);
-    if (type === 'full' && format !== 'tfjs') throw new UsageError(`--format ${format}: only the branch exports to ONNX (the full model is TensorFlow.js only)`);
     const runDir = path.resolve(positionals[0]);
     if (!fs.existsSync(runDir)) throw new UsageError(`run folder does not exist: ${runDir}`);
     if (!fs.existsSync(path.join(runDir, 'config.json'))) throw new UsageError(`not a run folder (no config.json): ${runDir}`);

@@ -2,7 +2,7 @@
 //   branch: one image [H, W, C] in → one embedding vector out — TensorFlow.js layers model (model.json +
 //           weights.bin) and/or ONNX (model.onnx, src/engine/onnx.ts; named by preprocessing.json's `onnx`);
 //   full:   2, 3 or 4 image streams in → the distances out (d(a,b); d(a,p), d(a,n); d(a,p), d(a,n1), d(n1,n2)) —
-//           TensorFlow.js only.
+//           TensorFlow.js, and ONNX when asked for (`export --type full --format onnx|both`; src/engine/onnx-full.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
@@ -14,6 +14,7 @@ import { loadLayersModelFromDir, loadWeightsInto, readableDir, writeDirAtomic, w
 import { buildBranch, buildFullModel, foldBatchNorm, isOurBackbone } from './models';
 import { loadPretrainedInto } from './pretrained/source';
 import { branchToOnnx, BRANCH_INPUT, BRANCH_OUTPUT, OnnxExportError, type LayersArtifacts } from './onnx';
+import { fullInputNames, fullOutputNames, fullToOnnx } from './onnx-full';
 import { StockExportError, stockVectorLengths, toStockArtifacts } from './tfjs-stock';
 import { ONNX_FILE } from './onnx-runtime';
 import { tf } from './tf';
@@ -46,7 +47,7 @@ export interface Preprocessing {
   backbone: string;
   /** The backbone's width multiplier (absent in exports made before it was recorded). */
   width?: number;
-  /** The ONNX graph of the branch in this folder (`model.onnx`), when it was exported; absent otherwise. */
+  /** The ONNX graph of the model in this folder (`model.onnx`), when it was exported; absent otherwise. */
   onnx?: string;
   /** The TensorFlow.js model in this folder (`model.json`); absent in an ONNX-only export. */
   tfjs?: string;
@@ -58,14 +59,14 @@ export interface Preprocessing {
 export interface ModelIo { inputs: string[]; outputs: string[] }
 
 /** The ONNX graph's names (every branch graph of ours: src/engine/onnx.ts). */
-const ONNX_IO: ModelIo = { inputs: [BRANCH_INPUT], outputs: [BRANCH_OUTPUT] };
+const ONNX_BRANCH_IO: ModelIo = { inputs: [BRANCH_INPUT], outputs: [BRANCH_OUTPUT] };
 
 /**
  * The preprocessing as the given format of the model sees it: top-level `inputs`/`outputs` are that format's
  * names (for exports older than `io`: the ONNX graph's fixed names, or the recorded TensorFlow.js names).
  */
 export function preprocessingFor(pre: Preprocessing, format: ExportFormat): Preprocessing {
-  const io = pre.io?.[format] ?? (format === 'onnx' ? ONNX_IO : { inputs: pre.inputs, outputs: pre.outputs });
+  const io = pre.io?.[format] ?? (format === 'onnx' ? ONNX_BRANCH_IO : { inputs: pre.inputs, outputs: pre.outputs });
   return { ...pre, inputs: [...io.inputs], outputs: [...io.outputs], io: { ...pre.io, [format]: io } };
 }
 
@@ -113,9 +114,17 @@ function stockOrCustom(art: LayersArtifacts, vectorLength: ReadonlyMap<string, n
   }
 }
 
-async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, formats: readonly ExportFormat[], onnxBestEffort: boolean): Promise<void> {
-  const tfjs = pre.modelType === 'full' || formats.includes('tfjs');
-  const onnx = pre.modelType === 'branch' && formats.includes('onnx');
+/** The ONNX bytes of a full model built on `branch`, with its preprocessing in the model's metadata. */
+export async function fullOnnxBytes(branch: LayersModel, streams: 2 | 3 | 4, distance: DistanceName, pre?: Preprocessing): Promise<Uint8Array> {
+  return fullToOnnx(await artifactsOf(branch), streams, distance, pre ? { metadata: { 'embedding-lab/preprocessing': JSON.stringify(pre) } } : {});
+}
+
+/** `branch`: the full model's branch (its ONNX graph is composed from the branch's: onnx-full.ts). */
+async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, formats: readonly ExportFormat[], onnxBestEffort: boolean, branch?: LayersModel): Promise<void> {
+  const tfjs = formats.includes('tfjs');
+  const onnx = formats.includes('onnx');
+  const streams = pre.inputs.length as 2 | 3 | 4;
+  const ONNX_IO: ModelIo = pre.modelType === 'full' ? { inputs: fullInputNames(streams), outputs: fullOutputNames(streams) } : ONNX_BRANCH_IO;
   const tfjsIo: ModelIo = { inputs: pre.inputs, outputs: pre.outputs };
   const described = (io: Preprocessing['io']): Preprocessing => {
     const top = io?.tfjs ?? io?.onnx ?? tfjsIo;
@@ -125,7 +134,10 @@ async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, 
   // Converted before the folder is touched: an unsupported layer leaves the previous export in place.
   let onnxBytes: Uint8Array | undefined;
   try {
-    onnxBytes = onnx ? await branchOnnxBytes(model, preprocessingFor(full, 'onnx')) : undefined;
+    if (onnx && pre.modelType === 'full' && !branch) throw new Error('writeExport: a full model\'s ONNX export needs its branch');
+    onnxBytes = !onnx ? undefined : pre.modelType === 'full'
+      ? await fullOnnxBytes(branch!, streams, pre.distance, preprocessingFor(full, 'onnx'))
+      : await branchOnnxBytes(model, preprocessingFor(full, 'onnx'));
   } catch (err) {
     // Best effort (the default of exportModels, at the end of training): the tfjs export is written without it.
     if (!(onnxBestEffort && tfjs && err instanceof OnnxExportError)) throw err;
@@ -143,20 +155,20 @@ async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, 
 
 /**
  * Writes model/branch and model/full of a run from the given branch weights (called at the end of training).
- * `formats` applies to the branch; the full model is always TensorFlow.js. By default the branch gets both
- * model.json + weights.bin and model.onnx, the ONNX graph best effort (a layer without an ONNX mapping leaves it
- * out instead of failing the export); formats given explicitly are all required.
+ * By default the branch gets both model.json + weights.bin and model.onnx, the ONNX graph best effort (a layer
+ * without an ONNX mapping leaves it out instead of failing the export), and the full model TensorFlow.js only;
+ * formats given explicitly are all required (the full model's ONNX: src/engine/onnx-full.ts).
  */
 export async function exportModels(runDir: string, config: ExperimentConfig, branch: LayersModel, which: Array<'branch' | 'full'> = ['branch', 'full'], outDirs?: Partial<Record<'branch' | 'full', string>>, checkpoint = 'final', explicitFormats?: readonly ExportFormat[]): Promise<string[]> {
-  const formats = explicitFormats ?? ['tfjs', 'onnx'];
   const p = runPaths(runDir);
   const written: string[] = [];
   for (const type of which) {
+    const formats: readonly ExportFormat[] = explicitFormats ?? (type === 'branch' ? ['tfjs', 'onnx'] : ['tfjs']);
     const dir = outDirs?.[type] ?? (type === 'branch' ? p.branch : p.full);
     // The run's own model folders always keep the TensorFlow.js model (the run folder layout promises model.json).
     const fmts: readonly ExportFormat[] = path.resolve(dir) === path.resolve(type === 'branch' ? p.branch : p.full) && !formats.includes('tfjs') ? [...formats, 'tfjs'] : formats;
     const model = type === 'branch' ? branch : buildFullModel(branch, streamsFor(config.loss.type), config.loss.distance);
-    await writeExport(dir, model, preprocessingOf(config, type, model, path.basename(runDir), checkpoint), fmts, explicitFormats === undefined);
+    await writeExport(dir, model, preprocessingOf(config, type, model, path.basename(runDir), checkpoint), fmts, explicitFormats === undefined, type === 'full' ? branch : undefined);
     written.push(dir);
   }
   return written;

@@ -58,9 +58,12 @@ test('export --format onnx / both / tfjs (default) write the files preprocessing
     assert.deepEqual(pre.outputs, (pre.io.tfjs ?? pre.io.onnx).outputs);
     if (fmt === 'onnx') assert.deepEqual(pre.outputs, ['embedding']);
   }
-  const bad = await cli(['export', run, '--type', 'full', '--untrained', '--out', out('m-full'), '--format', 'onnx']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /only the branch exports to ONNX/);
+  // The full model exports to ONNX too (issue 16, item 3): one input per stream, the distances out.
+  const full = await cli(['export', run, '--type', 'full', '--untrained', '--out', out('m-full'), '--format', 'onnx']);
+  assert.equal(full.code, 0, full.stderr);
+  assert.deepEqual(fs.readdirSync(out('m-full')).filter((f) => /^model\./.test(f)), ['model.onnx']);
+  const fullPre = JSON.parse(fs.readFileSync(path.join(out('m-full'), 'preprocessing.json'), 'utf8'));
+  assert.deepEqual(fullPre.io, { onnx: { inputs: ['image_anchor', 'image_positive', 'image_negative'], outputs: ['d_anchor_positive', 'd_anchor_negative'] } });
   const bad2 = await cli(['export', run, '--type', 'branch', '--untrained', '--out', out('m-x'), '--format', 'pb']);
   assert.equal(bad2.code, 2);
   assert.match(bad2.stderr, /--format must be one of tfjs, onnx, both/);
