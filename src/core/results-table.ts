@@ -1,7 +1,7 @@
 // The result tables of the commands that use a model (verify --pairs, classify, duplicates, eval --outliers, score):
 // flat rows of named, typed columns, written atomically as CSV or Parquet by the file's extension — the same choice as
 // `embed --out`. CSV: a header row, strings quoted where needed (csvQuote), numbers as JavaScript prints them, a
-// missing value empty, a Float32Array's values in the fewest digits that read back to the same float32. Parquet: one row group, one DataPage v1 per column, PLAIN values (strings UTF8 BYTE_ARRAY,
+// missing value empty. Parquet: one row group, one DataPage v1 per column, PLAIN values (strings UTF8 BYTE_ARRAY,
 // numbers DOUBLE, integers INT64, booleans BOOLEAN), a column with missing values OPTIONAL with its definition levels;
 // src/core/parquet-format.ts encodes the page headers, levels and footer. pandas, DuckDB and polars read both.
 import { writeFileAtomic } from './atomic';
@@ -9,7 +9,7 @@ import {
   ConvertedType, encodeFileMetaData, encodePageHeader, MAGIC, plainByteArrays, PqType, Repetition, utf8, varintBytes,
   type ColumnChunkInfo, type SchemaNode,
 } from './parquet-format';
-import { csvQuote, formatFloat32 } from './table';
+import { csvQuote } from './table';
 
 export type ResultColumn =
   | { name: string; type: 'string'; values: ReadonlyArray<string | null> }
@@ -36,8 +36,7 @@ function csvField(c: ResultColumn, i: number): string {
   if (v === null || v === undefined) return '';
   if (c.type === 'string') return csvQuote(v as string);
   if (c.type === 'boolean') return v ? 'true' : 'false';
-  if (Number.isNaN(v)) return '';
-  return c.values instanceof Float32Array ? formatFloat32(v as number) : String(v); // float32: its shortest round-trip text
+  return Number.isNaN(v) ? '' : String(v);
 }
 
 export function resultsCsv(columns: readonly ResultColumn[]): string {
