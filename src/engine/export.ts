@@ -155,15 +155,15 @@ async function writeExport(dir: string, model: LayersModel, pre: Preprocessing, 
 
 /**
  * Writes model/branch and model/full of a run from the given branch weights (called at the end of training).
- * By default the branch gets both model.json + weights.bin and model.onnx, the ONNX graph best effort (a layer
- * without an ONNX mapping leaves it out instead of failing the export), and the full model TensorFlow.js only;
- * formats given explicitly are all required (the full model's ONNX: src/engine/onnx-full.ts).
+ * By default both get model.json + weights.bin and model.onnx (the full model's graph composed from the branch's:
+ * src/engine/onnx-full.ts), the ONNX graph best effort (a layer without an ONNX mapping leaves it out instead of
+ * failing the export); formats given explicitly are all required.
  */
 export async function exportModels(runDir: string, config: ExperimentConfig, branch: LayersModel, which: Array<'branch' | 'full'> = ['branch', 'full'], outDirs?: Partial<Record<'branch' | 'full', string>>, checkpoint = 'final', explicitFormats?: readonly ExportFormat[]): Promise<string[]> {
   const p = runPaths(runDir);
   const written: string[] = [];
   for (const type of which) {
-    const formats: readonly ExportFormat[] = explicitFormats ?? (type === 'branch' ? ['tfjs', 'onnx'] : ['tfjs']);
+    const formats: readonly ExportFormat[] = explicitFormats ?? ['tfjs', 'onnx'];
     const dir = outDirs?.[type] ?? (type === 'branch' ? p.branch : p.full);
     // The run's own model folders always keep the TensorFlow.js model (the run folder layout promises model.json).
     const fmts: readonly ExportFormat[] = path.resolve(dir) === path.resolve(type === 'branch' ? p.branch : p.full) && !formats.includes('tfjs') ? [...formats, 'tfjs'] : formats;

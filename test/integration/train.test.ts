@@ -53,9 +53,14 @@ test('train a triplet model, then export, reload, embed and eval through the CLI
   const runDir = onlyRunDir(runs);
   for (const f of ['config.json', 'run.json', 'events.jsonl', 'checkpoints/last/model.json', 'checkpoints/last/weights.bin',
     'checkpoints/last/optimizer.bin', 'checkpoints/last/state.json', 'checkpoints/best/model.json', 'model/branch/model.json',
-    'model/branch/preprocessing.json', 'model/full/model.json', 'model/full/preprocessing.json']) {
+    'model/branch/preprocessing.json', 'model/branch/model.onnx', 'model/full/model.json', 'model/full/preprocessing.json',
+    'model/full/model.onnx']) {
     assert.ok(fs.existsSync(path.join(runDir, f)), `run folder has ${f}`);
   }
+  // The end of training exports the full model's ONNX graph too (issue 16): one input per stream, the distances out.
+  const trainedFullPre = JSON.parse(fs.readFileSync(path.join(runDir, 'model/full/preprocessing.json'), 'utf8'));
+  assert.equal(trainedFullPre.onnx, 'model.onnx');
+  assert.deepEqual(trainedFullPre.io.onnx, { inputs: ['image_anchor', 'image_positive', 'image_negative'], outputs: ['d_anchor_positive', 'd_anchor_negative'] });
   const info = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
   assert.equal(info.status, 'done');
   assert.equal(info.backend, 'wasm');

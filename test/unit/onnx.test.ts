@@ -351,7 +351,11 @@ test('exportModels writes model.onnx beside the branch; the file and the in-memo
   assert.equal(pre.onnx, 'model.onnx');
   assert.equal(pre.tfjs, 'model.json');
   assert.ok(fs.existsSync(path.join(dir, 'model.onnx')));
-  assert.ok(!fs.existsSync(path.join(runDir, 'model', 'full', 'model.onnx')), 'the full model is tfjs only');
+  // The full model gets its ONNX graph too (one input per stream, the distances out; src/engine/onnx-full.ts).
+  const fullPre = JSON.parse(fs.readFileSync(path.join(runDir, 'model', 'full', 'preprocessing.json'), 'utf8')) as Preprocessing;
+  assert.equal(fullPre.onnx, 'model.onnx');
+  assert.ok(fs.existsSync(path.join(runDir, 'model', 'full', 'model.onnx')));
+  assert.deepEqual(fullPre.io!.onnx, { inputs: ['image_anchor', 'image_positive', 'image_negative'], outputs: ['d_anchor_positive', 'd_anchor_negative'] });
   // Each format's own input and output names (issue 13, item 10): the tfjs layers', the ONNX graph's.
   assert.deepEqual(pre.io, { tfjs: { inputs: ['image'], outputs: ['l2_normalize'] }, onnx: { inputs: ['image'], outputs: ['embedding'] } });
   assert.deepEqual([pre.inputs, pre.outputs], [['image'], ['l2_normalize']], 'preprocessing.json: top level = the TensorFlow.js model');
